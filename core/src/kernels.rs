@@ -1,0 +1,290 @@
+//! The hot loops: the only place where sooth does arithmetic over long vectors.
+//!
+//! Every kernel fixes its summation order in its contract, so that the same
+//! inputs give the same bits on every target, at every optimisation level:
+//!
+//! * reductions ([`dot`], [`sum_squares`]) keep [`LANES`] independent
+//!   accumulators; lane `k` adds the products of the elements `i` with
+//!   `i % LANES == k` in increasing `i`, then the lanes are combined by the
+//!   fixed tree of [`combine_lanes`], then the tail (`len % LANES` elements) is
+//!   added in increasing `i`;
+//! * element-wise kernels ([`axpy`], [`scale`], ...) compute each element on its
+//!   own, so their order does not matter.
+//!
+//! Multiplications and additions stay separate (no `mul_add`): rustc never
+//! contracts them, and a Cortex-M4F's `vmla.f32` rounds after the multiply, so
+//! x86_64 and thumbv7em agree bit for bit. The lane loops are written over
+//! `chunks_exact` with array accumulators, which LLVM turns into SSE/AVX
+//! vectors on x86_64 without changing a single rounding.
+
+/// Number of independent accumulators in the reductions.
+pub const LANES: usize = 8;
+
+/// Combines the lane accumulators in a fixed pairwise tree:
+/// `((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))`.
+#[inline(always)]
+pub fn combine_lanes(l: [f32; LANES]) -> f32 {
+    let a = [l[0] + l[4], l[1] + l[5], l[2] + l[6], l[3] + l[7]];
+    let b = [a[0] + a[2], a[1] + a[3]];
+    b[0] + b[1]
+}
+
+/// Dot product `sum_i a[i] * b[i]` over `min(a.len(), b.len())` elements, in the
+/// order described in the [module documentation](self).
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f32; LANES];
+    let ca = a.chunks_exact(LANES);
+    let cb = b.chunks_exact(LANES);
+    let (ta, tb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..LANES {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut sum = combine_lanes(acc);
+    for (x, y) in ta.iter().zip(tb) {
+        sum += x * y;
+    }
+    sum
+}
+
+/// Dot products of one row `w` with several vectors at once:
+/// `out[s] = dot(w, &xs[s * stride..])` for `s < out.len()`, bit-identical to
+/// calling [`dot`] for each `s`, but loading each chunk of `w` once.
+///
+/// `xs` holds the vectors with `stride` elements between starts; each vector
+/// uses the first `w.len()` of its elements.
+#[inline]
+pub fn dot_many(w: &[f32], xs: &[f32], stride: usize, out: &mut [f32]) {
+    let n = w.len();
+    let mut s = 0;
+    // Four vectors at a time share the loads of `w`.
+    while s + 4 <= out.len() {
+        let x0 = &xs[s * stride..s * stride + n];
+        let x1 = &xs[(s + 1) * stride..(s + 1) * stride + n];
+        let x2 = &xs[(s + 2) * stride..(s + 2) * stride + n];
+        let x3 = &xs[(s + 3) * stride..(s + 3) * stride + n];
+        let mut a0 = [0.0f32; LANES];
+        let mut a1 = [0.0f32; LANES];
+        let mut a2 = [0.0f32; LANES];
+        let mut a3 = [0.0f32; LANES];
+        let full = n - n % LANES;
+        let mut i = 0;
+        while i < full {
+            let wc = &w[i..i + LANES];
+            let (c0, c1) = (&x0[i..i + LANES], &x1[i..i + LANES]);
+            let (c2, c3) = (&x2[i..i + LANES], &x3[i..i + LANES]);
+            for k in 0..LANES {
+                a0[k] += wc[k] * c0[k];
+                a1[k] += wc[k] * c1[k];
+                a2[k] += wc[k] * c2[k];
+                a3[k] += wc[k] * c3[k];
+            }
+            i += LANES;
+        }
+        let mut r = [
+            combine_lanes(a0),
+            combine_lanes(a1),
+            combine_lanes(a2),
+            combine_lanes(a3),
+        ];
+        for j in full..n {
+            r[0] += w[j] * x0[j];
+            r[1] += w[j] * x1[j];
+            r[2] += w[j] * x2[j];
+            r[3] += w[j] * x3[j];
+        }
+        out[s..s + 4].copy_from_slice(&r);
+        s += 4;
+    }
+    while s < out.len() {
+        out[s] = dot(w, &xs[s * stride..s * stride + n]);
+        s += 1;
+    }
+}
+
+/// Sum of squares `sum_i a[i] * a[i]`, in the order of [`dot`].
+#[inline]
+pub fn sum_squares(a: &[f32]) -> f32 {
+    dot(a, a)
+}
+
+/// Largest absolute value (the infinity norm); NaN if any element is NaN.
+#[inline]
+pub fn norm_inf(a: &[f32]) -> f32 {
+    let mut m = 0.0f32;
+    for &x in a {
+        let ax = libm::fabsf(x);
+        if ax.is_nan() {
+            return f32::NAN;
+        }
+        if ax > m {
+            m = ax;
+        }
+    }
+    m
+}
+
+/// True if every element is finite.
+#[inline]
+pub fn all_finite(a: &[f32]) -> bool {
+    // An `Inf - Inf` or `NaN` anywhere makes the sum NaN; a chunked sum of
+    // `x - x` vectorises and is exact (0) for every finite element.
+    #![allow(clippy::eq_op)]
+    let mut acc = [0.0f32; LANES];
+    let c = a.chunks_exact(LANES);
+    let t = c.remainder();
+    for x in c {
+        for k in 0..LANES {
+            acc[k] += x[k] - x[k];
+        }
+    }
+    let mut s = combine_lanes(acc);
+    for x in t {
+        s += x - x;
+    }
+    s == 0.0
+}
+
+/// `y[i] += a * x[i]` for `i < min(x.len(), y.len())`.
+#[inline]
+pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
+    }
+}
+
+/// `y[i] = x[i] + a * d[i]`: a point on the line through `x` along `d`.
+#[inline]
+pub fn along(y: &mut [f32], x: &[f32], a: f32, d: &[f32]) {
+    for ((yi, xi), di) in y.iter_mut().zip(x).zip(d) {
+        *yi = xi + a * di;
+    }
+}
+
+/// `y[i] *= a`.
+#[inline]
+pub fn scale(y: &mut [f32], a: f32) {
+    for yi in y {
+        *yi *= a;
+    }
+}
+
+/// `out[i] = a[i] - b[i]`.
+#[inline]
+pub fn sub(out: &mut [f32], a: &[f32], b: &[f32]) {
+    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+        *o = x - y;
+    }
+}
+
+/// `y[i] = -x[i]`.
+#[inline]
+pub fn negate(y: &mut [f32], x: &[f32]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi = -xi;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sequential_lane_dot(a: &[f32], b: &[f32]) -> f32 {
+        // The contract, written out the slow way.
+        let n = a.len();
+        let full = n - n % LANES;
+        let mut lanes = [0.0f32; LANES];
+        for i in 0..full {
+            lanes[i % LANES] += a[i] * b[i];
+        }
+        let mut s = ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6]))
+            + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+        for i in full..n {
+            s += a[i] * b[i];
+        }
+        s
+    }
+
+    fn data(n: usize, seed: u32) -> [f32; 67] {
+        let mut out = [0.0f32; 67];
+        let mut x = seed.wrapping_mul(2654435761).wrapping_add(12345);
+        for v in out.iter_mut().take(n) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            *v = (x >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+        }
+        out
+    }
+
+    #[test]
+    fn dot_follows_its_documented_order() {
+        for n in 0..67 {
+            let a = data(n, 1);
+            let b = data(n, 2);
+            assert_eq!(
+                dot(&a[..n], &b[..n]).to_bits(),
+                sequential_lane_dot(&a[..n], &b[..n]).to_bits(),
+                "n = {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn dot_many_equals_dot_bit_for_bit() {
+        let w = data(61, 3);
+        let mut xs = [0.0f32; 7 * 67];
+        for s in 0..7 {
+            xs[s * 67..(s + 1) * 67].copy_from_slice(&data(67, 10 + s as u32));
+        }
+        for n in [0usize, 1, 7, 8, 9, 31, 61] {
+            let mut out = [0.0f32; 7];
+            dot_many(&w[..n], &xs, 67, &mut out);
+            for s in 0..7 {
+                assert_eq!(out[s].to_bits(), dot(&w[..n], &xs[s * 67..]).to_bits());
+            }
+        }
+    }
+
+    #[test]
+    fn dot_of_known_vectors() {
+        let a: [f32; 10] = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        assert_eq!(dot(&a, &a), 385.0);
+        assert_eq!(sum_squares(&a[..3]), 14.0);
+    }
+
+    #[test]
+    fn finiteness_and_norms() {
+        let mut a = [1.0f32, -3.0, 2.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 7.0];
+        assert!(all_finite(&a));
+        assert_eq!(norm_inf(&a), 7.0);
+        a[9] = f32::INFINITY;
+        assert!(!all_finite(&a));
+        a[9] = 0.0;
+        a[2] = f32::NAN;
+        assert!(!all_finite(&a));
+        assert!(norm_inf(&a).is_nan());
+        a[2] = f32::NEG_INFINITY;
+        assert!(!all_finite(&a));
+    }
+
+    #[test]
+    fn elementwise_kernels() {
+        let mut y = [1.0f32, 2.0, 3.0];
+        axpy(&mut y, 2.0, &[1.0, 1.0, -1.0]);
+        assert_eq!(y, [3.0, 4.0, 1.0]);
+        scale(&mut y, 0.5);
+        assert_eq!(y, [1.5, 2.0, 0.5]);
+        let mut z = [0.0f32; 3];
+        along(&mut z, &y, -2.0, &[1.0, 0.0, 1.0]);
+        assert_eq!(z, [-0.5, 2.0, -1.5]);
+        sub(&mut z, &[1.0, 1.0, 1.0], &y);
+        assert_eq!(z, [-0.5, -1.0, 0.5]);
+        negate(&mut y, &[1.0, -2.0, 0.0]);
+        assert_eq!(y, [-1.0, 2.0, -0.0]);
+    }
+}

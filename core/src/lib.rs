@@ -1,0 +1,71 @@
+//! # sooth-core
+//!
+//! Minibatch training of small multilayer perceptrons, first- and
+//! second-order, with no heap and no `std`: the same code trains on a host
+//! and on a Cortex-M4F, and gives the same bits on both.
+//!
+//! ## Layers
+//! * [`kernels`]: the hot loops (dot products, axpys) with a fixed summation
+//!   order, written so that LLVM vectorises them without changing a rounding.
+//! * [`network`]: [`Shape`] (layer widths as values), [`Mlp`] (forward and
+//!   backward passes, loss, evaluation) over one flat `[f32]` of parameters.
+//! * [`fixed`]: compile-time-sized storage (const generics) viewed as the
+//!   flat slices the algorithms take, for firmware.
+//! * [`data`]: the [`Dataset`] trait: samples fetched one at a time into a
+//!   caller buffer, from f32 rows in RAM or packed bytes in flash.
+//! * [`sampler`]: minibatches by Fisher-Yates shuffling, with replacement, or
+//!   full batch, with integer-only range reduction.
+//! * [`optim`]: the optimizers, all with caller-owned state.
+//! * [`train`]: the epoch loop shared by host and firmware.
+//!
+//! ## Contracts
+//! * Nothing here allocates. Buffers come from the caller; every size is a
+//!   `const fn` of the shape (and history length), so firmware sizes
+//!   `static` arrays with them.
+//! * Nothing that input can cause panics: shapes, lengths, labels, indices,
+//!   batch sizes and hyperparameters are checked and come back as [`Error`];
+//!   non-finite numbers come back as a [`Status`].
+//! * Determinism: every sum has a fixed order, math goes through `libm`, and
+//!   no multiply-add is fused, so a seed gives the same bits on x86_64 and
+//!   thumbv7em, in debug and release.
+//!
+//! ## Example
+//! ```
+//! use sooth_core::*;
+//! let x = [0.1, 0.9, 0.8, 0.2, 0.2, 0.7, 0.9, 0.1];
+//! let y: [u8; 4] = [1, 0, 1, 0];
+//! let data = SliceDataset::new(&x, &y, 2, 2)?;
+//! let mlp = Mlp::new(Shape::new(&[2, 4, 2])?, Activation::Relu);
+//! let mut params = [0.0f32; 22];
+//! let mut grad = [0.0f32; 22];
+//! let mut work = [0.0f32; 256];
+//! let (mut init, _) = seed_streams(42);
+//! mlp.init(&mut params, Init::HeUniform, &mut init)?;
+//! let loss = mlp.loss_grad(&params, &data, &[0, 1, 2, 3], &mut grad, &mut work)?;
+//! assert!(loss > 0.0 && loss.is_finite());
+//! # Ok::<(), sooth_core::Error>(())
+//! ```
+#![no_std]
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod data;
+mod error;
+pub mod fixed;
+mod hash;
+pub mod kernels;
+pub mod network;
+pub mod optim;
+pub mod sampler;
+pub mod train;
+
+pub use data::{Dataset, PackedDataset, Packing, SliceDataset};
+pub use error::{Buffer, Error};
+pub use hash::param_hash;
+pub use network::{Activation, BLOCK, Evaluation, Init, LayerLayout, MAX_WIDTHS, Mlp, Shape};
+pub use optim::{
+    Curvature, LineSearchFailure, NonFinite, Objective, Optimizer, Sgd, SgdConfig, Status,
+    StepReport,
+};
+pub use sampler::{LastBatch, Sampler, Sampling};
+pub use train::{BatchObjective, EpochReport, Peak, TrainOptions, Trainer, seed_streams};

@@ -1,0 +1,677 @@
+//! The multilayer perceptron: shapes as values, one flat parameter vector,
+//! forward and backward passes over minibatches streamed from a [`Dataset`].
+//!
+//! # Parameter layout
+//! For each layer `l` (input to output), the weights `W_l` (`rows = widths[l+1]`
+//! by `cols = widths[l]`, row-major, so row `o` holds the weights into output
+//! `o`), then the biases `b_l` (`rows` values). Everything is in ONE flat
+//! `[f32]`: optimizers see a vector.
+//!
+//! # Loss
+//! Mean softmax cross-entropy over the batch, computed with log-sum-exp, plus
+//! `0.5 * l2 * sum(W^2)` over the weights (not the biases) when `l2 > 0`.
+//!
+//! # Summation order (determinism)
+//! Samples are processed in blocks of [`BLOCK`]; each gradient element
+//! accumulates its per-sample terms in batch order, so results do not depend
+//! on the block size. Per-sample losses are added in batch order in f64.
+
+use crate::data::{Dataset, check_compatible};
+use crate::error::{Buffer, Error, check_len, check_min_len};
+use crate::kernels::{axpy, dot, dot_many};
+use rand_core::Rng;
+
+/// Largest number of layer widths (input, hidden..., output) in a [`Shape`].
+pub const MAX_WIDTHS: usize = 8;
+
+/// Samples processed together in one forward/backward block.
+pub const BLOCK: usize = 8;
+
+/// The widths of a network's layers, input first, output (= classes) last.
+///
+/// ```
+/// use sooth_core::Shape;
+/// const DIGITS: Shape = match Shape::new(&[64, 32, 10]) { Ok(s) => s, Err(_) => panic!() };
+/// assert_eq!(DIGITS.param_count(), 64 * 32 + 32 + 32 * 10 + 10);
+/// // Sizes are `const`, so fixed storage can be declared with them.
+/// static PARAMS: [f32; DIGITS.param_count()] = [0.0; DIGITS.param_count()];
+/// assert_eq!(PARAMS.len(), 2410);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Shape {
+    widths: [usize; MAX_WIDTHS],
+    len: usize,
+}
+
+/// Where one layer's weights and biases sit in the flat parameter vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerLayout {
+    /// Outputs of the layer (rows of `W`).
+    pub rows: usize,
+    /// Inputs of the layer (columns of `W`).
+    pub cols: usize,
+    /// Offset of `W` (row-major, `rows * cols` values).
+    pub weights: usize,
+    /// Offset of `b` (`rows` values).
+    pub biases: usize,
+}
+
+impl Shape {
+    /// A shape from its widths (input, hidden..., output): 2 to [`MAX_WIDTHS`]
+    /// widths, all non-zero, with at least 2 outputs.
+    pub const fn new(widths: &[usize]) -> Result<Shape, Error> {
+        if widths.len() < 2 || widths.len() > MAX_WIDTHS || widths[widths.len() - 1] < 2 {
+            return Err(Error::InvalidShape);
+        }
+        let mut out = [0usize; MAX_WIDTHS];
+        let mut i = 0;
+        while i < widths.len() {
+            if widths[i] == 0 {
+                return Err(Error::InvalidShape);
+            }
+            out[i] = widths[i];
+            i += 1;
+        }
+        Ok(Shape {
+            widths: out,
+            len: widths.len(),
+        })
+    }
+
+    /// The widths, input first.
+    pub const fn widths(&self) -> &[usize] {
+        self.widths.split_at(self.len).0
+    }
+
+    /// Number of input features.
+    pub const fn inputs(&self) -> usize {
+        self.widths[0]
+    }
+
+    /// Number of outputs (classes).
+    pub const fn outputs(&self) -> usize {
+        self.widths[self.len - 1]
+    }
+
+    /// Number of weight layers (hidden layers + 1).
+    pub const fn layers(&self) -> usize {
+        self.len - 1
+    }
+
+    /// Where layer `l` (`l < layers()`) sits in the parameter vector.
+    pub const fn layer(&self, l: usize) -> LayerLayout {
+        let mut offset = 0;
+        let mut i = 0;
+        while i < l {
+            offset += self.widths[i + 1] * (self.widths[i] + 1);
+            i += 1;
+        }
+        let (rows, cols) = (self.widths[l + 1], self.widths[l]);
+        LayerLayout {
+            rows,
+            cols,
+            weights: offset,
+            biases: offset + rows * cols,
+        }
+    }
+
+    /// Length of the flat parameter vector (and of a gradient).
+    pub const fn param_count(&self) -> usize {
+        let last = self.layer(self.layers() - 1);
+        last.biases + last.rows
+    }
+
+    /// Length of the activation workspace that [`Mlp`]'s passes need:
+    /// [`BLOCK`] samples of the input, two buffers (activation and delta) per
+    /// hidden layer, and the output.
+    pub const fn workspace_len(&self) -> usize {
+        let mut per_sample = self.widths[0] + self.widths[self.len - 1];
+        let mut i = 1;
+        while i + 1 < self.len {
+            per_sample += 2 * self.widths[i];
+            i += 1;
+        }
+        BLOCK * per_sample
+    }
+
+    /// Offsets into the workspace: input block, then (activation, delta) per
+    /// hidden layer, then the output block.
+    const fn work_offset_activation(&self, width_index: usize) -> usize {
+        // width_index 0 = input, 1..len-1 = hidden, len-1 = output.
+        let mut off = BLOCK * self.widths[0];
+        let mut i = 1;
+        while i < width_index {
+            off += 2 * BLOCK * self.widths[i];
+            i += 1;
+        }
+        if width_index == 0 { 0 } else { off }
+    }
+}
+
+/// Activation of the hidden layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Activation {
+    /// `max(z, 0)` (NaN stays NaN).
+    Relu,
+    /// `tanh(z)` (libm's `tanhf`).
+    Tanh,
+}
+
+impl Activation {
+    #[inline]
+    fn apply(self, z: &mut [f32]) {
+        match self {
+            // `z < 0` is false for NaN, so NaN propagates.
+            Activation::Relu => z.iter_mut().for_each(|v| {
+                if *v < 0.0 {
+                    *v = 0.0
+                }
+            }),
+            Activation::Tanh => z.iter_mut().for_each(|v| *v = libm::tanhf(*v)),
+        }
+    }
+
+    /// `delta *= f'(z)`, written in terms of the activation `a = f(z)`.
+    #[inline]
+    fn backprop(self, delta: &mut [f32], a: &[f32]) {
+        match self {
+            Activation::Relu => {
+                for (d, &a) in delta.iter_mut().zip(a) {
+                    // Zero unless a > 0 (a NaN activation also gives 0).
+                    if a.partial_cmp(&0.0) != Some(core::cmp::Ordering::Greater) {
+                        *d = 0.0;
+                    }
+                }
+            }
+            Activation::Tanh => {
+                for (d, &a) in delta.iter_mut().zip(a) {
+                    *d *= 1.0 - a * a;
+                }
+            }
+        }
+    }
+
+    /// The initialization that suits this activation: He for ReLU, Glorot for tanh.
+    pub const fn default_init(self) -> Init {
+        match self {
+            Activation::Relu => Init::HeUniform,
+            Activation::Tanh => Init::GlorotUniform,
+        }
+    }
+}
+
+/// Weight initialization; biases always start at zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Init {
+    /// Uniform in `[-sqrt(6 / fan_in), sqrt(6 / fan_in))`.
+    HeUniform,
+    /// Uniform in `[-sqrt(6 / (fan_in + fan_out)), ...)`.
+    GlorotUniform,
+}
+
+/// Mean loss and accuracy of a network over a data set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Evaluation {
+    /// Mean cross-entropy (without the L2 term).
+    pub loss: f64,
+    /// Samples whose arg-max output equals the label.
+    pub correct: u32,
+    /// Samples evaluated.
+    pub total: u32,
+}
+
+impl Evaluation {
+    /// `correct / total`, in `[0, 1]`.
+    pub fn accuracy(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            f64::from(self.correct) / f64::from(self.total)
+        }
+    }
+}
+
+/// A multilayer perceptron: shape, hidden activation and L2 weight decay.
+/// It holds no parameters or buffers: every pass borrows them from the caller.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Mlp {
+    shape: Shape,
+    activation: Activation,
+    l2: f32,
+}
+
+/// What a block pass computes at the output.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Head {
+    /// Loss only.
+    Loss,
+    /// Loss and output deltas (softmax - one-hot), for a backward pass.
+    LossDelta,
+    /// Loss and count of correct predictions.
+    LossCorrect,
+}
+
+impl Mlp {
+    /// A network without weight decay.
+    pub const fn new(shape: Shape, activation: Activation) -> Mlp {
+        Mlp {
+            shape,
+            activation,
+            l2: 0.0,
+        }
+    }
+
+    /// Sets the L2 weight-decay coefficient (`>= 0`, finite).
+    pub fn with_l2(mut self, l2: f32) -> Result<Mlp, Error> {
+        if !(l2 >= 0.0 && l2.is_finite()) {
+            return Err(Error::InvalidHyperparameter {
+                name: "l2",
+                expected: "a finite value >= 0",
+            });
+        }
+        self.l2 = l2;
+        Ok(self)
+    }
+
+    /// The shape.
+    pub const fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// The hidden activation.
+    pub const fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// The L2 coefficient.
+    pub const fn l2(&self) -> f32 {
+        self.l2
+    }
+
+    /// Initializes `params` from `rng`: weights layer by layer, row-major,
+    /// each `(2u - 1) * limit` with `u = (next_u32 >> 8) * 2^-24`; biases zero.
+    pub fn init<R: Rng + ?Sized>(
+        &self,
+        params: &mut [f32],
+        init: Init,
+        rng: &mut R,
+    ) -> Result<(), Error> {
+        check_len(Buffer::Params, self.shape.param_count(), params.len())?;
+        for l in 0..self.shape.layers() {
+            let layer = self.shape.layer(l);
+            let fan = match init {
+                Init::HeUniform => layer.cols,
+                Init::GlorotUniform => layer.cols + layer.rows,
+            };
+            let limit = libm::sqrtf(6.0 / fan as f32);
+            for w in &mut params[layer.weights..layer.biases] {
+                let u = (rng.next_u32() >> 8) as f32 * (1.0 / 16_777_216.0);
+                *w = (2.0 * u - 1.0) * limit;
+            }
+            params[layer.biases..layer.biases + layer.rows].fill(0.0);
+        }
+        Ok(())
+    }
+
+    fn check_buffers(&self, params: &[f32], work: &[f32]) -> Result<(), Error> {
+        check_len(Buffer::Params, self.shape.param_count(), params.len())?;
+        check_min_len(Buffer::Workspace, self.shape.workspace_len(), work.len())
+    }
+
+    /// Mean loss over the samples `batch` of `data`, and its gradient in `grad`.
+    ///
+    /// `work` needs at least [`Shape::workspace_len`] elements. Errors on an
+    /// empty batch, an index out of range, a label out of range, or a data set
+    /// that does not fit the network; a non-finite loss is returned as is.
+    pub fn loss_grad<D: Dataset + ?Sized>(
+        &self,
+        params: &[f32],
+        data: &D,
+        batch: &[u32],
+        grad: &mut [f32],
+        work: &mut [f32],
+    ) -> Result<f64, Error> {
+        self.check_buffers(params, work)?;
+        check_len(Buffer::Gradient, params.len(), grad.len())?;
+        check_compatible(data, self.shape.inputs(), self.shape.outputs())?;
+        if batch.is_empty() {
+            return Err(Error::EmptyBatch);
+        }
+        grad.fill(0.0);
+        let mut total = 0.0f64;
+        for block in batch.chunks(BLOCK) {
+            total += self
+                .block_forward(params, data, block, work, Head::LossDelta)?
+                .0;
+            self.block_backward(params, block.len(), grad, work);
+        }
+        let inv = 1.0 / batch.len() as f32;
+        crate::kernels::scale(grad, inv);
+        Ok(total / batch.len() as f64 + self.decay(params, Some(grad)))
+    }
+
+    /// Mean loss over the samples `batch` of `data` (a forward pass only).
+    pub fn loss<D: Dataset + ?Sized>(
+        &self,
+        params: &[f32],
+        data: &D,
+        batch: &[u32],
+        work: &mut [f32],
+    ) -> Result<f64, Error> {
+        self.check_buffers(params, work)?;
+        check_compatible(data, self.shape.inputs(), self.shape.outputs())?;
+        if batch.is_empty() {
+            return Err(Error::EmptyBatch);
+        }
+        let mut total = 0.0f64;
+        for block in batch.chunks(BLOCK) {
+            total += self.block_forward(params, data, block, work, Head::Loss)?.0;
+        }
+        Ok(total / batch.len() as f64 + self.decay(params, None))
+    }
+
+    /// Mean loss (without the L2 term) and accuracy over the whole of `data`,
+    /// in index order.
+    pub fn evaluate<D: Dataset + ?Sized>(
+        &self,
+        params: &[f32],
+        data: &D,
+        work: &mut [f32],
+    ) -> Result<Evaluation, Error> {
+        self.check_buffers(params, work)?;
+        check_compatible(data, self.shape.inputs(), self.shape.outputs())?;
+        let n = data.len();
+        let mut loss = 0.0f64;
+        let mut correct = 0u32;
+        let mut indices = [0u32; BLOCK];
+        let mut start = 0;
+        while start < n {
+            let count = BLOCK.min(n - start);
+            for (k, slot) in indices[..count].iter_mut().enumerate() {
+                *slot = (start + k) as u32;
+            }
+            let (l, c) =
+                self.block_forward(params, data, &indices[..count], work, Head::LossCorrect)?;
+            loss += l;
+            correct += c;
+            start += count;
+        }
+        Ok(Evaluation {
+            loss: loss / n as f64,
+            correct,
+            total: n as u32,
+        })
+    }
+
+    /// The predicted class (arg-max output, first on ties) of one sample.
+    pub fn predict(
+        &self,
+        params: &[f32],
+        features: &[f32],
+        work: &mut [f32],
+    ) -> Result<usize, Error> {
+        self.check_buffers(params, work)?;
+        check_len(Buffer::Features, self.shape.inputs(), features.len())?;
+        work[..features.len()].copy_from_slice(features);
+        self.forward(params, 1, work);
+        let out = self.shape.work_offset_activation(self.shape.len - 1);
+        Ok(argmax(&work[out..out + self.shape.outputs()]))
+    }
+
+    /// L2 term of the loss; adds its gradient `l2 * W` to `grad` if given.
+    fn decay(&self, params: &[f32], grad: Option<&mut [f32]>) -> f64 {
+        if self.l2 == 0.0 {
+            return 0.0;
+        }
+        let mut sum = 0.0f64;
+        let mut grad = grad;
+        for l in 0..self.shape.layers() {
+            let layer = self.shape.layer(l);
+            let w = &params[layer.weights..layer.biases];
+            sum += f64::from(dot(w, w));
+            if let Some(g) = grad.as_deref_mut() {
+                axpy(&mut g[layer.weights..layer.biases], self.l2, w);
+            }
+        }
+        0.5 * f64::from(self.l2) * sum
+    }
+
+    /// Fetches `block` into the workspace, runs the forward pass and the
+    /// output head. Returns the summed loss and the number of correct predictions.
+    fn block_forward<D: Dataset + ?Sized>(
+        &self,
+        params: &[f32],
+        data: &D,
+        block: &[u32],
+        work: &mut [f32],
+        head: Head,
+    ) -> Result<(f64, u32), Error> {
+        let inputs = self.shape.inputs();
+        let classes = self.shape.outputs();
+        let mut labels = [0usize; BLOCK];
+        for (s, &index) in block.iter().enumerate() {
+            let index = index as usize;
+            if index >= data.len() {
+                return Err(Error::IndexOutOfRange {
+                    index,
+                    len: data.len(),
+                });
+            }
+            let label = data.fetch(index, &mut work[s * inputs..(s + 1) * inputs]);
+            if label >= classes {
+                return Err(Error::LabelOutOfRange {
+                    index,
+                    label,
+                    classes,
+                });
+            }
+            labels[s] = label;
+        }
+        self.forward(params, block.len(), work);
+        let out = self.shape.work_offset_activation(self.shape.len - 1);
+        let mut loss = 0.0f64;
+        let mut correct = 0;
+        for (s, &label) in labels[..block.len()].iter().enumerate() {
+            let z = &mut work[out + s * classes..out + (s + 1) * classes];
+            if head == Head::LossCorrect && argmax(z) == label {
+                correct += 1;
+            }
+            loss += f64::from(cross_entropy(z, label, head == Head::LossDelta));
+        }
+        Ok((loss, correct))
+    }
+
+    /// Forward pass of the first `count` samples in the workspace's input block.
+    fn forward(&self, params: &[f32], count: usize, work: &mut [f32]) {
+        let shape = &self.shape;
+        let mut tmp = [0.0f32; BLOCK];
+        for l in 0..shape.layers() {
+            let layer = shape.layer(l);
+            let (rows, cols) = (layer.rows, layer.cols);
+            let src = shape.work_offset_activation(l);
+            let dst = shape.work_offset_activation(l + 1);
+            // `src` lies before `dst` in the workspace.
+            let (before, after) = work.split_at_mut(dst);
+            let input = &before[src..src + count * cols];
+            let output = &mut after[..count * rows];
+            let weights = &params[layer.weights..layer.biases];
+            let biases = &params[layer.biases..layer.biases + rows];
+            for (o, (row, &b)) in weights.chunks_exact(cols).zip(biases).enumerate() {
+                dot_many(row, input, cols, &mut tmp[..count]);
+                for (s, &t) in tmp[..count].iter().enumerate() {
+                    output[s * rows + o] = t + b;
+                }
+            }
+            if l + 1 < shape.layers() {
+                self.activation.apply(output);
+            }
+        }
+    }
+
+    /// Backward pass of the first `count` samples; the output block holds the
+    /// deltas. Adds the per-sample gradient terms to `grad` in sample order.
+    fn backward_layer_weights(
+        grad_w: &mut [f32],
+        grad_b: &mut [f32],
+        deltas: &[f32],
+        inputs: &[f32],
+        rows: usize,
+        cols: usize,
+        count: usize,
+    ) {
+        for o in 0..rows {
+            let g = &mut grad_w[o * cols..(o + 1) * cols];
+            let mut gb = grad_b[o];
+            for s in 0..count {
+                let d = deltas[s * rows + o];
+                // Adding 0 * x is exact for finite x: skipping it changes no bit
+                // but the sign of an all-zero sum, and saves the ReLU-dead rows.
+                if d != 0.0 {
+                    axpy(g, d, &inputs[s * cols..(s + 1) * cols]);
+                }
+                gb += d;
+            }
+            grad_b[o] = gb;
+        }
+    }
+
+    fn block_backward(&self, params: &[f32], count: usize, grad: &mut [f32], work: &mut [f32]) {
+        let shape = &self.shape;
+        for l in (0..shape.layers()).rev() {
+            let layer = shape.layer(l);
+            let (rows, cols) = (layer.rows, layer.cols);
+            // Deltas of this layer's outputs: the output block for the last
+            // layer, the delta buffer of hidden layer l + 1 otherwise.
+            let act_in = shape.work_offset_activation(l);
+            let delta_out = if l + 1 == shape.layers() {
+                shape.work_offset_activation(l + 1)
+            } else {
+                shape.work_offset_activation(l + 1) + BLOCK * rows
+            };
+            let (gw, gb) = grad[layer.weights..layer.biases + rows].split_at_mut(rows * cols);
+            let (before, after) = work.split_at_mut(delta_out);
+            let deltas = &after[..count * rows];
+            Self::backward_layer_weights(
+                gw,
+                gb,
+                deltas,
+                &before[act_in..act_in + count * cols],
+                rows,
+                cols,
+                count,
+            );
+            if l == 0 {
+                break;
+            }
+            // Delta of hidden layer l: (W^T delta) * f'(a), rows added in order.
+            let (acts, dl) = before[act_in..act_in + 2 * BLOCK * cols].split_at_mut(BLOCK * cols);
+            let weights = &params[layer.weights..layer.biases];
+            for s in 0..count {
+                let d = &mut dl[s * cols..(s + 1) * cols];
+                d.fill(0.0);
+                for (o, row) in weights.chunks_exact(cols).enumerate() {
+                    let delta = deltas[s * rows + o];
+                    if delta != 0.0 {
+                        axpy(d, delta, row);
+                    }
+                }
+                self.activation.backprop(d, &acts[s * cols..(s + 1) * cols]);
+            }
+        }
+    }
+}
+
+/// Index of the largest element (the first one on ties; NaN never wins).
+fn argmax(z: &[f32]) -> usize {
+    let mut best = 0;
+    for (j, &v) in z.iter().enumerate() {
+        if v > z[best] {
+            best = j;
+        }
+    }
+    best
+}
+
+/// Softmax cross-entropy of logits `z` for class `label`, by log-sum-exp.
+/// With `delta`, overwrites `z` with `softmax(z) - onehot(label)`.
+/// Any NaN or infinity in `z` gives a NaN loss.
+fn cross_entropy(z: &mut [f32], label: usize, delta: bool) -> f32 {
+    let mut m = z[0];
+    for &v in &z[1..] {
+        if v > m {
+            m = v;
+        }
+    }
+    let mut sum = 0.0f32;
+    for &v in z.iter() {
+        sum += libm::expf(v - m);
+    }
+    let loss = (m + libm::logf(sum)) - z[label];
+    if delta {
+        let inv = 1.0 / sum;
+        for v in z.iter_mut() {
+            *v = libm::expf(*v - m) * inv;
+        }
+        z[label] -= 1.0;
+    }
+    if m.is_finite() { loss } else { f32::NAN }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_are_validated() {
+        assert_eq!(Shape::new(&[3]), Err(Error::InvalidShape));
+        assert_eq!(Shape::new(&[3, 0, 2]), Err(Error::InvalidShape));
+        assert_eq!(Shape::new(&[3, 1]), Err(Error::InvalidShape));
+        assert_eq!(Shape::new(&[1; 9]), Err(Error::InvalidShape));
+        let s = Shape::new(&[784, 128, 64, 10]).unwrap();
+        assert_eq!(
+            s.param_count(),
+            784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+        );
+        assert_eq!(
+            s.layer(1),
+            LayerLayout {
+                rows: 64,
+                cols: 128,
+                weights: 784 * 128 + 128,
+                biases: 784 * 128 + 128 + 128 * 64
+            }
+        );
+        assert_eq!(s.workspace_len(), BLOCK * (784 + 2 * 128 + 2 * 64 + 10));
+    }
+
+    #[test]
+    fn cross_entropy_is_stable_for_large_logits() {
+        let mut z = [1000.0f32, 0.0, -1000.0];
+        assert_eq!(cross_entropy(&mut z, 0, false), 0.0);
+        let mut z = [1000.0f32, 0.0, -1000.0];
+        assert_eq!(cross_entropy(&mut z, 1, true), 1000.0);
+        assert_eq!(z, [1.0, -1.0, 0.0]);
+        let mut z = [f32::INFINITY, 0.0];
+        assert!(cross_entropy(&mut z, 1, false).is_nan());
+        let mut z = [0.0, f32::NAN];
+        assert!(cross_entropy(&mut z, 0, false).is_nan());
+    }
+
+    #[test]
+    fn cross_entropy_of_uniform_logits_is_ln_classes() {
+        let mut z = [0.5f32; 10];
+        let l = cross_entropy(&mut z, 3, false);
+        assert!((l - libm::logf(10.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn argmax_prefers_first_and_ignores_nan() {
+        assert_eq!(argmax(&[1.0, 3.0, 3.0]), 1);
+        assert_eq!(argmax(&[1.0, f32::NAN, 0.5]), 0);
+    }
+}

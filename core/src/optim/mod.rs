@@ -1,0 +1,189 @@
+//! Optimizers: one shape for all of them.
+//!
+//! An optimizer is a value holding its hyperparameters and its state, the
+//! state in caller-provided storage (`storage_len(n, ...)` floats, a `const
+//! fn`, so firmware can size a `static` array with it). Its
+//! [`step`](Optimizer::step) takes the flat parameters and an [`Objective`]
+//! (loss and gradient on the current minibatch) and returns a [`StepReport`].
+//! The training loop lives outside ([`crate::train`]).
+//!
+//! # Robustness contract (every optimizer)
+//! * A non-finite loss or gradient never reaches the parameters: the
+//!   optimizer goes back to the last good point (the last point whose loss
+//!   and gradient were finite), clears its history (momentum, moments,
+//!   curvature pairs) and reports [`Status::RecoveredNonFinite`].
+//! * After every step the parameters are finite.
+
+mod sgd;
+
+pub use sgd::{Sgd, SgdConfig};
+
+use crate::error::Error;
+use crate::kernels::all_finite;
+
+/// A differentiable function of the flat parameters: for training, the mean
+/// loss on the current minibatch.
+pub trait Objective {
+    /// The value at `x`, and its gradient written to `grad`.
+    fn loss_grad(&mut self, x: &[f32], grad: &mut [f32]) -> Result<f64, Error>;
+    /// The value at `x` alone (may be cheaper: a forward pass only).
+    fn loss(&mut self, x: &[f32]) -> Result<f64, Error>;
+}
+
+/// Why a step ended the way it did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Status {
+    /// The parameters moved.
+    Moved,
+    /// The gradient's infinity norm was at or below the optimizer's
+    /// tolerance: the parameters did not move.
+    Converged,
+    /// The line search found no acceptable step; the parameters did not move,
+    /// the history was cleared and the next step starts along steepest descent.
+    LineSearchFailed(LineSearchFailure),
+    /// A non-finite value appeared; the parameters were restored to the last
+    /// good point and the history cleared.
+    RecoveredNonFinite(NonFinite),
+}
+
+/// Where a non-finite value appeared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum NonFinite {
+    /// The loss at the current point.
+    Loss,
+    /// The gradient at the current point.
+    Gradient,
+    /// The update itself (the new parameters overflowed).
+    Update,
+}
+
+/// Why a line search gave up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LineSearchFailure {
+    /// The direction was not a descent direction (`g.d >= 0`).
+    NotDescent,
+    /// The trial budget ran out without an acceptable step.
+    MaxTrials,
+    /// The bracket shrank below the relative tolerance (rounding errors
+    /// prevent further progress).
+    Tolerance,
+}
+
+/// What happened to the curvature pair of a quasi-Newton step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Curvature {
+    /// The optimizer keeps no curvature pairs (or none was formed).
+    None,
+    /// The pair was stored.
+    Stored,
+    /// The pair was Powell-damped, then stored.
+    Damped,
+    /// The pair failed the guard `s.y > eps |s| |y|` and was skipped.
+    Skipped,
+}
+
+/// What one optimizer step did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StepReport {
+    /// The objective at the starting point (NaN if it was not finite).
+    pub loss: f64,
+    /// Infinity norm of the gradient at the starting point.
+    pub grad_norm_inf: f32,
+    /// Objective calls (loss alone or loss and gradient).
+    pub evaluations: u32,
+    /// Of those, calls that computed a gradient.
+    pub gradients: u32,
+    /// Step length along the search direction (0 if the parameters did not move).
+    pub step_length: f64,
+    /// How the step ended.
+    pub status: Status,
+    /// What happened to the curvature pair.
+    pub curvature: Curvature,
+}
+
+impl StepReport {
+    pub(crate) fn new(loss: f64, grad_norm_inf: f32) -> Self {
+        StepReport {
+            loss,
+            grad_norm_inf,
+            evaluations: 0,
+            gradients: 0,
+            step_length: 0.0,
+            status: Status::Moved,
+            curvature: Curvature::None,
+        }
+    }
+}
+
+/// The common shape of every optimizer.
+pub trait Optimizer {
+    /// The number of parameters this optimizer was built for.
+    fn dim(&self) -> usize;
+    /// One step from `x` on `objective`. Errors are the objective's errors
+    /// and a wrong `x.len()`; numerical trouble is a [`Status`], not an error.
+    fn step<O: Objective + ?Sized>(
+        &mut self,
+        x: &mut [f32],
+        objective: &mut O,
+    ) -> Result<StepReport, Error>;
+    /// Forgets all history (momentum, moments, curvature pairs).
+    fn reset(&mut self);
+}
+
+/// Checks a hyperparameter: `ok` or an [`Error::InvalidHyperparameter`].
+pub(crate) fn check_param(
+    ok: bool,
+    name: &'static str,
+    expected: &'static str,
+) -> Result<(), Error> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidHyperparameter { name, expected })
+    }
+}
+
+/// Splits `storage` into `K` consecutive vectors of `n` floats.
+pub(crate) fn split_vectors<const K: usize>(
+    storage: &mut [f32],
+    n: usize,
+) -> Result<[&mut [f32]; K], Error> {
+    crate::error::check_min_len(crate::error::Buffer::OptimizerState, K * n, storage.len())?;
+    let mut rest = &mut storage[..K * n];
+    Ok(core::array::from_fn(|_| {
+        let (head, tail) = core::mem::take(&mut rest).split_at_mut(n);
+        rest = tail;
+        head
+    }))
+}
+
+/// Loss and gradient at `x`; `Err(NonFinite)` inside `Ok` when either is not finite.
+pub(crate) fn checked_loss_grad<O: Objective + ?Sized>(
+    objective: &mut O,
+    x: &[f32],
+    grad: &mut [f32],
+    report: &mut StepReport,
+) -> Result<Result<f64, NonFinite>, Error> {
+    let f = objective.loss_grad(x, grad)?;
+    report.evaluations += 1;
+    report.gradients += 1;
+    Ok(if !f.is_finite() {
+        Err(NonFinite::Loss)
+    } else if !all_finite(grad) {
+        Err(NonFinite::Gradient)
+    } else {
+        Ok(f)
+    })
+}
+
+/// Goes back to the last good point: copies `last_good` into `x` and marks the report.
+pub(crate) fn recover(x: &mut [f32], last_good: &[f32], what: NonFinite, report: &mut StepReport) {
+    x.copy_from_slice(last_good);
+    report.status = Status::RecoveredNonFinite(what);
+    report.step_length = 0.0;
+}

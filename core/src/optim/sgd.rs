@@ -1,0 +1,148 @@
+//! Stochastic gradient descent with heavy-ball or Nesterov momentum.
+
+use super::{
+    Objective, Optimizer, StepReport, check_param, checked_loss_grad, recover, split_vectors,
+};
+use crate::error::{Error, check_len};
+use crate::kernels::{all_finite, axpy, norm_inf};
+
+/// Hyperparameters of [`Sgd`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SgdConfig {
+    /// Step size (`> 0`).
+    pub learning_rate: f32,
+    /// Momentum coefficient (`0 <= mu < 1`); 0 is plain SGD.
+    pub momentum: f32,
+    /// Nesterov momentum instead of heavy ball.
+    pub nesterov: bool,
+    /// L2 coefficient added to the gradient as `weight_decay * x` (`>= 0`).
+    pub weight_decay: f32,
+}
+
+impl SgdConfig {
+    /// Plain SGD with the given learning rate.
+    pub const fn new(learning_rate: f32) -> Self {
+        SgdConfig {
+            learning_rate,
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+        }
+    }
+
+    /// Checks every field's range.
+    pub fn validate(&self) -> Result<(), Error> {
+        check_param(
+            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
+            "learning rate",
+            "a finite value > 0",
+        )?;
+        check_param(
+            (0.0..1.0).contains(&self.momentum),
+            "momentum",
+            "a value in [0, 1)",
+        )?;
+        check_param(
+            self.weight_decay >= 0.0 && self.weight_decay.is_finite(),
+            "weight decay",
+            "a finite value >= 0",
+        )
+    }
+}
+
+/// SGD: `v = mu v + g; x -= lr v` (heavy ball) or `x -= lr (g + mu v)`
+/// (Nesterov, in the form PyTorch uses), with `g` including `weight_decay * x`.
+///
+/// State: 3 vectors of `n` floats (gradient, velocity, last good point):
+/// `12 n` bytes.
+pub struct Sgd<'a> {
+    config: SgdConfig,
+    grad: &'a mut [f32],
+    velocity: &'a mut [f32],
+    last_good: &'a mut [f32],
+}
+
+impl<'a> Sgd<'a> {
+    /// Floats of state storage for `n` parameters.
+    pub const fn storage_len(n: usize) -> usize {
+        3 * n
+    }
+
+    /// An optimizer for `n` parameters over `storage`
+    /// (at least [`storage_len`](Self::storage_len) floats).
+    pub fn new(config: SgdConfig, n: usize, storage: &'a mut [f32]) -> Result<Self, Error> {
+        config.validate()?;
+        let [grad, velocity, last_good] = split_vectors::<3>(storage, n)?;
+        velocity.fill(0.0);
+        Ok(Sgd {
+            config,
+            grad,
+            velocity,
+            last_good,
+        })
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &SgdConfig {
+        &self.config
+    }
+}
+
+impl Optimizer for Sgd<'_> {
+    fn dim(&self) -> usize {
+        self.grad.len()
+    }
+
+    fn step<O: Objective + ?Sized>(
+        &mut self,
+        x: &mut [f32],
+        objective: &mut O,
+    ) -> Result<StepReport, Error> {
+        check_len(crate::Buffer::Params, self.dim(), x.len())?;
+        let mut report = StepReport::new(f64::NAN, f32::NAN);
+        let f = match checked_loss_grad(objective, x, self.grad, &mut report)? {
+            Ok(f) => f,
+            Err(what) => {
+                recover(x, self.last_good, what, &mut report);
+                self.reset();
+                return Ok(report);
+            }
+        };
+        report.loss = f;
+        report.grad_norm_inf = norm_inf(self.grad);
+        self.last_good.copy_from_slice(x);
+        let SgdConfig {
+            learning_rate: lr,
+            momentum: mu,
+            nesterov,
+            weight_decay,
+        } = self.config;
+        if weight_decay != 0.0 {
+            axpy(self.grad, weight_decay, x);
+        }
+        if mu == 0.0 {
+            axpy(x, -lr, self.grad);
+        } else {
+            for ((xi, vi), &gi) in x
+                .iter_mut()
+                .zip(self.velocity.iter_mut())
+                .zip(self.grad.iter())
+            {
+                *vi = mu * *vi + gi;
+                let d = if nesterov { gi + mu * *vi } else { *vi };
+                *xi -= lr * d;
+            }
+        }
+        report.step_length = f64::from(lr);
+        if !all_finite(x) {
+            recover(x, self.last_good, super::NonFinite::Update, &mut report);
+            self.reset();
+        }
+        Ok(report)
+    }
+
+    fn reset(&mut self) {
+        self.velocity.fill(0.0);
+    }
+}

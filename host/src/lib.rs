@@ -1,0 +1,2 @@
+//! The `sooth` command line's library: data readers, training runs, sweeps,
+//! statistics and reports, around `sooth-core`.

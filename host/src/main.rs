@@ -1,0 +1,6 @@
+fn main() {
+    println!(
+        "sooth {}: the command line arrives with the CLI issue.",
+        env!("CARGO_PKG_VERSION")
+    );
+}
