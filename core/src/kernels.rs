@@ -29,22 +29,32 @@ pub fn combine_lanes(l: [f32; LANES]) -> f32 {
     b[0] + b[1]
 }
 
+/// `acc[k] += a[k] * b[k]` for one chunk: the unit every reduction is made of.
+///
+/// Reductions pass their accumulators through `core::hint::black_box` before
+/// [`combine_lanes`]: it changes no value, but it stops LLVM's SLP vectoriser
+/// from regrouping the lanes to suit the final tree (which it does into
+/// 2-wide vectors and shuffles, at half the speed); with it, each half of the
+/// accumulator array becomes one 4-wide SSE register.
+#[inline(always)]
+fn mac(acc: &mut [f32; LANES], a: &[f32; LANES], b: &[f32; LANES]) {
+    for k in 0..LANES {
+        acc[k] += a[k] * b[k];
+    }
+}
+
 /// Dot product `sum_i a[i] * b[i]` over `min(a.len(), b.len())` elements, in the
 /// order described in the [module documentation](self).
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
+    let (ca, ta) = a[..n].as_chunks::<LANES>();
+    let (cb, tb) = b[..n].as_chunks::<LANES>();
     let mut acc = [0.0f32; LANES];
-    let ca = a.chunks_exact(LANES);
-    let cb = b.chunks_exact(LANES);
-    let (ta, tb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..LANES {
-            acc[k] += x[k] * y[k];
-        }
+    for (x, y) in ca.iter().zip(cb) {
+        mac(&mut acc, x, y);
     }
-    let mut sum = combine_lanes(acc);
+    let mut sum = combine_lanes(core::hint::black_box(acc));
     for (x, y) in ta.iter().zip(tb) {
         sum += x * y;
     }
@@ -60,42 +70,25 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[inline]
 pub fn dot_many(w: &[f32], xs: &[f32], stride: usize, out: &mut [f32]) {
     let n = w.len();
+    let (wc, wt) = w.as_chunks::<LANES>();
     let mut s = 0;
     // Four vectors at a time share the loads of `w`.
     while s + 4 <= out.len() {
-        let x0 = &xs[s * stride..s * stride + n];
-        let x1 = &xs[(s + 1) * stride..(s + 1) * stride + n];
-        let x2 = &xs[(s + 2) * stride..(s + 2) * stride + n];
-        let x3 = &xs[(s + 3) * stride..(s + 3) * stride + n];
-        let mut a0 = [0.0f32; LANES];
-        let mut a1 = [0.0f32; LANES];
-        let mut a2 = [0.0f32; LANES];
-        let mut a3 = [0.0f32; LANES];
-        let full = n - n % LANES;
-        let mut i = 0;
-        while i < full {
-            let wc = &w[i..i + LANES];
-            let (c0, c1) = (&x0[i..i + LANES], &x1[i..i + LANES]);
-            let (c2, c3) = (&x2[i..i + LANES], &x3[i..i + LANES]);
-            for k in 0..LANES {
-                a0[k] += wc[k] * c0[k];
-                a1[k] += wc[k] * c1[k];
-                a2[k] += wc[k] * c2[k];
-                a3[k] += wc[k] * c3[k];
-            }
-            i += LANES;
+        let x = |k: usize| xs[(s + k) * stride..(s + k) * stride + n].as_chunks::<LANES>();
+        let ((c0, t0), (c1, t1), (c2, t2), (c3, t3)) = (x(0), x(1), x(2), x(3));
+        let mut a = [[0.0f32; LANES]; 4];
+        for ((((w, x0), x1), x2), x3) in wc.iter().zip(c0).zip(c1).zip(c2).zip(c3) {
+            mac(&mut a[0], w, x0);
+            mac(&mut a[1], w, x1);
+            mac(&mut a[2], w, x2);
+            mac(&mut a[3], w, x3);
         }
-        let mut r = [
-            combine_lanes(a0),
-            combine_lanes(a1),
-            combine_lanes(a2),
-            combine_lanes(a3),
-        ];
-        for j in full..n {
-            r[0] += w[j] * x0[j];
-            r[1] += w[j] * x1[j];
-            r[2] += w[j] * x2[j];
-            r[3] += w[j] * x3[j];
+        let mut r = core::hint::black_box(a).map(combine_lanes);
+        for ((((w, x0), x1), x2), x3) in wt.iter().zip(t0).zip(t1).zip(t2).zip(t3) {
+            r[0] += w * x0;
+            r[1] += w * x1;
+            r[2] += w * x2;
+            r[3] += w * x3;
         }
         out[s..s + 4].copy_from_slice(&r);
         s += 4;
@@ -154,6 +147,18 @@ pub fn all_finite(a: &[f32]) -> bool {
 pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
+    }
+}
+
+/// `y[i] = (((y[i] + a[0] x[0][i]) + a[1] x[1][i]) + a[2] x[2][i]) + a[3] x[3][i]`:
+/// four [`axpy`]s in that order, bit-identical to calling them one by one, with
+/// one pass over `y`. Each `x[j]` needs at least `y.len()` elements.
+#[inline]
+pub fn axpy4(y: &mut [f32], a: [f32; 4], x: [&[f32]; 4]) {
+    let n = y.len();
+    let (x0, x1, x2, x3) = (&x[0][..n], &x[1][..n], &x[2][..n], &x[3][..n]);
+    for ((((yi, x0), x1), x2), x3) in y.iter_mut().zip(x0).zip(x1).zip(x2).zip(x3) {
+        *yi = (((*yi + a[0] * x0) + a[1] * x1) + a[2] * x2) + a[3] * x3;
     }
 }
 
@@ -246,6 +251,23 @@ mod tests {
             dot_many(&w[..n], &xs, 67, &mut out);
             for s in 0..7 {
                 assert_eq!(out[s].to_bits(), dot(&w[..n], &xs[s * 67..]).to_bits());
+            }
+        }
+    }
+
+    #[test]
+    fn axpy4_equals_four_axpys_bit_for_bit() {
+        for n in [0usize, 3, 8, 17, 61] {
+            let xs: [[f32; 67]; 4] = core::array::from_fn(|j| data(67, 20 + j as u32));
+            let a = [0.3f32, -1.7, 2.5e-3, 11.0];
+            let mut y1 = data(n, 5);
+            let mut y2 = y1;
+            for j in 0..4 {
+                axpy(&mut y1[..n], a[j], &xs[j]);
+            }
+            axpy4(&mut y2[..n], a, [&xs[0], &xs[1], &xs[2], &xs[3]]);
+            for i in 0..n {
+                assert_eq!(y1[i].to_bits(), y2[i].to_bits());
             }
         }
     }

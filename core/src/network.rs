@@ -18,7 +18,7 @@
 
 use crate::data::{Dataset, check_compatible};
 use crate::error::{Buffer, Error, check_len, check_min_len};
-use crate::kernels::{axpy, dot, dot_many};
+use crate::kernels::{axpy, axpy4, dot, dot_many};
 use rand_core::Rng;
 
 /// Largest number of layer widths (input, hidden..., output) in a [`Shape`].
@@ -513,8 +513,9 @@ impl Mlp {
         }
     }
 
-    /// Backward pass of the first `count` samples; the output block holds the
-    /// deltas. Adds the per-sample gradient terms to `grad` in sample order.
+    /// Adds the per-sample weight and bias gradient terms of one layer,
+    /// `grad_w[o] += delta[s][o] * input[s]` and `grad_b[o] += delta[s][o]`,
+    /// for the first `count` samples, in sample order.
     fn backward_layer_weights(
         grad_w: &mut [f32],
         grad_b: &mut [f32],
@@ -524,19 +525,14 @@ impl Mlp {
         cols: usize,
         count: usize,
     ) {
-        for o in 0..rows {
-            let g = &mut grad_w[o * cols..(o + 1) * cols];
-            let mut gb = grad_b[o];
+        for (o, (g, gb)) in grad_w.chunks_exact_mut(cols).zip(grad_b).enumerate() {
+            let mut sum = RowSum::new(g, inputs);
             for s in 0..count {
                 let d = deltas[s * rows + o];
-                // Adding 0 * x is exact for finite x: skipping it changes no bit
-                // but the sign of an all-zero sum, and saves the ReLU-dead rows.
-                if d != 0.0 {
-                    axpy(g, d, &inputs[s * cols..(s + 1) * cols]);
-                }
-                gb += d;
+                *gb += d;
+                sum.push(d, s * cols);
             }
-            grad_b[o] = gb;
+            sum.finish();
         }
     }
 
@@ -574,14 +570,66 @@ impl Mlp {
             for s in 0..count {
                 let d = &mut dl[s * cols..(s + 1) * cols];
                 d.fill(0.0);
-                for (o, row) in weights.chunks_exact(cols).enumerate() {
-                    let delta = deltas[s * rows + o];
-                    if delta != 0.0 {
-                        axpy(d, delta, row);
-                    }
+                let mut sum = RowSum::new(d, weights);
+                for o in 0..rows {
+                    sum.push(deltas[s * rows + o], o * cols);
                 }
+                sum.finish();
                 self.activation.backprop(d, &acts[s * cols..(s + 1) * cols]);
             }
+        }
+    }
+}
+
+/// Adds terms `coef * x[offset..offset + y.len()]` to `y` in the order they
+/// are pushed, skipping zero coefficients (adding `0 * x` is exact for finite
+/// `x`: skipping it changes no bit but the sign of an all-zero sum, and it
+/// saves the work of ReLU-dead units). Four terms go in one pass over `y`
+/// ([`axpy4`]), bit-identical to four [`axpy`]s.
+struct RowSum<'a> {
+    y: &'a mut [f32],
+    x: &'a [f32],
+    coef: [f32; 4],
+    offset: [usize; 4],
+    queued: usize,
+}
+
+impl<'a> RowSum<'a> {
+    fn new(y: &'a mut [f32], x: &'a [f32]) -> Self {
+        RowSum {
+            y,
+            x,
+            coef: [0.0; 4],
+            offset: [0; 4],
+            queued: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, coef: f32, offset: usize) {
+        if coef == 0.0 {
+            return;
+        }
+        self.coef[self.queued] = coef;
+        self.offset[self.queued] = offset;
+        self.queued += 1;
+        if self.queued == 4 {
+            let n = self.y.len();
+            let x = |j: usize| &self.x[self.offset[j]..self.offset[j] + n];
+            axpy4(self.y, self.coef, [x(0), x(1), x(2), x(3)]);
+            self.queued = 0;
+        }
+    }
+
+    #[inline]
+    fn finish(self) {
+        let n = self.y.len();
+        for j in 0..self.queued {
+            axpy(
+                self.y,
+                self.coef[j],
+                &self.x[self.offset[j]..self.offset[j] + n],
+            );
         }
     }
 }
@@ -607,15 +655,20 @@ fn cross_entropy(z: &mut [f32], label: usize, delta: bool) -> f32 {
             m = v;
         }
     }
+    let z_label = z[label];
     let mut sum = 0.0f32;
-    for &v in z.iter() {
-        sum += libm::expf(v - m);
+    for v in z.iter_mut() {
+        let e = libm::expf(*v - m);
+        sum += e;
+        if delta {
+            *v = e;
+        }
     }
-    let loss = (m + libm::logf(sum)) - z[label];
+    let loss = (m + libm::logf(sum)) - z_label;
     if delta {
         let inv = 1.0 / sum;
         for v in z.iter_mut() {
-            *v = libm::expf(*v - m) * inv;
+            *v *= inv;
         }
         z[label] -= 1.0;
     }
