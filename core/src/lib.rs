@@ -45,9 +45,12 @@
 //! assert!(loss > 0.0 && loss.is_finite());
 //! # Ok::<(), sooth_core::Error>(())
 //! ```
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
+// `!(x > y)` is deliberate throughout: unlike `x <= y` it is true when x is
+// NaN, which is how every finiteness guard here fails safe.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod data;
 mod error;
@@ -64,8 +67,9 @@ pub use error::{Buffer, Error};
 pub use hash::param_hash;
 pub use network::{Activation, BLOCK, Evaluation, Init, LayerLayout, MAX_WIDTHS, Mlp, Shape};
 pub use optim::{
-    Curvature, LineSearchFailure, NonFinite, Objective, Optimizer, Sgd, SgdConfig, Status,
-    StepReport,
+    Adam, AdamConfig, AnyOptimizer, Armijo, Cg, CgConfig, CgFormula, Curvature, CurvatureMode,
+    Lbfgs, LbfgsConfig, LineSearch, LineSearchFailure, NonFinite, Objective, Optimizer,
+    OptimizerConfig, Sgd, SgdConfig, Status, StepReport, StrongWolfe,
 };
 pub use sampler::{LastBatch, Sampler, Sampling};
 pub use train::{BatchObjective, EpochReport, Peak, TrainOptions, Trainer, seed_streams};

@@ -30,6 +30,8 @@ pub struct BatchObjective<'b, D: ?Sized> {
     pub batch: &'b [u32],
     /// The network's activation workspace.
     pub work: &'b mut [f32],
+    /// True if the batch is the same as the previous step's (full batch).
+    pub unchanged: bool,
 }
 
 impl<D: Dataset + ?Sized> Objective for BatchObjective<'_, D> {
@@ -39,6 +41,9 @@ impl<D: Dataset + ?Sized> Objective for BatchObjective<'_, D> {
     }
     fn loss(&mut self, x: &[f32]) -> Result<f64, Error> {
         self.mlp.loss(x, self.data, self.batch, self.work)
+    }
+    fn is_unchanged(&self) -> bool {
+        self.unchanged
     }
 }
 
@@ -192,12 +197,14 @@ where
         let mut steps = 0u32;
         let (mut loss_sum, mut loss_count) = (0.0f64, 0u32);
         let (mut recoveries, mut failures, mut skips) = (0u32, 0u32, 0u32);
+        let full_batch = self.sampler.is_full_batch();
         while let Some(batch) = self.sampler.next_batch() {
             let mut objective = BatchObjective {
                 mlp: &self.mlp,
                 data: self.train,
                 batch,
                 work: self.work,
+                unchanged: full_batch,
             };
             let report = self.optimizer.step(self.params, &mut objective)?;
             steps += 1;

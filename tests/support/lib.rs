@@ -1,5 +1,7 @@
 //! Shared helpers of the project-wide integration tests and benches.
 
+pub mod problems;
+
 /// The digits training split: features as `level / 16` f32 rows, labels.
 pub fn digits_train() -> (Vec<f32>, Vec<u16>) {
     digits(

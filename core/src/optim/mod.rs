@@ -14,8 +14,16 @@
 //!   curvature pairs) and reports [`Status::RecoveredNonFinite`].
 //! * After every step the parameters are finite.
 
+mod adam;
+mod cg;
+mod lbfgs;
+mod linesearch;
 mod sgd;
 
+pub use adam::{Adam, AdamConfig};
+pub use cg::{Cg, CgConfig, CgFormula};
+pub use lbfgs::{CurvatureMode, Lbfgs, LbfgsConfig, MAX_HISTORY};
+pub use linesearch::{Armijo, LineSearch, StrongWolfe};
 pub use sgd::{Sgd, SgdConfig};
 
 use crate::error::Error;
@@ -28,6 +36,12 @@ pub trait Objective {
     fn loss_grad(&mut self, x: &[f32], grad: &mut [f32]) -> Result<f64, Error>;
     /// The value at `x` alone (may be cheaper: a forward pass only).
     fn loss(&mut self, x: &[f32]) -> Result<f64, Error>;
+    /// True if this is the same function as the previous step's (full batch,
+    /// or a fixed problem): an optimizer may then reuse the value and
+    /// gradient it already computed at the current point.
+    fn is_unchanged(&self) -> bool {
+        false
+    }
 }
 
 /// Why a step ended the way it did.
@@ -94,6 +108,9 @@ pub struct StepReport {
     pub loss: f64,
     /// Infinity norm of the gradient at the starting point.
     pub grad_norm_inf: f32,
+    /// Directional derivative `g.d` along the (last) search direction;
+    /// negative for a descent direction, NaN for optimizers without one.
+    pub slope: f64,
     /// Objective calls (loss alone or loss and gradient).
     pub evaluations: u32,
     /// Of those, calls that computed a gradient.
@@ -111,6 +128,7 @@ impl StepReport {
         StepReport {
             loss,
             grad_norm_inf,
+            slope: f64::NAN,
             evaluations: 0,
             gradients: 0,
             step_length: 0.0,
@@ -186,4 +204,98 @@ pub(crate) fn recover(x: &mut [f32], last_good: &[f32], what: NonFinite, report:
     x.copy_from_slice(last_good);
     report.status = Status::RecoveredNonFinite(what);
     report.step_length = 0.0;
+}
+
+/// The configuration of any optimizer: what a run or a sweep cell names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum OptimizerConfig {
+    /// SGD with momentum.
+    Sgd(SgdConfig),
+    /// Adam.
+    Adam(AdamConfig),
+    /// Nonlinear conjugate gradient.
+    Cg(CgConfig),
+    /// Minibatch L-BFGS.
+    Lbfgs(LbfgsConfig),
+}
+
+impl OptimizerConfig {
+    /// Floats of state storage for `n` parameters.
+    pub const fn storage_len(&self, n: usize) -> usize {
+        match self {
+            OptimizerConfig::Sgd(_) => Sgd::storage_len(n),
+            OptimizerConfig::Adam(_) => Adam::storage_len(n),
+            OptimizerConfig::Cg(_) => Cg::storage_len(n),
+            OptimizerConfig::Lbfgs(c) => Lbfgs::storage_len(n, c.history),
+        }
+    }
+
+    /// Checks every hyperparameter's range.
+    pub fn validate(&self) -> Result<(), Error> {
+        match self {
+            OptimizerConfig::Sgd(c) => c.validate(),
+            OptimizerConfig::Adam(c) => c.validate(),
+            OptimizerConfig::Cg(c) => c.validate(),
+            OptimizerConfig::Lbfgs(c) => c.validate(),
+        }
+    }
+
+    /// The optimizer, over `storage` (at least [`storage_len`](Self::storage_len) floats).
+    pub fn build<'a>(&self, n: usize, storage: &'a mut [f32]) -> Result<AnyOptimizer<'a>, Error> {
+        Ok(match *self {
+            OptimizerConfig::Sgd(c) => AnyOptimizer::Sgd(Sgd::new(c, n, storage)?),
+            OptimizerConfig::Adam(c) => AnyOptimizer::Adam(Adam::new(c, n, storage)?),
+            OptimizerConfig::Cg(c) => AnyOptimizer::Cg(Cg::new(c, n, storage)?),
+            OptimizerConfig::Lbfgs(c) => AnyOptimizer::Lbfgs(Lbfgs::new(c, n, storage)?),
+        })
+    }
+}
+
+/// Any of the optimizers, chosen at run time.
+// One value per run and no heap to box into: the size of the L-BFGS scalars
+// (a few hundred bytes) is the price of choosing at run time.
+#[allow(clippy::large_enum_variant)]
+pub enum AnyOptimizer<'a> {
+    /// SGD with momentum.
+    Sgd(Sgd<'a>),
+    /// Adam.
+    Adam(Adam<'a>),
+    /// Nonlinear conjugate gradient.
+    Cg(Cg<'a>),
+    /// Minibatch L-BFGS.
+    Lbfgs(Lbfgs<'a>),
+}
+
+impl Optimizer for AnyOptimizer<'_> {
+    fn dim(&self) -> usize {
+        match self {
+            AnyOptimizer::Sgd(o) => o.dim(),
+            AnyOptimizer::Adam(o) => o.dim(),
+            AnyOptimizer::Cg(o) => o.dim(),
+            AnyOptimizer::Lbfgs(o) => o.dim(),
+        }
+    }
+
+    fn step<O: Objective + ?Sized>(
+        &mut self,
+        x: &mut [f32],
+        objective: &mut O,
+    ) -> Result<StepReport, Error> {
+        match self {
+            AnyOptimizer::Sgd(o) => o.step(x, objective),
+            AnyOptimizer::Adam(o) => o.step(x, objective),
+            AnyOptimizer::Cg(o) => o.step(x, objective),
+            AnyOptimizer::Lbfgs(o) => o.step(x, objective),
+        }
+    }
+
+    fn reset(&mut self) {
+        match self {
+            AnyOptimizer::Sgd(o) => o.reset(),
+            AnyOptimizer::Adam(o) => o.reset(),
+            AnyOptimizer::Cg(o) => o.reset(),
+            AnyOptimizer::Lbfgs(o) => o.reset(),
+        }
+    }
 }

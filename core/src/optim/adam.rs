@@ -1,0 +1,173 @@
+//! Adam (Kingma & Ba, 2015) with bias correction.
+
+use super::{
+    NonFinite, Objective, Optimizer, StepReport, check_param, checked_loss_grad, recover,
+    split_vectors,
+};
+use crate::error::{Buffer, Error, check_len};
+use crate::kernels::{all_finite, axpy, norm_inf};
+
+/// Hyperparameters of [`Adam`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AdamConfig {
+    /// Step size (`> 0`).
+    pub learning_rate: f32,
+    /// Decay of the first moment (`0 <= beta1 < 1`).
+    pub beta1: f32,
+    /// Decay of the second moment (`0 <= beta2 < 1`).
+    pub beta2: f32,
+    /// Added to the root of the second moment (`> 0`).
+    pub epsilon: f32,
+    /// L2 coefficient added to the gradient as `weight_decay * x` (`>= 0`).
+    pub weight_decay: f32,
+}
+
+impl AdamConfig {
+    /// The usual constants (0.9, 0.999, 1e-8) with the given learning rate.
+    pub const fn new(learning_rate: f32) -> Self {
+        AdamConfig {
+            learning_rate,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+            weight_decay: 0.0,
+        }
+    }
+
+    /// Checks every field's range.
+    pub fn validate(&self) -> Result<(), Error> {
+        check_param(
+            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
+            "learning rate",
+            "a finite value > 0",
+        )?;
+        check_param(
+            (0.0..1.0).contains(&self.beta1),
+            "beta1",
+            "a value in [0, 1)",
+        )?;
+        check_param(
+            (0.0..1.0).contains(&self.beta2),
+            "beta2",
+            "a value in [0, 1)",
+        )?;
+        check_param(
+            self.epsilon > 0.0 && self.epsilon.is_finite(),
+            "epsilon",
+            "a finite value > 0",
+        )?;
+        check_param(
+            self.weight_decay >= 0.0 && self.weight_decay.is_finite(),
+            "weight decay",
+            "a finite value >= 0",
+        )
+    }
+}
+
+/// Adam: `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g^2`,
+/// `x -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)`.
+///
+/// State: 4 vectors of `n` floats (gradient, first and second moments, last
+/// good point): `16 n` bytes.
+pub struct Adam<'a> {
+    config: AdamConfig,
+    grad: &'a mut [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    last_good: &'a mut [f32],
+    /// `beta1^t` and `beta2^t`, kept as running products.
+    beta1_t: f32,
+    beta2_t: f32,
+}
+
+impl<'a> Adam<'a> {
+    /// Floats of state storage for `n` parameters.
+    pub const fn storage_len(n: usize) -> usize {
+        4 * n
+    }
+
+    /// An optimizer for `n` parameters over `storage`.
+    pub fn new(config: AdamConfig, n: usize, storage: &'a mut [f32]) -> Result<Self, Error> {
+        config.validate()?;
+        let [grad, m, v, last_good] = split_vectors::<4>(storage, n)?;
+        let mut adam = Adam {
+            config,
+            grad,
+            m,
+            v,
+            last_good,
+            beta1_t: 1.0,
+            beta2_t: 1.0,
+        };
+        adam.reset();
+        Ok(adam)
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &AdamConfig {
+        &self.config
+    }
+}
+
+impl Optimizer for Adam<'_> {
+    fn dim(&self) -> usize {
+        self.grad.len()
+    }
+
+    fn step<O: Objective + ?Sized>(
+        &mut self,
+        x: &mut [f32],
+        objective: &mut O,
+    ) -> Result<StepReport, Error> {
+        check_len(Buffer::Params, self.dim(), x.len())?;
+        let mut report = StepReport::new(f64::NAN, f32::NAN);
+        let f = match checked_loss_grad(objective, x, self.grad, &mut report)? {
+            Ok(f) => f,
+            Err(what) => {
+                recover(x, self.last_good, what, &mut report);
+                self.reset();
+                return Ok(report);
+            }
+        };
+        report.loss = f;
+        report.grad_norm_inf = norm_inf(self.grad);
+        self.last_good.copy_from_slice(x);
+        let AdamConfig {
+            learning_rate: lr,
+            beta1: b1,
+            beta2: b2,
+            epsilon: eps,
+            weight_decay,
+        } = self.config;
+        if weight_decay != 0.0 {
+            axpy(self.grad, weight_decay, x);
+        }
+        self.beta1_t *= b1;
+        self.beta2_t *= b2;
+        let (c1, c2) = (1.0 - self.beta1_t, 1.0 - self.beta2_t);
+        for (((xi, mi), vi), &gi) in x
+            .iter_mut()
+            .zip(self.m.iter_mut())
+            .zip(self.v.iter_mut())
+            .zip(self.grad.iter())
+        {
+            *mi = b1 * *mi + (1.0 - b1) * gi;
+            *vi = b2 * *vi + (1.0 - b2) * (gi * gi);
+            *xi -= lr * (*mi / c1) / (libm::sqrtf(*vi / c2) + eps);
+        }
+        report.step_length = f64::from(lr);
+        if !all_finite(x) {
+            recover(x, self.last_good, NonFinite::Update, &mut report);
+            self.reset();
+        }
+        Ok(report)
+    }
+
+    fn reset(&mut self) {
+        self.m.fill(0.0);
+        self.v.fill(0.0);
+        self.beta1_t = 1.0;
+        self.beta2_t = 1.0;
+    }
+}
