@@ -290,7 +290,7 @@ fn injected_nan_and_inf_never_reach_the_parameters() {
     // Pseudo-random schedules (about one call in six), so that the poison
     // does not fall into step with an optimizer's calls per step.
     fn hit(c: u32, salt: u32) -> bool {
-        (c.wrapping_add(salt).wrapping_mul(2_654_435_761) >> 13) % 6 == 0
+        (c.wrapping_add(salt).wrapping_mul(2_654_435_761) >> 13).is_multiple_of(6)
     }
     let schedules: [fn(u32) -> Option<Poison>; 4] = [
         |c| hit(c, 1).then_some(Poison::NanLoss),
