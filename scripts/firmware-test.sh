@@ -16,9 +16,10 @@ echo "== firmware: format and clippy (both machines)"
     cargo clippy --locked --release --no-default-features --features stm32f411 -- -D warnings
 )
 
-echo "== firmware: build (debug, release)"
+echo "== firmware: build (STM32F411 board: links only; then QEMU debug, release)"
 (
     cd firmware
+    cargo build --locked --release --no-default-features --features stm32f411
     cargo build --locked
     cargo build --locked --release
 )
