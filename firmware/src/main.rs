@@ -23,6 +23,7 @@ use defmt_rtt as _;
 #[cfg(feature = "qemu")]
 use defmt_semihosting as _;
 
+use core::sync::atomic::{AtomicBool, Ordering};
 use cortex_m_rt::{ExceptionFrame, entry, exception};
 use cortex_m_semihosting::debug;
 use reference::{Buffers, digits};
@@ -131,6 +132,11 @@ fn exit(success: bool) -> ! {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
+    // A panic while logging one (e.g. a fault inside the logger) exits at once.
+    static PANICKING: AtomicBool = AtomicBool::new(false);
+    if PANICKING.swap(true, Ordering::Relaxed) {
+        exit(false)
+    }
     match (info.message().as_str(), info.location()) {
         (Some(message), Some(at)) => {
             defmt::error!(
