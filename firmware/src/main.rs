@@ -99,6 +99,11 @@ fn train(buffers: Buffers<'_>) -> Result<(), Error> {
         ram.statics + ram.stack_peak,
         ram.stack_room,
     );
+    if ram.stack_peak >= ram.stack_room {
+        // The paint is gone down to the statics: the stack overwrote them.
+        defmt::error!("stack overflow: the stack reached the statics; the results above are void");
+        exit(false);
+    }
     Ok(())
 }
 
