@@ -293,7 +293,7 @@ fn debug_firmware_trains_bit_identical_to_the_host() {
 fn the_log_parser_reads_the_firmware_format() {
     // Lines as defmt-print prints them (format of firmware/src/main.rs).
     let log = "INFO  sooth-firmware: digits 64-16-10 relu\n\
-        INFO  epoch=1 mean_batch_loss=1.316549114439459 test_correct=373 test_total=450 test_loss=0.5 evaluations=42 gradients=42 recoveries=0\n\
+        INFO  epoch=1 mean_batch_loss=1.316549114439459 test_accuracy=0.8288888888888889 test_correct=373 test_total=450 test_loss=0.5 evaluations=42 gradients=42 recoveries=0\n\
         INFO  final test_correct=428 test_total=450 test_accuracy=0.95 peak_accuracy=0.9755555555555555 peak_epoch=12 param_hash=c877523ea49d8d5e\n";
     let run = parse_log(log);
     assert_eq!(

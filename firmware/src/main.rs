@@ -109,9 +109,10 @@ fn train(buffers: Buffers<'_>) -> Result<(), Error> {
 
 fn log_epoch(report: &EpochReport) {
     defmt::info!(
-        "epoch={=u32} mean_batch_loss={=f64} test_correct={=u32} test_total={=u32} test_loss={=f64} evaluations={=u64} gradients={=u64} recoveries={=u32}",
+        "epoch={=u32} mean_batch_loss={=f64} test_accuracy={=f64} test_correct={=u32} test_total={=u32} test_loss={=f64} evaluations={=u64} gradients={=u64} recoveries={=u32}",
         report.epoch,
         report.mean_batch_loss,
+        report.test.accuracy(),
         report.test.correct,
         report.test.total,
         report.test.loss,
