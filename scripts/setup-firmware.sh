@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The defmt wire format major version that the firmware's `defmt` crate
-# speaks; defmt-print decodes the same major version.
+# The defmt-print release to install; it decodes the wire format of the
+# firmware's `defmt` 1.x (defmt versions 3 and 4).
 DEFMT_PRINT_VERSION="1.2.0"
 
 echo "== firmware setup: Rust target"
@@ -62,7 +62,7 @@ SOURCES
     fi
 fi
 command -v arm-none-eabi-size
-qemu-system-arm --version | head -n 1
+qemu-system-arm --version | sed -n 1p
 
 echo "== firmware setup: defmt-print"
 installed=""
