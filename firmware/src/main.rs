@@ -1,0 +1,165 @@
+//! sooth's reference training run on a Cortex-M4F: the digits data stay in
+//! flash and are streamed sample by sample; every buffer is a `static` sized
+//! by the core's `const fn`s; there is no heap. The run is the module
+//! [`reference`], which the host's determinism test compiles too.
+//!
+//! The defmt log ends with the final test accuracy, the peak, the parameter
+//! hash and the RAM use; the program then exits through semihosting with
+//! success. A training error, a panic or a HardFault exits with failure.
+#![no_std]
+#![no_main]
+
+mod memory;
+mod reference;
+
+#[cfg(all(feature = "qemu", feature = "stm32f411"))]
+compile_error!("choose one machine: the feature `qemu` (default) or `stm32f411`");
+#[cfg(not(any(feature = "qemu", feature = "stm32f411")))]
+compile_error!("choose a machine: the feature `qemu` (default) or `stm32f411`");
+
+// The defmt transport of the machine.
+#[cfg(feature = "stm32f411")]
+use defmt_rtt as _;
+#[cfg(feature = "qemu")]
+use defmt_semihosting as _;
+
+use core::sync::atomic::{AtomicBool, Ordering};
+use cortex_m_rt::{ExceptionFrame, entry, exception};
+use cortex_m_semihosting::debug;
+use reference::{Buffers, digits};
+use sooth_core::{EpochReport, Error, PackedDataset, Packing};
+
+#[entry]
+fn main() -> ! {
+    // cortex-m-rt turns these into `&'static mut` references, handed out
+    // once; zero-initialized, so they live in .bss and take no flash.
+    static mut PARAMS: reference::Params = reference::Params::zeroed();
+    static mut WORK: reference::Workspace = reference::Workspace::zeroed();
+    static mut INDICES: [u32; reference::INDEX_STORAGE_LEN] = [0; reference::INDEX_STORAGE_LEN];
+    static mut OPTIMIZER: [f32; reference::OPTIMIZER_STATE_LEN] =
+        [0.0; reference::OPTIMIZER_STATE_LEN];
+
+    let buffers = Buffers {
+        params: PARAMS.as_mut_slice(),
+        work: WORK.as_mut_slice(),
+        indices: INDICES,
+        optimizer: OPTIMIZER,
+    };
+    match train(buffers) {
+        Ok(()) => exit(true),
+        Err(error) => {
+            defmt::error!("training failed: {}", error);
+            exit(false)
+        }
+    }
+}
+
+/// The reference run on the digits in flash, logged.
+fn train(buffers: Buffers<'_>) -> Result<(), Error> {
+    let packed = |levels, labels| {
+        PackedDataset::new(
+            levels,
+            labels,
+            reference::INPUTS,
+            reference::CLASSES,
+            Packing::U8,
+            digits::LEVEL_SCALE,
+            0.0,
+        )
+    };
+    let train = packed(digits::TRAIN_LEVELS, digits::TRAIN_LABELS)?;
+    let test = packed(digits::TEST_LEVELS, digits::TEST_LABELS)?;
+    defmt::info!(
+        "sooth-firmware: digits {=usize}-{=usize}-{=usize} relu, {=usize} parameters, {=str}, batch {=usize}, {=u32} epochs, seed {=u64}",
+        reference::INPUTS,
+        reference::HIDDEN,
+        reference::CLASSES,
+        reference::PARAM_COUNT,
+        reference::OPTIMIZER_NAME,
+        reference::BATCH_SIZE,
+        reference::EPOCHS,
+        reference::SEED,
+    );
+    let outcome = reference::run(buffers, &train, &test, log_epoch)?;
+    let test = outcome.last.test;
+    defmt::info!(
+        "final test_correct={=u32} test_total={=u32} test_accuracy={=f64} peak_accuracy={=f64} peak_epoch={=u32} param_hash={=u64:016x}",
+        test.correct,
+        test.total,
+        test.accuracy(),
+        outcome.peak.accuracy,
+        outcome.peak.epoch,
+        outcome.param_hash,
+    );
+    let ram = memory::ram_use();
+    defmt::info!(
+        "ram static_bytes={=u32} stack_peak_bytes={=u32} total_bytes={=u32} stack_room_bytes={=u32}",
+        ram.statics,
+        ram.stack_peak,
+        ram.statics + ram.stack_peak,
+        ram.stack_room,
+    );
+    if ram.stack_peak >= ram.stack_room {
+        // The paint is gone down to the statics: the stack overwrote them.
+        defmt::error!("stack overflow: the stack reached the statics; the results above are void");
+        exit(false);
+    }
+    Ok(())
+}
+
+fn log_epoch(report: &EpochReport) {
+    defmt::info!(
+        "epoch={=u32} mean_batch_loss={=f64} test_accuracy={=f64} test_correct={=u32} test_total={=u32} test_loss={=f64} evaluations={=u64} gradients={=u64} recoveries={=u32}",
+        report.epoch,
+        report.mean_batch_loss,
+        report.test.accuracy(),
+        report.test.correct,
+        report.test.total,
+        report.test.loss,
+        report.evaluations,
+        report.gradients,
+        report.recoveries,
+    );
+}
+
+/// Ends the run: semihosting exit (QEMU's status; `probe-rs run` also
+/// handles it on a board), with success or failure.
+fn exit(success: bool) -> ! {
+    debug::exit(if success {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    // Reached only without a host to take the exit call.
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    // A panic while logging one (e.g. a fault inside the logger) exits at once.
+    static PANICKING: AtomicBool = AtomicBool::new(false);
+    if PANICKING.swap(true, Ordering::Relaxed) {
+        exit(false)
+    }
+    match (info.message().as_str(), info.location()) {
+        (Some(message), Some(at)) => {
+            defmt::error!(
+                "panic at {=str}:{=u32}: {=str}",
+                at.file(),
+                at.line(),
+                message
+            )
+        }
+        (None, Some(at)) => defmt::error!("panic at {=str}:{=u32}", at.file(), at.line()),
+        _ => defmt::error!("panic"),
+    }
+    exit(false)
+}
+
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    defmt::error!("HardFault at pc {=u32:#010x}", frame.pc());
+    exit(false)
+}

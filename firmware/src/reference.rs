@@ -1,0 +1,169 @@
+//! The reference training run: every setting of the firmware's run, and the
+//! run itself, in ONE place that both sides compile. The firmware uses it as
+//! its module `reference`; the host's determinism test (`tests/firmware.rs`)
+//! includes this same file by path, runs it on f32 rows, and expects the
+//! firmware's bits. Only `core` and `sooth_core` items are used here.
+//!
+//! Switching the optimizer (e.g. to L-BFGS) is the block marked
+//! "The optimizer" below: its type, its state length and its constructor.
+
+use sooth_core::fixed::{Params1, Workspace1};
+use sooth_core::{
+    Activation, Dataset, EpochReport, Error, LastBatch, Mlp, Peak, Sampler, Sampling, Sgd,
+    SgdConfig, Shape, TrainOptions, Trainer, param_hash, seed_streams,
+};
+
+/// Seed of the run (parameter initialization and sampler streams).
+pub const SEED: u64 = 20_230_721;
+/// Input features: the 8x8 pixels of a digit.
+pub const INPUTS: usize = 64;
+/// Hidden units: small enough that L-BFGS with m = 5 (14 n floats of state)
+/// fits a 128 KiB part.
+pub const HIDDEN: usize = 16;
+/// Classes: the digits 0-9.
+pub const CLASSES: usize = 10;
+/// Hidden activation (initialized with its default, He uniform).
+pub const ACTIVATION: Activation = Activation::Relu;
+/// Minibatch size.
+pub const BATCH_SIZE: usize = 32;
+/// How batches are drawn.
+pub const SAMPLING: Sampling = Sampling::Shuffle;
+/// The 1347 training samples give 42 full batches of 32; the last 3 are
+/// dropped (a different 3 every epoch).
+pub const LAST_BATCH: LastBatch = LastBatch::Drop;
+/// Epochs of the run.
+pub const EPOCHS: u32 = 20;
+
+/// The parameters, in the core's flat layout.
+pub type Params = Params1<INPUTS, HIDDEN, CLASSES>;
+/// The network's activation workspace.
+pub type Workspace = Workspace1<INPUTS, HIDDEN, CLASSES>;
+/// The network's shape, 64-16-10.
+pub const SHAPE: Shape = Params::SHAPE;
+/// Number of parameters (1210).
+pub const PARAM_COUNT: usize = SHAPE.param_count();
+
+// ---- The optimizer: its type, state length, name and constructor. --------
+// For L-BFGS: `pub type Optimizer<'a> = sooth_core::Lbfgs<'a>;`,
+// `OPTIMIZER_STATE_LEN = sooth_core::Lbfgs::storage_len(PARAM_COUNT, 5)`,
+// and `sooth_core::Lbfgs::new(LbfgsConfig { .. }, PARAM_COUNT, storage)`.
+
+/// The optimizer's type.
+pub type Optimizer<'a> = Sgd<'a>;
+/// Learning rate of SGD.
+pub const LEARNING_RATE: f32 = 0.1;
+/// Heavy-ball momentum of SGD.
+pub const MOMENTUM: f32 = 0.9;
+/// Floats of optimizer state.
+pub const OPTIMIZER_STATE_LEN: usize = Sgd::storage_len(PARAM_COUNT);
+/// The optimizer and its settings, for logs.
+pub const OPTIMIZER_NAME: &str = "SGD (lr 0.1, heavy-ball momentum 0.9)";
+
+/// The optimizer of the run, over `storage` ([`OPTIMIZER_STATE_LEN`] floats).
+pub fn optimizer(storage: &mut [f32]) -> Result<Optimizer<'_>, Error> {
+    let config = SgdConfig {
+        momentum: MOMENTUM,
+        ..SgdConfig::new(LEARNING_RATE)
+    };
+    Sgd::new(config, PARAM_COUNT, storage)
+}
+// ---------------------------------------------------------------------------
+
+/// The built-in digits data (`data/digits/`): pixel levels 0..=16, one byte
+/// each, row-major; feature value = level / 16.
+pub mod digits {
+    /// Training pixel levels, 1347 x 64.
+    pub const TRAIN_LEVELS: &[u8] = include_bytes!("../../data/digits/train-levels.u8");
+    /// Training labels 0..=9.
+    pub const TRAIN_LABELS: &[u8] = include_bytes!("../../data/digits/train-labels.u8");
+    /// Test pixel levels, 450 x 64.
+    pub const TEST_LEVELS: &[u8] = include_bytes!("../../data/digits/test-levels.u8");
+    /// Test labels 0..=9.
+    pub const TEST_LABELS: &[u8] = include_bytes!("../../data/digits/test-labels.u8");
+    /// Number of training samples.
+    pub const TRAIN_LEN: usize = TRAIN_LABELS.len();
+    /// Feature value of one level.
+    pub const LEVEL_SCALE: f32 = 1.0 / 16.0;
+}
+
+/// Index storage of the sampler (`u32` per training sample).
+pub const INDEX_STORAGE_LEN: usize = Sampler::storage_len(digits::TRAIN_LEN, BATCH_SIZE, SAMPLING);
+
+const _: () = assert!(EPOCHS >= 1 && BATCH_SIZE <= digits::TRAIN_LEN);
+
+/// The caller-owned memory of a run.
+pub struct Buffers<'a> {
+    /// [`PARAM_COUNT`] floats; the trained parameters end up here.
+    pub params: &'a mut [f32],
+    /// At least `SHAPE.workspace_len()` floats.
+    pub work: &'a mut [f32],
+    /// At least [`INDEX_STORAGE_LEN`] indices.
+    pub indices: &'a mut [u32],
+    /// At least [`OPTIMIZER_STATE_LEN`] floats.
+    pub optimizer: &'a mut [f32],
+}
+
+/// What a run ends with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outcome {
+    /// The report of the last epoch (its `test` is the final test evaluation).
+    pub last: EpochReport,
+    /// The best test accuracy and the first epoch that reached it.
+    pub peak: Peak,
+    /// [`param_hash`] of the final parameters.
+    pub param_hash: u64,
+}
+
+/// Runs the reference training: initializes the parameters from [`SEED`],
+/// trains [`EPOCHS`] epochs on `train` with the shared [`Trainer`],
+/// evaluating `test` after each, and calls `on_epoch` with every report.
+pub fn run<D, T>(
+    buffers: Buffers<'_>,
+    train: &D,
+    test: &T,
+    mut on_epoch: impl FnMut(&EpochReport),
+) -> Result<Outcome, Error>
+where
+    D: Dataset + ?Sized,
+    T: Dataset + ?Sized,
+{
+    let mlp = Mlp::new(SHAPE, ACTIVATION);
+    let (mut init_rng, sampler_rng) = seed_streams(SEED);
+    mlp.init(buffers.params, ACTIVATION.default_init(), &mut init_rng)?;
+    let sampler = Sampler::new(
+        train.len(),
+        BATCH_SIZE,
+        SAMPLING,
+        LAST_BATCH,
+        sampler_rng,
+        buffers.indices,
+    )?;
+    let optimizer = optimizer(buffers.optimizer)?;
+    let mut trainer = Trainer::new(
+        mlp,
+        buffers.params,
+        optimizer,
+        train,
+        test,
+        sampler,
+        buffers.work,
+        TrainOptions::default(),
+    )?;
+    let mut last = None;
+    for _ in 0..EPOCHS {
+        let report = trainer.run_epoch()?;
+        on_epoch(&report);
+        last = Some(report);
+    }
+    match (last, trainer.peak()) {
+        (Some(last), Some(peak)) => Ok(Outcome {
+            last,
+            peak,
+            param_hash: param_hash(trainer.params()),
+        }),
+        _ => Err(Error::InvalidHyperparameter {
+            name: "epochs",
+            expected: "at least 1",
+        }),
+    }
+}

@@ -1,0 +1,322 @@
+//! Bit-identical training on the microcontroller: the firmware's reference
+//! run (`firmware/src/reference.rs`), built in release and in debug and run
+//! under QEMU (Cortex-M4F, mps2-an386), must log exactly what the same run
+//! gives on this host through sooth-core: every epoch's mean batch loss and
+//! test loss (f64 bits), test accuracy and evaluation counts, the peak, and
+//! the hash of the final parameters.
+//!
+//! The host reads the digits as f32 rows (`level / 16`) in a `SliceDataset`;
+//! the firmware streams the same levels from flash through a
+//! `PackedDataset`. Both compile the one `reference.rs`, so seed, model,
+//! optimizer, batch size and epochs cannot drift apart.
+//!
+//! Needs QEMU and defmt-print (`scripts/setup-firmware.sh` installs them).
+//! The firmware is built here with cargo in `firmware/`, unless
+//! `SOOTH_FIRMWARE_ELF_RELEASE` / `SOOTH_FIRMWARE_ELF_DEBUG` name built ELFs
+//! (as `scripts/firmware-test.sh` does). Each decoded log is kept beside its
+//! ELF as `ELF.log`, where `firmware/memory-table.sh` reads the stack peak.
+
+#[allow(dead_code)] // parts of the run that only the firmware uses
+#[path = "../firmware/src/reference.rs"]
+mod reference;
+
+use reference::{Buffers, digits};
+use sooth_core::{EpochReport, SliceDataset};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// An f64 compared by its bits (the log prints the shortest decimal that
+/// reads back to the same f64, so nothing is lost on the way).
+#[derive(Clone, Copy)]
+struct Bits(f64);
+
+impl PartialEq for Bits {
+    fn eq(&self, other: &Bits) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl std::fmt::Debug for Bits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({:#018x})", self.0, self.0.to_bits())
+    }
+}
+
+/// What one epoch logs, in the firmware's words.
+#[derive(Debug, PartialEq)]
+struct Epoch {
+    epoch: u32,
+    mean_batch_loss: Bits,
+    test_correct: u32,
+    test_total: u32,
+    test_loss: Bits,
+    evaluations: u64,
+    gradients: u64,
+    recoveries: u32,
+}
+
+/// The end of a run.
+#[derive(Debug, PartialEq)]
+struct Final {
+    test_correct: u32,
+    test_total: u32,
+    peak_accuracy: Bits,
+    peak_epoch: u32,
+    param_hash: u64,
+}
+
+#[derive(Debug, PartialEq)]
+struct RunLog {
+    epochs: Vec<Epoch>,
+    last: Final,
+}
+
+impl Epoch {
+    fn from_report(r: &EpochReport) -> Epoch {
+        Epoch {
+            epoch: r.epoch,
+            mean_batch_loss: Bits(r.mean_batch_loss),
+            test_correct: r.test.correct,
+            test_total: r.test.total,
+            test_loss: Bits(r.test.loss),
+            evaluations: r.evaluations,
+            gradients: r.gradients,
+            recoveries: r.recoveries,
+        }
+    }
+}
+
+/// The reference run on the host, once for all tests.
+fn host_run() -> &'static RunLog {
+    static RUN: OnceLock<RunLog> = OnceLock::new();
+    RUN.get_or_init(|| {
+        // level / 16 in f32 (exact): the values the firmware's PackedDataset
+        // computes as level * (1/16).
+        let rows =
+            |levels: &[u8]| -> Vec<f32> { levels.iter().map(|&q| f32::from(q) / 16.0).collect() };
+        let (train_x, test_x) = (rows(digits::TRAIN_LEVELS), rows(digits::TEST_LEVELS));
+        let slice = |x, y| SliceDataset::new(x, y, reference::INPUTS, reference::CLASSES);
+        let train = slice(&train_x, digits::TRAIN_LABELS).expect("training rows");
+        let test = slice(&test_x, digits::TEST_LABELS).expect("test rows");
+        let mut params = vec![0.0; reference::PARAM_COUNT];
+        let mut work = vec![0.0; reference::SHAPE.workspace_len()];
+        let mut indices = vec![0; reference::INDEX_STORAGE_LEN];
+        let mut optimizer = vec![0.0; reference::OPTIMIZER_STATE_LEN];
+        let buffers = Buffers {
+            params: &mut params,
+            work: &mut work,
+            indices: &mut indices,
+            optimizer: &mut optimizer,
+        };
+        let mut epochs = Vec::new();
+        let outcome = reference::run(buffers, &train, &test, |r| {
+            epochs.push(Epoch::from_report(r))
+        })
+        .expect("the reference run on the host");
+        RunLog {
+            epochs,
+            last: Final {
+                test_correct: outcome.last.test.correct,
+                test_total: outcome.last.test.total,
+                peak_accuracy: Bits(outcome.peak.accuracy),
+                peak_epoch: outcome.peak.epoch,
+                param_hash: outcome.param_hash,
+            },
+        }
+    })
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Fails with the fix when a tool the test needs is missing.
+fn require_tool(tool: &str) {
+    let found = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "`{tool}` is not installed: run scripts/setup-firmware.sh (installs QEMU, defmt-print and the thumbv7em target)"
+    );
+}
+
+/// The firmware ELF of a profile: from `env_var` if set, else built now.
+fn firmware_elf(profile: &str, env_var: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env_var) {
+        let path = PathBuf::from(path);
+        assert!(path.is_file(), "{env_var}={} is not a file", path.display());
+        return path;
+    }
+    let firmware = repo_root().join("firmware");
+    let target_dir = firmware.join("target");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    // From firmware/, so that firmware/.cargo/config.toml (target, linker
+    // scripts) applies; without the host build's flags and target dir.
+    build
+        .current_dir(&firmware)
+        .args(["build", "--locked", "--target-dir"])
+        .arg(&target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR");
+    if profile == "release" {
+        build.arg("--release");
+    }
+    let output = build.output().expect("run cargo to build the firmware");
+    assert!(
+        output.status.success(),
+        "building the firmware ({profile}) failed (scripts/setup-firmware.sh installs the thumbv7em target):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    target_dir.join(format!("thumbv7em-none-eabihf/{profile}/sooth-firmware"))
+}
+
+/// Runs `elf` under QEMU and returns its decoded defmt log.
+fn run_in_qemu(elf: &Path) -> String {
+    require_tool("qemu-system-arm");
+    require_tool("defmt-print");
+    let output = Command::new(repo_root().join("firmware/qemu-run.sh"))
+        .arg(elf)
+        .env("SOOTH_QEMU_TIMEOUT", "600")
+        .output()
+        .expect("run firmware/qemu-run.sh");
+    let log = String::from_utf8_lossy(&output.stdout).into_owned();
+    // Kept beside the ELF for firmware/memory-table.sh (the stack's peak).
+    let mut log_path = elf.as_os_str().to_owned();
+    log_path.push(".log");
+    let log_path = PathBuf::from(log_path);
+    if let Err(error) = std::fs::write(&log_path, &log) {
+        eprintln!("could not keep the log in {}: {error}", log_path.display());
+    }
+    assert!(
+        output.status.success(),
+        "the firmware {} failed under QEMU ({}):\n{log}\n{}",
+        elf.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    log
+}
+
+/// The `key=value` fields of a log line.
+fn fields(line: &str) -> impl Iterator<Item = (&str, &str)> {
+    line.split_whitespace().filter_map(|t| t.split_once('='))
+}
+
+fn field<T: std::str::FromStr>(line: &str, key: &str) -> T {
+    let (_, value) = fields(line)
+        .find(|&(k, _)| k == key)
+        .unwrap_or_else(|| panic!("no `{key}=` in the log line {line:?}"));
+    value
+        .parse()
+        .unwrap_or_else(|_| panic!("`{key}={value}` does not parse in {line:?}"))
+}
+
+fn f64_bits(line: &str, key: &str) -> Bits {
+    Bits(field(line, key))
+}
+
+/// Reads the epochs and the final line from the firmware's log.
+fn parse_log(log: &str) -> RunLog {
+    let message = |line: &str| line.split_once("INFO").map(|(_, m)| m.trim().to_owned());
+    let mut epochs = Vec::new();
+    let mut last = None;
+    for line in log.lines().filter_map(message) {
+        if line.starts_with("epoch=") {
+            epochs.push(Epoch {
+                epoch: field(&line, "epoch"),
+                mean_batch_loss: f64_bits(&line, "mean_batch_loss"),
+                test_correct: field(&line, "test_correct"),
+                test_total: field(&line, "test_total"),
+                test_loss: f64_bits(&line, "test_loss"),
+                evaluations: field(&line, "evaluations"),
+                gradients: field(&line, "gradients"),
+                recoveries: field(&line, "recoveries"),
+            });
+        } else if line.starts_with("final ") {
+            let hash: String = field(&line, "param_hash");
+            last = Some(Final {
+                test_correct: field(&line, "test_correct"),
+                test_total: field(&line, "test_total"),
+                peak_accuracy: f64_bits(&line, "peak_accuracy"),
+                peak_epoch: field(&line, "peak_epoch"),
+                param_hash: u64::from_str_radix(&hash, 16)
+                    .unwrap_or_else(|_| panic!("param_hash={hash} is not hexadecimal")),
+            });
+        }
+    }
+    RunLog {
+        epochs,
+        last: last.unwrap_or_else(|| panic!("no `final` line in the firmware's log:\n{log}")),
+    }
+}
+
+fn check_profile(profile: &str, env_var: &str) {
+    let elf = firmware_elf(profile, env_var);
+    let log = run_in_qemu(&elf);
+    let device = parse_log(&log);
+    let host = host_run();
+    assert_eq!(host.epochs.len(), reference::EPOCHS as usize);
+    for (d, h) in device.epochs.iter().zip(&host.epochs) {
+        assert_eq!(
+            d, h,
+            "epoch {} differs ({profile} firmware vs host)",
+            h.epoch
+        );
+    }
+    assert_eq!(device, *host, "{profile} firmware vs host");
+    // A run that learns nothing could agree trivially: the reference run
+    // reaches over 90 % test accuracy.
+    assert!(
+        host.last.test_correct * 10 > host.last.test_total * 9,
+        "{:?}",
+        host.last
+    );
+}
+
+#[test]
+fn release_firmware_trains_bit_identical_to_the_host() {
+    check_profile("release", "SOOTH_FIRMWARE_ELF_RELEASE");
+}
+
+#[test]
+fn debug_firmware_trains_bit_identical_to_the_host() {
+    check_profile("debug", "SOOTH_FIRMWARE_ELF_DEBUG");
+}
+
+#[test]
+fn the_log_parser_reads_the_firmware_format() {
+    // Lines as defmt-print prints them (format of firmware/src/main.rs).
+    let log = "INFO  sooth-firmware: digits 64-16-10 relu\n\
+        INFO  epoch=1 mean_batch_loss=1.316549114439459 test_accuracy=0.8288888888888889 test_correct=373 test_total=450 test_loss=0.5 evaluations=42 gradients=42 recoveries=0\n\
+        INFO  final test_correct=428 test_total=450 test_accuracy=0.95 peak_accuracy=0.9755555555555555 peak_epoch=12 param_hash=c877523ea49d8d5e\n";
+    let run = parse_log(log);
+    assert_eq!(
+        run.epochs,
+        [Epoch {
+            epoch: 1,
+            mean_batch_loss: Bits(1.316549114439459),
+            test_correct: 373,
+            test_total: 450,
+            test_loss: Bits(0.5),
+            evaluations: 42,
+            gradients: 42,
+            recoveries: 0,
+        }]
+    );
+    assert_eq!(
+        run.last,
+        Final {
+            test_correct: 428,
+            test_total: 450,
+            peak_accuracy: Bits(439.0 / 450.0),
+            peak_epoch: 12,
+            param_hash: 0xc877_523e_a49d_8d5e,
+        }
+    );
+}
