@@ -68,6 +68,7 @@ struct Final {
 
 #[derive(Debug, PartialEq)]
 struct RunLog {
+    name: String,
     epochs: Vec<Epoch>,
     last: Final,
 }
@@ -87,10 +88,15 @@ impl Epoch {
     }
 }
 
-/// The reference run on the host, once for all tests.
-fn host_run() -> &'static RunLog {
-    static RUN: OnceLock<RunLog> = OnceLock::new();
-    RUN.get_or_init(|| {
+/// The reference runs on the host, once for all tests.
+fn host_runs() -> &'static [RunLog] {
+    static RUNS: OnceLock<Vec<RunLog>> = OnceLock::new();
+    RUNS.get_or_init(|| reference::RUNS.iter().map(host_run).collect())
+}
+
+/// One reference run on the host.
+fn host_run(spec: &reference::RunSpec) -> RunLog {
+    {
         // level / 16 in f32 (exact): the values the firmware's PackedDataset
         // computes as level * (1/16).
         let rows =
@@ -110,11 +116,12 @@ fn host_run() -> &'static RunLog {
             optimizer: &mut optimizer,
         };
         let mut epochs = Vec::new();
-        let outcome = reference::run(buffers, &train, &test, |r| {
+        let outcome = reference::run(spec, buffers, &train, &test, |r| {
             epochs.push(Epoch::from_report(r))
         })
         .expect("the reference run on the host");
         RunLog {
+            name: spec.name.to_owned(),
             epochs,
             last: Final {
                 test_correct: outcome.last.test.correct,
@@ -124,7 +131,7 @@ fn host_run() -> &'static RunLog {
                 param_hash: outcome.param_hash,
             },
         }
-    })
+    }
 }
 
 fn repo_root() -> PathBuf {
@@ -221,13 +228,17 @@ fn f64_bits(line: &str, key: &str) -> Bits {
     Bits(field(line, key))
 }
 
-/// Reads the epochs and the final line from the firmware's log.
-fn parse_log(log: &str) -> RunLog {
+/// Reads the runs (header, epochs, final line) from the firmware's log.
+fn parse_log(log: &str) -> Vec<RunLog> {
     let message = |line: &str| line.split_once("INFO").map(|(_, m)| m.trim().to_owned());
+    let mut runs = Vec::new();
+    let mut name = None;
     let mut epochs = Vec::new();
-    let mut last = None;
     for line in log.lines().filter_map(message) {
-        if line.starts_with("epoch=") {
+        if line.starts_with("run name=") {
+            name = Some(field::<String>(&line, "name"));
+            epochs = Vec::new();
+        } else if line.starts_with("epoch=") {
             epochs.push(Epoch {
                 epoch: field(&line, "epoch"),
                 mean_batch_loss: f64_bits(&line, "mean_batch_loss"),
@@ -240,43 +251,58 @@ fn parse_log(log: &str) -> RunLog {
             });
         } else if line.starts_with("final ") {
             let hash: String = field(&line, "param_hash");
-            last = Some(Final {
-                test_correct: field(&line, "test_correct"),
-                test_total: field(&line, "test_total"),
-                peak_accuracy: f64_bits(&line, "peak_accuracy"),
-                peak_epoch: field(&line, "peak_epoch"),
-                param_hash: u64::from_str_radix(&hash, 16)
-                    .unwrap_or_else(|_| panic!("param_hash={hash} is not hexadecimal")),
+            let run: String = field(&line, "run");
+            assert_eq!(Some(&run), name.as_ref(), "a final line of another run");
+            runs.push(RunLog {
+                name: run,
+                epochs: std::mem::take(&mut epochs),
+                last: Final {
+                    test_correct: field(&line, "test_correct"),
+                    test_total: field(&line, "test_total"),
+                    peak_accuracy: f64_bits(&line, "peak_accuracy"),
+                    peak_epoch: field(&line, "peak_epoch"),
+                    param_hash: u64::from_str_radix(&hash, 16)
+                        .unwrap_or_else(|_| panic!("param_hash={hash} is not hexadecimal")),
+                },
             });
         }
     }
-    RunLog {
-        epochs,
-        last: last.unwrap_or_else(|| panic!("no `final` line in the firmware's log:\n{log}")),
-    }
+    assert!(
+        !runs.is_empty(),
+        "no `final` line in the firmware's log:\n{log}"
+    );
+    runs
 }
 
 fn check_profile(profile: &str, env_var: &str) {
     let elf = firmware_elf(profile, env_var);
     let log = run_in_qemu(&elf);
     let device = parse_log(&log);
-    let host = host_run();
-    assert_eq!(host.epochs.len(), reference::EPOCHS as usize);
-    for (d, h) in device.epochs.iter().zip(&host.epochs) {
-        assert_eq!(
-            d, h,
-            "epoch {} differs ({profile} firmware vs host)",
-            h.epoch
+    let host = host_runs();
+    assert_eq!(
+        device.iter().map(|r| &r.name).collect::<Vec<_>>(),
+        host.iter().map(|r| &r.name).collect::<Vec<_>>(),
+        "the firmware ran other runs than reference::RUNS"
+    );
+    for (d, h) in device.iter().zip(host) {
+        assert_eq!(h.epochs.len(), reference::EPOCHS as usize);
+        for (de, he) in d.epochs.iter().zip(&h.epochs) {
+            assert_eq!(
+                de, he,
+                "{}: epoch {} differs ({profile} firmware vs host)",
+                h.name, he.epoch
+            );
+        }
+        assert_eq!(d, h, "{}: {profile} firmware vs host", h.name);
+        // A run that learns nothing could agree trivially: each reference
+        // run reaches over 90 % test accuracy.
+        assert!(
+            h.last.test_correct * 10 > h.last.test_total * 9,
+            "{}: {:?}",
+            h.name,
+            h.last
         );
     }
-    assert_eq!(device, *host, "{profile} firmware vs host");
-    // A run that learns nothing could agree trivially: the reference run
-    // reaches over 90 % test accuracy.
-    assert!(
-        host.last.test_correct * 10 > host.last.test_total * 9,
-        "{:?}",
-        host.last
-    );
 }
 
 #[test]
@@ -292,10 +318,13 @@ fn debug_firmware_trains_bit_identical_to_the_host() {
 #[test]
 fn the_log_parser_reads_the_firmware_format() {
     // Lines as defmt-print prints them (format of firmware/src/main.rs).
-    let log = "INFO  sooth-firmware: digits 64-16-10 relu\n\
+    let log = "INFO  run name=sgd digits 64-16-10 relu\n\
         INFO  epoch=1 mean_batch_loss=1.316549114439459 test_accuracy=0.8288888888888889 test_correct=373 test_total=450 test_loss=0.5 evaluations=42 gradients=42 recoveries=0\n\
-        INFO  final test_correct=428 test_total=450 test_accuracy=0.95 peak_accuracy=0.9755555555555555 peak_epoch=12 param_hash=c877523ea49d8d5e\n";
-    let run = parse_log(log);
+        INFO  final run=sgd test_correct=428 test_total=450 test_accuracy=0.95 peak_accuracy=0.9755555555555555 peak_epoch=12 param_hash=c877523ea49d8d5e\n";
+    let runs = parse_log(log);
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run.name, "sgd");
     assert_eq!(
         run.epochs,
         [Epoch {

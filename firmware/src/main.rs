@@ -39,23 +39,24 @@ fn main() -> ! {
     static mut OPTIMIZER: [f32; reference::OPTIMIZER_STATE_LEN] =
         [0.0; reference::OPTIMIZER_STATE_LEN];
 
-    let buffers = Buffers {
-        params: PARAMS.as_mut_slice(),
-        work: WORK.as_mut_slice(),
-        indices: INDICES,
-        optimizer: OPTIMIZER,
-    };
-    match train(buffers) {
-        Ok(()) => exit(true),
-        Err(error) => {
+    for spec in &reference::RUNS {
+        let buffers = Buffers {
+            params: PARAMS.as_mut_slice(),
+            work: WORK.as_mut_slice(),
+            indices: &mut INDICES[..],
+            optimizer: &mut OPTIMIZER[..],
+        };
+        if let Err(error) = train(spec, buffers) {
             defmt::error!("training failed: {}", error);
             exit(false)
         }
     }
+    report_memory();
+    exit(true)
 }
 
-/// The reference run on the digits in flash, logged.
-fn train(buffers: Buffers<'_>) -> Result<(), Error> {
+/// One reference run on the digits in flash, logged.
+fn train(spec: &reference::RunSpec, buffers: Buffers<'_>) -> Result<(), Error> {
     let packed = |levels, labels| {
         PackedDataset::new(
             levels,
@@ -70,20 +71,22 @@ fn train(buffers: Buffers<'_>) -> Result<(), Error> {
     let train = packed(digits::TRAIN_LEVELS, digits::TRAIN_LABELS)?;
     let test = packed(digits::TEST_LEVELS, digits::TEST_LABELS)?;
     defmt::info!(
-        "sooth-firmware: digits {=usize}-{=usize}-{=usize} relu, {=usize} parameters, {=str}, batch {=usize}, {=u32} epochs, seed {=u64}",
+        "run name={=str} digits {=usize}-{=usize}-{=usize} relu, {=usize} parameters, batch {=usize}, {=u32} epochs, seed {=u64}, optimizer {}",
+        spec.name,
         reference::INPUTS,
         reference::HIDDEN,
         reference::CLASSES,
         reference::PARAM_COUNT,
-        reference::OPTIMIZER_NAME,
         reference::BATCH_SIZE,
         reference::EPOCHS,
         reference::SEED,
+        spec.optimizer,
     );
-    let outcome = reference::run(buffers, &train, &test, log_epoch)?;
+    let outcome = reference::run(spec, buffers, &train, &test, log_epoch)?;
     let test = outcome.last.test;
     defmt::info!(
-        "final test_correct={=u32} test_total={=u32} test_accuracy={=f64} peak_accuracy={=f64} peak_epoch={=u32} param_hash={=u64:016x}",
+        "final run={=str} test_correct={=u32} test_total={=u32} test_accuracy={=f64} peak_accuracy={=f64} peak_epoch={=u32} param_hash={=u64:016x}",
+        spec.name,
         test.correct,
         test.total,
         test.accuracy(),
@@ -91,6 +94,12 @@ fn train(buffers: Buffers<'_>) -> Result<(), Error> {
         outcome.peak.epoch,
         outcome.param_hash,
     );
+    Ok(())
+}
+
+/// Logs the RAM use (statics and the stack's deepest point over all runs);
+/// ends the run with failure if the stack overwrote the statics.
+fn report_memory() {
     let ram = memory::ram_use();
     defmt::info!(
         "ram static_bytes={=u32} stack_peak_bytes={=u32} total_bytes={=u32} stack_room_bytes={=u32}",
@@ -104,7 +113,6 @@ fn train(buffers: Buffers<'_>) -> Result<(), Error> {
         defmt::error!("stack overflow: the stack reached the statics; the results above are void");
         exit(false);
     }
-    Ok(())
 }
 
 fn log_epoch(report: &EpochReport) {

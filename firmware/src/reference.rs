@@ -4,13 +4,12 @@
 //! includes this same file by path, runs it on f32 rows, and expects the
 //! firmware's bits. Only `core` and `sooth_core` items are used here.
 //!
-//! Switching the optimizer (e.g. to L-BFGS) is the block marked
-//! "The optimizer" below: its type, its state length and its constructor.
+//! The runs (optimizers) are the table [`RUNS`].
 
 use sooth_core::fixed::{Params1, Workspace1};
 use sooth_core::{
-    Activation, Dataset, EpochReport, Error, LastBatch, Mlp, Peak, Sampler, Sampling, Sgd,
-    SgdConfig, Shape, TrainOptions, Trainer, param_hash, seed_streams,
+    Activation, Dataset, EpochReport, Error, LastBatch, LbfgsConfig, Mlp, OptimizerConfig, Peak,
+    Sampler, Sampling, SgdConfig, Shape, TrainOptions, Trainer, param_hash, seed_streams,
 };
 
 /// Seed of the run (parameter initialization and sampler streams).
@@ -43,31 +42,53 @@ pub const SHAPE: Shape = Params::SHAPE;
 /// Number of parameters (1210).
 pub const PARAM_COUNT: usize = SHAPE.param_count();
 
-// ---- The optimizer: its type, state length, name and constructor. --------
-// For L-BFGS: `pub type Optimizer<'a> = sooth_core::Lbfgs<'a>;`,
-// `OPTIMIZER_STATE_LEN = sooth_core::Lbfgs::storage_len(PARAM_COUNT, 5)`,
-// and `sooth_core::Lbfgs::new(LbfgsConfig { .. }, PARAM_COUNT, storage)`.
+/// One training run of the firmware: a name for the logs and the optimizer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunSpec {
+    /// Short name, as the logs print it.
+    pub name: &'static str,
+    /// The optimizer and its settings.
+    pub optimizer: OptimizerConfig,
+}
 
-/// The optimizer's type.
-pub type Optimizer<'a> = Sgd<'a>;
+/// Curvature pairs kept by L-BFGS.
+pub const HISTORY: usize = 5;
 /// Learning rate of SGD.
 pub const LEARNING_RATE: f32 = 0.1;
 /// Heavy-ball momentum of SGD.
 pub const MOMENTUM: f32 = 0.9;
-/// Floats of optimizer state.
-pub const OPTIMIZER_STATE_LEN: usize = Sgd::storage_len(PARAM_COUNT);
-/// The optimizer and its settings, for logs.
-pub const OPTIMIZER_NAME: &str = "SGD (lr 0.1, heavy-ball momentum 0.9)";
 
-/// The optimizer of the run, over `storage` ([`OPTIMIZER_STATE_LEN`] floats).
-pub fn optimizer(storage: &mut [f32]) -> Result<Optimizer<'_>, Error> {
-    let config = SgdConfig {
-        momentum: MOMENTUM,
-        ..SgdConfig::new(LEARNING_RATE)
-    };
-    Sgd::new(config, PARAM_COUNT, storage)
-}
-// ---------------------------------------------------------------------------
+/// The runs, in order: minibatch L-BFGS (m = 5, strong Wolfe line search,
+/// same-batch curvature pairs), then SGD (lr 0.1, heavy-ball momentum 0.9).
+/// Each starts from the same initialization.
+pub const RUNS: [RunSpec; 2] = [
+    RunSpec {
+        name: "lbfgs",
+        optimizer: OptimizerConfig::Lbfgs(LbfgsConfig::new(HISTORY)),
+    },
+    RunSpec {
+        name: "sgd",
+        optimizer: OptimizerConfig::Sgd(SgdConfig {
+            momentum: MOMENTUM,
+            ..SgdConfig::new(LEARNING_RATE)
+        }),
+    },
+];
+
+/// Floats of optimizer state: enough for every run (L-BFGS needs the most:
+/// `(2 m + 4) n`).
+pub const OPTIMIZER_STATE_LEN: usize = {
+    let mut len = 0;
+    let mut i = 0;
+    while i < RUNS.len() {
+        let need = RUNS[i].optimizer.storage_len(PARAM_COUNT);
+        if need > len {
+            len = need;
+        }
+        i += 1;
+    }
+    len
+};
 
 /// The built-in digits data (`data/digits/`): pixel levels 0..=16, one byte
 /// each, row-major; feature value = level / 16.
@@ -114,10 +135,12 @@ pub struct Outcome {
     pub param_hash: u64,
 }
 
-/// Runs the reference training: initializes the parameters from [`SEED`],
-/// trains [`EPOCHS`] epochs on `train` with the shared [`Trainer`],
-/// evaluating `test` after each, and calls `on_epoch` with every report.
+/// Runs one reference training: initializes the parameters from [`SEED`],
+/// trains [`EPOCHS`] epochs of `spec`'s optimizer on `train` with the shared
+/// [`Trainer`], evaluating `test` after each, and calls `on_epoch` with
+/// every report.
 pub fn run<D, T>(
+    spec: &RunSpec,
     buffers: Buffers<'_>,
     train: &D,
     test: &T,
@@ -138,7 +161,7 @@ where
         sampler_rng,
         buffers.indices,
     )?;
-    let optimizer = optimizer(buffers.optimizer)?;
+    let optimizer = spec.optimizer.build(PARAM_COUNT, buffers.optimizer)?;
     let mut trainer = Trainer::new(
         mlp,
         buffers.params,

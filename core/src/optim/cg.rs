@@ -150,6 +150,7 @@ impl Optimizer for Cg<'_> {
             d: self.direction,
             f0: f,
             slope: report.slope,
+            max_step: f64::INFINITY,
         };
         let a0 = f64::from(self.config.initial_step);
         match self.config.line_search.search(

@@ -58,6 +58,11 @@ pub struct LbfgsConfig {
     pub damping: bool,
     /// Stop moving when `|g|_inf <= grad_tolerance` (0 disables the test).
     pub grad_tolerance: f32,
+    /// Largest Euclidean length of a step `|x_{k+1} - x_k|_2` (0 for no
+    /// limit). A minibatch's loss can often be driven down by a huge step
+    /// that the whole data set does not like; the cap keeps the line search
+    /// from extrapolating that far.
+    pub max_step: f32,
 }
 
 impl LbfgsConfig {
@@ -72,6 +77,7 @@ impl LbfgsConfig {
             curvature_eps: 1e-6,
             damping: false,
             grad_tolerance: 0.0,
+            max_step: 0.0,
         }
     }
 
@@ -97,6 +103,11 @@ impl LbfgsConfig {
             self.grad_tolerance >= 0.0 && self.grad_tolerance.is_finite(),
             "gradient tolerance",
             "a finite value >= 0",
+        )?;
+        check_param(
+            self.max_step >= 0.0 && self.max_step.is_finite(),
+            "maximum step",
+            "a finite value >= 0 (0: no limit)",
         )
     }
 }
@@ -356,9 +367,9 @@ impl Optimizer for Lbfgs<'_> {
                 negate(self.direction, self.grad);
                 slope = -f64::from(sum_squares(self.grad));
             }
+            let d_norm = libm::sqrt(f64::from(sum_squares(self.direction)));
             let a0 = if self.len == 0 {
-                f64::from(self.config.initial_step)
-                    / libm::sqrt(f64::from(sum_squares(self.direction)))
+                f64::from(self.config.initial_step) / d_norm
             } else {
                 f64::from(self.config.initial_step)
             };
@@ -368,6 +379,11 @@ impl Optimizer for Lbfgs<'_> {
                 d: self.direction,
                 f0: f,
                 slope,
+                max_step: if self.config.max_step > 0.0 {
+                    f64::from(self.config.max_step) / d_norm
+                } else {
+                    f64::INFINITY
+                },
             };
             let accepted: Accepted = match self.config.line_search.search(
                 objective,

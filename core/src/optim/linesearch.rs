@@ -124,6 +124,8 @@ pub(crate) struct Line<'s> {
     pub f0: f64,
     /// `g(x0).d`, negative.
     pub slope: f64,
+    /// Largest step length allowed (`f64::INFINITY` for none).
+    pub max_step: f64,
 }
 
 impl LineSearch {
@@ -143,6 +145,7 @@ impl LineSearch {
         if !(line.slope < 0.0) {
             return Ok(Err(LineSearchFailure::NotDescent));
         }
+        let a0 = a0.min(line.max_step);
         match *self {
             LineSearch::Fixed => {
                 along(x, line.x0, a0 as f32, line.d);
@@ -220,7 +223,7 @@ impl StrongWolfe {
         let gtest = self.c1 * ginit;
         // A non-finite trial lowers the cap below it: the search never
         // goes back beyond a point where the objective blew up.
-        let mut stpmax = STEP_MAX;
+        let mut stpmax = STEP_MAX.min(line.max_step);
         let mut width = stpmax;
         let mut width1 = 2.0 * width;
         let mut b = Bracket {
@@ -461,6 +464,7 @@ mod tests {
             d: &[1.0],
             f0,
             slope: g0,
+            max_step: f64::INFINITY,
         };
         let mut x = [0.0f32];
         let mut g = [0.0f32];
@@ -511,6 +515,7 @@ mod tests {
             d: &[1.0],
             f0,
             slope: 2.0,
+            max_step: f64::INFINITY,
         };
         let mut report = StepReport::new(f0, 0.0);
         let out = LineSearch::StrongWolfe(StrongWolfe::DEFAULT)
