@@ -1,2 +1,4 @@
 //! The `sooth` command line's library: data readers, training runs, sweeps,
 //! statistics and reports, around `sooth-core`.
+
+pub mod data;
