@@ -553,7 +553,7 @@ fn finish<R: rand_core::Rng>(
                 format!(
                     "value {} is not finite in f32 after {} scaling fitted on the training part \
                      (offset {}, divisor {})",
-                    values::show(f64::from(x)),
+                    values::show(x),
                     spec.scaling,
                     values::show(scaler.offset[column]),
                     values::show(scaler.divisor[column])

@@ -81,8 +81,12 @@ pub(crate) fn label_from_f64(value: f64) -> Result<u16, String> {
 
 /// A number for messages: plain if moderate, else in scientific notation
 /// (`1e300`, not three hundred digits).
-pub(crate) fn show(x: f64) -> String {
-    if x != 0.0 && x.is_finite() && !(1e-4..1e15).contains(&x.abs()) {
+pub(crate) fn show<T>(x: T) -> String
+where
+    T: Copy + Into<f64> + std::fmt::Display + std::fmt::LowerExp,
+{
+    let v: f64 = x.into();
+    if v != 0.0 && v.is_finite() && !(1e-4..1e15).contains(&v.abs()) {
         format!("{x:e}")
     } else {
         format!("{x}")
@@ -143,6 +147,8 @@ mod tests {
         assert_eq!(show(1e-30), "1e-30");
         assert_eq!(show(0.0), "0");
         assert_eq!(show(f64::NAN), "NaN");
+        assert_eq!(show(3e38f32), "3e38");
+        assert_eq!(show(0.1f32), "0.1");
     }
 
     #[test]
