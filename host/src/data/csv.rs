@@ -1,6 +1,7 @@
 //! CSV: one sample per line, a label cell and feature cells.
 
 use super::error::{DataError, Place, quoted};
+use super::gzip::gunzip_if_gzip;
 use super::table::{Origin, Parsed, Table};
 use super::values::{parse_feature, parse_label};
 use std::fmt;
@@ -106,7 +107,18 @@ impl Default for CsvOptions {
 /// numbers. Quoted cells, CRLF line ends, a UTF-8 byte order mark, spaces
 /// around cells and blank lines are accepted. `classes` of the table is the
 /// largest label + 1.
+///
+/// Gzipped bytes are decompressed first.
 pub fn parse_csv(bytes: &[u8], name: &str, options: &CsvOptions) -> Result<Parsed, DataError> {
+    let (bytes, _) = gunzip_if_gzip(bytes, name)?;
+    parse_csv_plain(&bytes, name, options)
+}
+
+pub(crate) fn parse_csv_plain(
+    bytes: &[u8],
+    name: &str,
+    options: &CsvOptions,
+) -> Result<Parsed, DataError> {
     if matches!(options.delimiter, b'"' | b'\n' | b'\r') {
         return Err(DataError::options(format!(
             "CSV delimiter {:?} cannot be a quote or a line break",

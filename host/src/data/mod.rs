@@ -417,7 +417,7 @@ fn read_file(
         )));
     }
     let parsed = match format {
-        Format::Csv => csv::parse_csv(&bytes, &name, &spec.csv_options())?,
+        Format::Csv => csv::parse_csv_plain(&bytes, &name, &spec.csv_options())?,
         Format::Libsvm => {
             let options = LibsvmOptions {
                 width: spec.width,
