@@ -62,7 +62,7 @@ fn digits_built_in() {
         (data.train.width, data.train.classes, data.test.classes),
         (64, 10, 10)
     );
-    assert!(data.description.starts_with("digits (built-in 8x8 handwritten digits, fixed split): 1347 training / 450 test samples"), "{}", data.description);
+    assert!(data.description.starts_with("digits (built-in 8x8 handwritten digits, fixed split): 1347 training / 450 test samples (fixed test part), 64 features, 10 classes, scaling none"), "{}", data.description);
     assert!(data.train.dataset().is_ok());
     // The same numbers as the core's PackedDataset with scale 1/16 over the raw levels.
     let (levels, labels, _, _) = sooth::data::digits_raw();
@@ -604,4 +604,22 @@ fn loaded_tables_feed_the_core() {
     };
     check(&data.train);
     check(&data.test);
+}
+
+#[test]
+fn a_given_width_must_match_dense_files() {
+    let dir = scratch("width");
+    let path = write(&dir, "w.csv", b"y,a,b\n0,1,2\n1,3,4\n");
+    let e = load(&DataSpec {
+        width: Some(3),
+        ..spec(&path)
+    })
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}:2: 2 features per sample, but a width of 3 was given",
+            path.display()
+        )
+    );
 }

@@ -546,7 +546,7 @@ mod tests {
         );
         let e = parse("1,x\n1,2\n", &absent).unwrap_err();
         assert!(
-            e.contains("t.csv:1: column 2: \"x\" is not a number (is this line a header?"),
+            e.contains("t.csv:1: column 2: \"x\" is not a number; expected a number like 0.5, -3 or 1e-3 (is this line a header?"),
             "{e}"
         );
     }
@@ -582,7 +582,10 @@ mod tests {
                 "a,b\n1,2\n0,1,5\n",
                 "t.csv:3: row has 3 cells, expected 2 (like line 1)",
             ),
-            ("1,2\n0,abc\n", "t.csv:2: column 2: \"abc\" is not a number"),
+            (
+                "1,2\n0,abc\n",
+                "t.csv:2: column 2: \"abc\" is not a number; expected a number like 0.5, -3 or 1e-3",
+            ),
             (
                 "1,2\n0,\n",
                 "t.csv:2: column 2: empty cell, expected a number",

@@ -181,7 +181,8 @@ fn read_array<'a>(bytes: &'a [u8], name: &str, gz: bool) -> Result<IdxArray<'a>,
         return Err(at(
             data_offset + needed,
             format!(
-                "{} unexpected bytes after the {shape} values of type {} that the header describes",
+                "{} unexpected bytes after the {shape} values of type {} that the header describes; \
+                 expected the file to end here",
                 data.len() - needed,
                 kind.name()
             ),

@@ -56,6 +56,7 @@
 //!   indices from 1, strictly increasing along a line; unlisted features are
 //!   0; `#` starts a comment; `qid:N` after the label is ignored. The width is
 //!   `width` if given, else the largest index in the training and test files.
+//!   (A `width` given for CSV or IDX is checked against the file.)
 //!
 //! # Labels, classes, split and scaling
 //!
@@ -84,18 +85,18 @@
 //!
 //! ```text
 //! train.csv: no such file
-//! train.csv: empty file; expected CSV lines of a label and features
+//! empty.csv: empty file; expected CSV lines of a label and features
 //! train.csv:12: row has 64 cells, expected 65 (like line 1)
-//! train.csv:7: column 3: "abc" is not a number
-//! train.csv:9: column 2: "NaN" is not a finite number; features must be finite (no NaN or infinity)
-//! train.csv:4: column 1: label "-1": negative; labels are class numbers 0, 1, 2, ... (for -1/+1 labels, map -1 to 0 first)
-//! test.csv:3: column 1: label 12 is beyond the 10 classes of the training data (labels 0 to 9)
+//! abc.csv:2: column 3: "abc" is not a number; expected a number like 0.5, -3 or 1e-3
+//! nan.csv:2: column 2: "NaN" is not a finite number; features must be finite (no NaN or infinity)
+//! neg.csv:2: column 1: label "-1": negative; labels are class numbers 0, 1, 2, ... (for -1/+1 labels, map -1 to 0 first)
+//! test.csv:2: column 1: label 12 is beyond the 2 classes of the training data (labels 0 to 1)
 //! a.svm:5: field 3: "3:0.5": index 3 after index 7; indices must increase along a line
-//! a.svm:2: field 2: "0:1": index 0; feature indices count from 1
-//! x-images-idx3-ubyte: byte 0: wrong magic number 0x00000801; an IDX file starts with ...
-//! x-labels-idx1-ubyte: byte 4: 59999 labels, but the images file x-images-idx3-ubyte has 60000 samples; expected one label per sample
-//! x-images-idx3-ubyte.gz: byte 47040016 of the decompressed data: data ends early: the header says 60000 x 28 x 28 values ...
-//! x.gz: byte 1234: corrupt gzip data (invalid distance too far back); expected a valid gzip stream
+//! b.svm:2: field 2: "0:1": index 0; feature indices count from 1
+//! png-images-idx3-ubyte: byte 0: wrong magic number 0x89504E47; an IDX file starts with two zero bytes, the type and the number of dimensions (0x00000803 for MNIST images, 0x00000801 for labels)
+//! x-labels-idx1-ubyte: byte 4: 599 labels, but the images file x-images-idx3-ubyte has 600 samples; expected one label per sample
+//! y-images-idx3-ubyte.gz: byte 156816 of the decompressed data: data ends early: the header says 600 x 28 x 28 values of type unsigned byte (470400 bytes after the 16-byte header), but there are 156800 (truncated file?)
+//! bad.csv.gz: byte 36: corrupt gzip data (corrupt gzip stream does not have a matching checksum); expected a valid gzip stream
 //! ```
 //!
 //! Nothing here panics on any input: the readers work on bytes
@@ -222,7 +223,8 @@ pub struct DataSpec {
     pub label_column: LabelColumn,
     /// CSV: the cell separator.
     pub delimiter: u8,
-    /// LIBSVM: the number of features; `None` infers it.
+    /// The number of features: LIBSVM files are read with this width, other
+    /// files must have it; `None` infers it.
     pub width: Option<usize>,
     /// Number of classes; `None` uses the training part's largest label + 1.
     pub classes: Option<usize>,
@@ -338,7 +340,11 @@ fn load_builtin(builtin: BuiltIn, spec: &DataSpec) -> Result<Loaded, DataError> 
         BuiltIn::Digits => {
             let (train, test) = digits();
             let what = "built-in 8x8 handwritten digits, fixed split".to_owned();
-            (generated(train), Some(generated(test)), what)
+            (
+                generated(train),
+                Some((generated(test), "fixed test part".to_owned())),
+                what,
+            )
         }
         BuiltIn::Spirals(params) => {
             check_fraction(spec)?;
@@ -391,7 +397,10 @@ fn load_files(spec: &DataSpec) -> Result<Loaded, DataError> {
     if format == Format::Csv {
         what.push_str(&format!(", label column {}", spec.label_column));
     }
-    let test = test.map(|(test, _)| test);
+    let test = test.map(|(test, _)| {
+        let how = format!("test file {}", test.file());
+        (test, how)
+    });
     let (_, mut split) = streams(spec.seed);
     finish(name, what, train, test, spec, &mut split)
 }
@@ -436,6 +445,17 @@ fn read_file(
             idx::parse_idx_plain(&bytes, &name, gzipped, &labels, &labels_name, labels_gz)?
         }
     };
+    if let Some(width) = spec.width
+        && parsed.table.width != width
+    {
+        return Err(parsed.row_error(
+            0,
+            format!(
+                "{} features per sample, but a width of {width} was given",
+                parsed.table.width
+            ),
+        ));
+    }
     Ok((parsed, format))
 }
 
@@ -490,7 +510,7 @@ fn finish<R: rand_core::Rng>(
     name: String,
     what: String,
     train: Parsed,
-    test: Option<Parsed>,
+    test: Option<(Parsed, String)>,
     spec: &DataSpec,
     split_rng: &mut R,
 ) -> Result<Loaded, DataError> {
@@ -506,7 +526,7 @@ fn finish<R: rand_core::Rng>(
     }
     check_labels(&train, classes, true)?;
     let (mut train, mut test, how) = match test {
-        Some(mut test) => {
+        Some((mut test, how)) => {
             if test.table.width != train.table.width {
                 return Err(test.row_error(
                     0,
@@ -520,7 +540,6 @@ fn finish<R: rand_core::Rng>(
             }
             check_labels(&test, classes, spec.classes.is_some())?;
             test.table.classes = classes;
-            let how = format!("test file {}", test.file());
             (train, test, how)
         }
         None => {

@@ -10,13 +10,19 @@ pub const MAX_LABEL: u16 = u16::MAX;
 /// number that is finite in f32 (rounded to nearest).
 pub(crate) fn parse_feature(text: &[u8]) -> Result<f32, String> {
     let Some(s) = std::str::from_utf8(text).ok().map(str::trim) else {
-        return Err(format!("{} is not a number", quoted(text)));
+        return Err(format!(
+            "{} is not a number; expected a number like 0.5, -3 or 1e-3",
+            quoted(text)
+        ));
     };
     if s.is_empty() {
         return Err("empty cell, expected a number (missing values are not supported)".into());
     }
     let Ok(value) = s.parse::<f32>() else {
-        return Err(format!("{} is not a number", quoted(text)));
+        return Err(format!(
+            "{} is not a number; expected a number like 0.5, -3 or 1e-3",
+            quoted(text)
+        ));
     };
     if value.is_finite() {
         Ok(value)
