@@ -1,11 +1,27 @@
 #!/usr/bin/env bash
 # The whole test suite: what CI runs after its lint steps, and what a
-# developer runs before pushing. Installs what it needs when missing.
+# developer runs before pushing. Installs what it needs when it is missing
+# (QEMU, defmt-print, the thumbv7em target: scripts/setup-firmware.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== unit, integration and doc tests (debug)"
+scripts/setup-firmware.sh
+
+echo "== firmware: build the QEMU images (debug, release) for the determinism test"
+(
+    cd firmware
+    cargo build --locked
+    cargo build --locked --release
+)
+elf_dir="$PWD/firmware/target/thumbv7em-none-eabihf"
+export SOOTH_FIRMWARE_ELF_DEBUG="$elf_dir/debug/sooth-firmware"
+export SOOTH_FIRMWARE_ELF_RELEASE="$elf_dir/release/sooth-firmware"
+
+echo "== unit, integration and doc tests (debug; includes the firmware under QEMU)"
 cargo test --workspace --locked
 
 echo "== golden-bit tests in release (the same bits as in debug)"
 cargo test --workspace --locked --release --test golden
+
+echo "== firmware: memory budget (release: 256 KiB flash, 96 KiB RAM)"
+firmware/memory-table.sh debug="$SOOTH_FIRMWARE_ELF_DEBUG" release="$SOOTH_FIRMWARE_ELF_RELEASE"

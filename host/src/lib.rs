@@ -1,4 +1,5 @@
 //! The `sooth` command line's library: data readers, training runs, sweeps,
 //! statistics and reports, around `sooth-core`.
 
+pub mod data;
 pub mod stats;
