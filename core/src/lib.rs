@@ -17,6 +17,7 @@
 //!   full batch, with integer-only range reduction.
 //! * [`optim`]: the optimizers, all with caller-owned state.
 //! * [`train`]: the epoch loop shared by host and firmware.
+//! * [`model`]: the saved-model format, read in place (no allocation).
 //!
 //! ## Contracts
 //! * Nothing here allocates. Buffers come from the caller; every size is a
@@ -57,6 +58,7 @@ mod error;
 pub mod fixed;
 mod hash;
 pub mod kernels;
+pub mod model;
 pub mod network;
 pub mod optim;
 pub mod sampler;
@@ -65,6 +67,7 @@ pub mod train;
 pub use data::{Dataset, PackedDataset, Packing, SliceDataset};
 pub use error::{Buffer, Error};
 pub use hash::param_hash;
+pub use model::{SavedModel, saved_len, write_model};
 pub use network::{Activation, BLOCK, Evaluation, Init, LayerLayout, MAX_WIDTHS, Mlp, Shape};
 pub use optim::{
     Adam, AdamConfig, AnyOptimizer, Armijo, Cg, CgConfig, CgFormula, Curvature, CurvatureMode,

@@ -1,6 +1,3 @@
 fn main() {
-    println!(
-        "sooth {}: the command line arrives with the CLI issue.",
-        env!("CARGO_PKG_VERSION")
-    );
+    std::process::exit(sooth::cli::main());
 }

@@ -1,0 +1,305 @@
+//! One training run: the one definition of what a run is ([`RunSpec`]) and
+//! of what it yields ([`RunResult`]: peak accuracy, evaluations, hash, ...).
+//! `sooth train` prints it, a sweep stores one row of it per run.
+
+use crate::data::Table;
+use serde::{Deserialize, Serialize};
+use sooth_core::{
+    Activation, Init, LastBatch, Mlp, OptimizerConfig, Sampler, Sampling, Shape, TrainOptions,
+    Trainer, param_hash, seed_streams,
+};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Instant;
+
+/// The batch size: a number of samples, or the whole training set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BatchSize {
+    /// This many samples per step.
+    Size(usize),
+    /// Every training sample, in index order, each step.
+    Full,
+}
+
+impl BatchSize {
+    /// The number of samples per batch for a training set of `len` samples
+    /// (a size larger than the data is an error of the core's sampler).
+    pub fn samples(self, len: usize) -> usize {
+        match self {
+            BatchSize::Size(n) => n,
+            BatchSize::Full => len,
+        }
+    }
+}
+
+impl fmt::Display for BatchSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BatchSize::Size(n) => write!(f, "{n}"),
+            BatchSize::Full => f.write_str("full"),
+        }
+    }
+}
+
+impl FromStr for BatchSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("full") {
+            return Ok(BatchSize::Full);
+        }
+        match s.parse::<usize>() {
+            Ok(0) => Err("a batch size of 0; expected a number of samples >= 1, or `full`".into()),
+            Ok(n) => Ok(BatchSize::Size(n)),
+            Err(_) => Err(format!(
+                "`{s}` is not a batch size; expected a number of samples >= 1, or `full`"
+            )),
+        }
+    }
+}
+
+impl Serialize for BatchSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for BatchSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The network of a run; inputs and outputs come from the data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSpec {
+    /// Hidden layer widths (none: a linear softmax classifier).
+    pub hidden: Vec<usize>,
+    /// Hidden activation.
+    pub activation: Activation,
+    /// L2 weight decay in the loss.
+    pub l2: f32,
+}
+
+impl ModelSpec {
+    /// The network for `inputs` features and `classes` classes.
+    pub fn mlp(&self, inputs: usize, classes: usize) -> Result<Mlp, sooth_core::Error> {
+        let mut widths = vec![inputs];
+        widths.extend(&self.hidden);
+        widths.push(classes);
+        Mlp::new(Shape::new(&widths)?, self.activation).with_l2(self.l2)
+    }
+
+    /// `64-32-10`-style description for `inputs` and `classes`.
+    pub fn describe(&self, inputs: usize, classes: usize) -> String {
+        let mut parts = vec![inputs.to_string()];
+        parts.extend(self.hidden.iter().map(|h| h.to_string()));
+        parts.push(classes.to_string());
+        format!("{} {}", parts.join("-"), activation_name(self.activation))
+    }
+}
+
+/// `relu` or `tanh`.
+pub fn activation_name(a: Activation) -> &'static str {
+    match a {
+        Activation::Relu => "relu",
+        Activation::Tanh => "tanh",
+    }
+}
+
+/// Everything that decides a run's numbers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSpec {
+    /// The network.
+    pub model: ModelSpec,
+    /// The optimizer and its hyperparameters.
+    pub optimizer: OptimizerConfig,
+    /// Samples per step.
+    pub batch: BatchSize,
+    /// How batches are drawn.
+    pub sampling: Sampling,
+    /// What to do with a last, smaller batch.
+    pub last_batch: LastBatch,
+    /// Passes over the training set.
+    pub epochs: u32,
+    /// Seed of the initialization and of the sampler.
+    pub seed: u64,
+    /// Also evaluate the whole training set after each epoch.
+    pub evaluate_train: bool,
+}
+
+/// One epoch of a run, as the metrics file and the sweep's curves store it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Epoch, from 1.
+    pub epoch: u32,
+    /// Mean loss of this epoch's minibatches at their steps' start points.
+    pub mean_batch_loss: f64,
+    /// Mean loss over the training set, if evaluated.
+    pub train_loss: Option<f64>,
+    /// Accuracy on the training set, if evaluated.
+    pub train_accuracy: Option<f64>,
+    /// Mean loss over the test set.
+    pub test_loss: f64,
+    /// Accuracy on the test set.
+    pub test_accuracy: f64,
+    /// Objective evaluations since the run began.
+    pub evaluations: u64,
+    /// Gradient computations since the run began.
+    pub gradients: u64,
+    /// Steps of this epoch that recovered from NaN/Inf.
+    pub recoveries: u32,
+    /// Steps of this epoch whose line search failed.
+    pub line_search_failures: u32,
+    /// Seconds since the run began.
+    pub wall_seconds: f64,
+}
+
+/// What a run yields: what `sooth train --json` prints and a sweep row holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Best test accuracy over the epochs (the study's response variable).
+    pub peak_test_accuracy: f64,
+    /// First epoch that reached the peak.
+    pub peak_epoch: u32,
+    /// Test accuracy after the last epoch.
+    pub final_test_accuracy: f64,
+    /// Test loss after the last epoch.
+    pub final_test_loss: f64,
+    /// Mean minibatch loss of the last epoch.
+    pub final_train_loss: f64,
+    /// Epochs run.
+    pub epochs: u32,
+    /// Objective evaluations.
+    pub evaluations: u64,
+    /// Gradient computations.
+    pub gradients: u64,
+    /// Steps that recovered from NaN/Inf.
+    pub recoveries: u64,
+    /// Steps whose line search failed.
+    pub line_search_failures: u64,
+    /// Wall time of the run (training and evaluation), seconds.
+    pub wall_seconds: f64,
+    /// FNV-1a hash of the final parameter bits, 16 hex digits (the firmware
+    /// prints the same).
+    pub param_hash: String,
+}
+
+/// A finished run: its result, per-epoch curve and final parameters.
+#[derive(Clone, Debug)]
+pub struct Trained {
+    /// The summary.
+    pub result: RunResult,
+    /// One record per epoch.
+    pub curve: Vec<EpochRecord>,
+    /// The network.
+    pub mlp: Mlp,
+    /// The final parameters.
+    pub params: Vec<f32>,
+}
+
+/// Trains `spec` on `train`, evaluating `test` after every epoch, calling
+/// `on_epoch` with each record. Errors are the core's (bad shapes, batch
+/// sizes, hyperparameters), with a message for people.
+pub fn train(
+    spec: &RunSpec,
+    train: &Table,
+    test: &Table,
+    mut on_epoch: impl FnMut(&EpochRecord),
+) -> Result<Trained, String> {
+    let start = Instant::now();
+    if train.classes != test.classes || train.width != test.width {
+        return Err(format!(
+            "the training data has {} features and {} classes but the test data {} and {}",
+            train.width, train.classes, test.width, test.classes
+        ));
+    }
+    let mlp = spec
+        .model
+        .mlp(train.width, train.classes)
+        .map_err(|e| format!("model: {e}"))?;
+    let shape = mlp.shape();
+    let train_set = train.dataset().map_err(|e| format!("training data: {e}"))?;
+    let test_set = test.dataset().map_err(|e| format!("test data: {e}"))?;
+    let n = shape.param_count();
+    let batch = spec.batch.samples(train.len());
+    let mut params = vec![0.0f32; n];
+    let mut work = vec![0.0f32; shape.workspace_len()];
+    let mut indices = vec![0u32; Sampler::storage_len(train.len(), batch, spec.sampling)];
+    let mut state = vec![0.0f32; spec.optimizer.storage_len(n)];
+    let (mut init_rng, sampler_rng) = seed_streams(spec.seed);
+    let init: Init = spec.model.activation.default_init();
+    mlp.init(&mut params, init, &mut init_rng)
+        .map_err(|e| e.to_string())?;
+    let sampler = Sampler::new(
+        train.len(),
+        batch,
+        spec.sampling,
+        spec.last_batch,
+        sampler_rng,
+        &mut indices,
+    )
+    .map_err(|e| format!("batch size: {e}"))?;
+    let optimizer = spec
+        .optimizer
+        .build(n, &mut state)
+        .map_err(|e| format!("optimizer: {e}"))?;
+    let mut trainer = Trainer::new(
+        mlp,
+        &mut params,
+        optimizer,
+        &train_set,
+        &test_set,
+        sampler,
+        &mut work,
+        TrainOptions {
+            evaluate_train: spec.evaluate_train,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let mut curve = Vec::with_capacity(spec.epochs as usize);
+    let (mut recoveries, mut failures) = (0u64, 0u64);
+    for _ in 0..spec.epochs {
+        let r = trainer.run_epoch().map_err(|e| e.to_string())?;
+        recoveries += u64::from(r.recoveries);
+        failures += u64::from(r.line_search_failures);
+        let record = EpochRecord {
+            epoch: r.epoch,
+            mean_batch_loss: r.mean_batch_loss,
+            train_loss: r.train.map(|e| e.loss),
+            train_accuracy: r.train.map(|e| e.accuracy()),
+            test_loss: r.test.loss,
+            test_accuracy: r.test.accuracy(),
+            evaluations: r.evaluations,
+            gradients: r.gradients,
+            recoveries: r.recoveries,
+            line_search_failures: r.line_search_failures,
+            wall_seconds: start.elapsed().as_secs_f64(),
+        };
+        on_epoch(&record);
+        curve.push(record);
+    }
+    let peak = trainer.peak();
+    let hash = param_hash(trainer.params());
+    let last = curve.last();
+    let result = RunResult {
+        peak_test_accuracy: peak.map_or(0.0, |p| p.accuracy),
+        peak_epoch: peak.map_or(0, |p| p.epoch),
+        final_test_accuracy: last.map_or(0.0, |r| r.test_accuracy),
+        final_test_loss: last.map_or(f64::NAN, |r| r.test_loss),
+        final_train_loss: last.map_or(f64::NAN, |r| r.mean_batch_loss),
+        epochs: spec.epochs,
+        evaluations: last.map_or(0, |r| r.evaluations),
+        gradients: last.map_or(0, |r| r.gradients),
+        recoveries,
+        line_search_failures: failures,
+        wall_seconds: start.elapsed().as_secs_f64(),
+        param_hash: format!("{hash:016x}"),
+    };
+    Ok(Trained {
+        result,
+        curve,
+        mlp,
+        params,
+    })
+}
