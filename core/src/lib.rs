@@ -75,4 +75,6 @@ pub use optim::{
     OptimizerConfig, Sgd, SgdConfig, Status, StepReport, StrongWolfe,
 };
 pub use sampler::{LastBatch, Sampler, Sampling};
-pub use train::{BatchObjective, EpochReport, Peak, TrainOptions, Trainer, seed_streams};
+pub use train::{
+    BatchObjective, EpochReport, EpochSteps, Peak, TrainOptions, Trainer, seed_streams,
+};

@@ -83,6 +83,22 @@ pub struct EpochReport {
     pub train: Option<Evaluation>,
 }
 
+/// What the optimizer steps of one epoch did, before evaluation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct EpochSteps {
+    /// Optimizer steps taken.
+    pub steps: u32,
+    loss_sum: f64,
+    loss_count: u32,
+    /// Steps that recovered from a non-finite value.
+    pub recoveries: u32,
+    /// Steps whose line search failed.
+    pub line_search_failures: u32,
+    /// Curvature pairs skipped.
+    pub curvature_skips: u32,
+}
+
 /// The best test accuracy so far and the first epoch that reached it
 /// (the study's response variable is this peak).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -191,12 +207,24 @@ where
     }
 
     /// Runs one epoch: every minibatch of the sampler, one optimizer step
-    /// each, then the evaluation of the test set (and the training set if asked).
+    /// each ([`train_steps`](Self::train_steps)), then the evaluation of the
+    /// test set, and of the training set if asked ([`evaluate`](Self::evaluate)).
     pub fn run_epoch(&mut self) -> Result<EpochReport, Error> {
+        let steps = self.train_steps()?;
+        self.evaluate(steps)
+    }
+
+    /// The training half of an epoch: one optimizer step per minibatch.
+    pub fn train_steps(&mut self) -> Result<EpochSteps, Error> {
         self.sampler.start_epoch();
-        let mut steps = 0u32;
-        let (mut loss_sum, mut loss_count) = (0.0f64, 0u32);
-        let (mut recoveries, mut failures, mut skips) = (0u32, 0u32, 0u32);
+        let mut totals = EpochSteps {
+            steps: 0,
+            loss_sum: 0.0,
+            loss_count: 0,
+            recoveries: 0,
+            line_search_failures: 0,
+            curvature_skips: 0,
+        };
         let full_batch = self.sampler.is_full_batch();
         while let Some(batch) = self.sampler.next_batch() {
             let mut objective = BatchObjective {
@@ -207,23 +235,29 @@ where
                 unchanged: full_batch,
             };
             let report = self.optimizer.step(self.params, &mut objective)?;
-            steps += 1;
+            totals.steps += 1;
             self.evaluations += u64::from(report.evaluations);
             self.gradients += u64::from(report.gradients);
             if report.loss.is_finite() {
-                loss_sum += report.loss;
-                loss_count += 1;
+                totals.loss_sum += report.loss;
+                totals.loss_count += 1;
             }
             match report.status {
-                Status::RecoveredNonFinite(_) => recoveries += 1,
-                Status::LineSearchFailed(_) => failures += 1,
+                Status::RecoveredNonFinite(_) => totals.recoveries += 1,
+                Status::LineSearchFailed(_) => totals.line_search_failures += 1,
                 Status::Moved | Status::Converged => {}
             }
             if report.curvature == Curvature::Skipped {
-                skips += 1;
+                totals.curvature_skips += 1;
             }
         }
         self.epoch += 1;
+        Ok(totals)
+    }
+
+    /// The evaluation half of an epoch: the test set (and the training set
+    /// if asked) after [`train_steps`](Self::train_steps); updates the peak.
+    pub fn evaluate(&mut self, steps: EpochSteps) -> Result<EpochReport, Error> {
         let test = self.mlp.evaluate(self.params, self.test, self.work)?;
         let train = if self.options.evaluate_train {
             Some(self.mlp.evaluate(self.params, self.train, self.work)?)
@@ -239,17 +273,17 @@ where
         }
         Ok(EpochReport {
             epoch: self.epoch,
-            steps,
-            mean_batch_loss: if loss_count == 0 {
+            steps: steps.steps,
+            mean_batch_loss: if steps.loss_count == 0 {
                 f64::NAN
             } else {
-                loss_sum / f64::from(loss_count)
+                steps.loss_sum / f64::from(steps.loss_count)
             },
             evaluations: self.evaluations,
             gradients: self.gradients,
-            recoveries,
-            line_search_failures: failures,
-            curvature_skips: skips,
+            recoveries: steps.recoveries,
+            line_search_failures: steps.line_search_failures,
+            curvature_skips: steps.curvature_skips,
             test,
             train,
         })

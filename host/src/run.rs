@@ -153,6 +153,8 @@ pub struct EpochRecord {
     pub line_search_failures: u32,
     /// Seconds since the run began.
     pub wall_seconds: f64,
+    /// Seconds spent in optimizer steps since the run began (no evaluation).
+    pub train_seconds: f64,
 }
 
 /// What a run yields: what `sooth train --json` prints and a sweep row holds.
@@ -180,6 +182,8 @@ pub struct RunResult {
     pub line_search_failures: u64,
     /// Wall time of the run (training and evaluation), seconds.
     pub wall_seconds: f64,
+    /// Time spent in optimizer steps only (no evaluation), seconds.
+    pub train_seconds: f64,
     /// FNV-1a hash of the final parameter bits, 16 hex digits (the firmware
     /// prints the same).
     pub param_hash: String,
@@ -259,8 +263,12 @@ pub fn train(
     .map_err(|e| e.to_string())?;
     let mut curve = Vec::with_capacity(spec.epochs as usize);
     let (mut recoveries, mut failures) = (0u64, 0u64);
+    let mut train_seconds = 0.0;
     for _ in 0..spec.epochs {
-        let r = trainer.run_epoch().map_err(|e| e.to_string())?;
+        let steps_start = Instant::now();
+        let steps = trainer.train_steps().map_err(|e| e.to_string())?;
+        train_seconds += steps_start.elapsed().as_secs_f64();
+        let r = trainer.evaluate(steps).map_err(|e| e.to_string())?;
         recoveries += u64::from(r.recoveries);
         failures += u64::from(r.line_search_failures);
         let record = EpochRecord {
@@ -275,6 +283,7 @@ pub fn train(
             recoveries: r.recoveries,
             line_search_failures: r.line_search_failures,
             wall_seconds: start.elapsed().as_secs_f64(),
+            train_seconds,
         };
         on_epoch(&record);
         curve.push(record);
@@ -294,6 +303,7 @@ pub fn train(
         recoveries,
         line_search_failures: failures,
         wall_seconds: start.elapsed().as_secs_f64(),
+        train_seconds,
         param_hash: format!("{hash:016x}"),
     };
     Ok(Trained {

@@ -182,12 +182,12 @@ fn progress_bar(epochs: u32, quiet: bool) -> ProgressBar {
 /// Writes the per-epoch curve as CSV (empty cells where not evaluated).
 pub fn write_metrics(path: &Path, curve: &[EpochRecord]) -> Result<(), String> {
     let mut out = String::from(
-        "epoch,mean_batch_loss,train_loss,train_accuracy,test_loss,test_accuracy,evaluations,gradients,recoveries,line_search_failures,wall_seconds\n",
+        "epoch,mean_batch_loss,train_loss,train_accuracy,test_loss,test_accuracy,evaluations,gradients,recoveries,line_search_failures,wall_seconds,train_seconds\n",
     );
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in curve {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.epoch,
             r.mean_batch_loss,
             opt(r.train_loss),
@@ -198,7 +198,8 @@ pub fn write_metrics(path: &Path, curve: &[EpochRecord]) -> Result<(), String> {
             r.gradients,
             r.recoveries,
             r.line_search_failures,
-            r.wall_seconds
+            r.wall_seconds,
+            r.train_seconds
         ));
     }
     std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display()))
