@@ -5,3 +5,4 @@ pub mod cli;
 pub mod data;
 pub mod run;
 pub mod stats;
+pub mod sweep;

@@ -134,14 +134,17 @@ pub struct EpochRecord {
     /// Epoch, from 1.
     pub epoch: u32,
     /// Mean loss of this epoch's minibatches at their steps' start points.
+    #[serde(with = "finite_or_null")]
     pub mean_batch_loss: f64,
     /// Mean loss over the training set, if evaluated.
     pub train_loss: Option<f64>,
     /// Accuracy on the training set, if evaluated.
     pub train_accuracy: Option<f64>,
     /// Mean loss over the test set.
+    #[serde(with = "finite_or_null")]
     pub test_loss: f64,
     /// Accuracy on the test set.
+    #[serde(with = "finite_or_null")]
     pub test_accuracy: f64,
     /// Objective evaluations since the run began.
     pub evaluations: u64,
@@ -152,8 +155,10 @@ pub struct EpochRecord {
     /// Steps of this epoch whose line search failed.
     pub line_search_failures: u32,
     /// Seconds since the run began.
+    #[serde(with = "finite_or_null")]
     pub wall_seconds: f64,
     /// Seconds spent in optimizer steps since the run began (no evaluation).
+    #[serde(with = "finite_or_null")]
     pub train_seconds: f64,
 }
 
@@ -161,14 +166,18 @@ pub struct EpochRecord {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     /// Best test accuracy over the epochs (the study's response variable).
+    #[serde(with = "finite_or_null")]
     pub peak_test_accuracy: f64,
     /// First epoch that reached the peak.
     pub peak_epoch: u32,
     /// Test accuracy after the last epoch.
+    #[serde(with = "finite_or_null")]
     pub final_test_accuracy: f64,
     /// Test loss after the last epoch.
+    #[serde(with = "finite_or_null")]
     pub final_test_loss: f64,
     /// Mean minibatch loss of the last epoch.
+    #[serde(with = "finite_or_null")]
     pub final_train_loss: f64,
     /// Epochs run.
     pub epochs: u32,
@@ -181,8 +190,10 @@ pub struct RunResult {
     /// Steps whose line search failed.
     pub line_search_failures: u64,
     /// Wall time of the run (training and evaluation), seconds.
+    #[serde(with = "finite_or_null")]
     pub wall_seconds: f64,
     /// Time spent in optimizer steps only (no evaluation), seconds.
+    #[serde(with = "finite_or_null")]
     pub train_seconds: f64,
     /// FNV-1a hash of the final parameter bits, 16 hex digits (the firmware
     /// prints the same).
@@ -312,4 +323,25 @@ pub fn train(
         mlp,
         params,
     })
+}
+
+/// Serde for f64 fields that may hold NaN or an infinity (a diverged loss):
+/// JSON has no such numbers, so they are written as `null` and read back
+/// as NaN.
+pub mod finite_or_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes a finite value as a number, anything else as `null`.
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    /// Reads a number, or `null` as NaN.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
 }

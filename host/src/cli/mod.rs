@@ -3,6 +3,7 @@
 //! training) are the argument groups here.
 
 pub mod eval;
+pub mod sweep;
 pub mod train;
 
 use crate::data::{DataSpec, Format, Header, LabelColumn, Scaling};
@@ -37,6 +38,11 @@ pub enum Command {
     Train(Box<train::TrainArgs>),
     /// Evaluate a saved model on a data set.
     Eval(eval::EvalArgs),
+    /// Run a study: optimizers x batch sizes x seeds (x hyperparameters), on
+    /// all cores, resumable and shardable.
+    Sweep(sweep::SweepArgs),
+    /// Combine the directories of a sharded sweep.
+    Merge(sweep::MergeArgs),
 }
 
 /// Runs the command line; returns the process's exit code.
@@ -45,6 +51,8 @@ pub fn main() -> i32 {
     let outcome = match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => sweep::merge(args),
     };
     match outcome {
         Ok(()) => 0,

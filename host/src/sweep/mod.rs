@@ -1,0 +1,240 @@
+//! Sweeps: every run of a [`Study`] (optimizers x configurations x batch
+//! sizes x seeds), on all cores, resumable after a kill at any moment,
+//! shardable across machines, with results that do not depend on the
+//! number of threads or shards (each run is deterministic and independent).
+//!
+//! See [`store`] for the directory layout and what a kill leaves behind.
+
+pub mod merge;
+pub mod plan;
+pub mod store;
+pub mod study;
+
+pub use plan::{PlannedRun, Shard, assign_shards, expected_cost, plan, shard_runs};
+pub use store::{CurveLine, Manifest, Row};
+pub use study::{DEFAULT_STUDY, Study};
+
+use crate::data::{Loaded, load};
+use crate::run::{Trained, train};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+/// How to run a sweep.
+#[derive(Clone, Copy, Debug)]
+pub struct SweepOptions {
+    /// Worker threads (runs in parallel), `>= 1`.
+    pub threads: usize,
+    /// Only this shard's runs.
+    pub shard: Option<Shard>,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+/// What a sweep did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepOutcome {
+    /// Runs this directory is to hold (the shard's, or the whole study's).
+    pub planned: usize,
+    /// Runs found already done.
+    pub resumed: usize,
+    /// Runs done now.
+    pub ran: usize,
+    /// Runs (done now or before) whose status is an error.
+    pub errors: usize,
+    /// Wall time of this invocation, seconds.
+    pub seconds: f64,
+}
+
+/// The manifest of `study` on `data` for `shard`.
+pub fn manifest(study: &Study, data: &Loaded, total_runs: usize, shard: Option<Shard>) -> Manifest {
+    let model = study.model_spec();
+    Manifest {
+        name: study.name.clone(),
+        config_hash: study.config_hash(),
+        dataset: data.description.clone(),
+        model: model.describe(data.train.width, data.train.classes),
+        train_samples: data.train.len(),
+        test_samples: data.test.len(),
+        classes: data.train.classes,
+        total_runs,
+        shard: store::shard_label(shard),
+        epochs: study
+            .optimizers
+            .iter()
+            .map(|o| (o.name.clone(), o.epochs))
+            .collect(),
+        batch_sizes: study.batch_sizes.iter().map(|b| b.to_string()).collect(),
+        seeds: study.seeds.len(),
+        optimizers: study.optimizers.iter().map(|o| o.name.clone()).collect(),
+        sooth_version: env!("CARGO_PKG_VERSION").to_string(),
+        study: study.clone(),
+    }
+}
+
+/// Loads the study's data and plans its runs (the whole study).
+pub fn prepare(study: &Study) -> Result<(Loaded, Vec<PlannedRun>), String> {
+    let data = load(&study.data_spec()).map_err(|e| e.to_string())?;
+    let runs = plan(study, data.train.len(), data.test.len());
+    Ok((data, runs))
+}
+
+/// Runs the study's missing runs into `dir` (created if needed).
+pub fn sweep(study: &Study, dir: &Path, options: SweepOptions) -> Result<SweepOutcome, String> {
+    let start = Instant::now();
+    let (data, all_runs) = prepare(study)?;
+    let order = store::order_of(&all_runs);
+    let total = all_runs.len();
+    let runs = match options.shard {
+        Some(shard) => shard_runs(all_runs, shard),
+        None => all_runs,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let _lock = store::DirLock::acquire(dir)?;
+    let wanted = manifest(study, &data, total, options.shard);
+    match store::read_manifest(dir)? {
+        Some(found) if found.config_hash != wanted.config_hash => {
+            return Err(format!(
+                "{}: holds a sweep of another configuration (hash {}, this one {}); \
+                 use another --out directory, or delete it to start over",
+                dir.display(),
+                found.config_hash,
+                wanted.config_hash
+            ));
+        }
+        Some(found) if found.shard != wanted.shard => {
+            return Err(format!(
+                "{}: holds shard {} of this study, not {}; give each shard its own directory",
+                dir.display(),
+                found.shard.as_deref().unwrap_or("(all)"),
+                wanted.shard.as_deref().unwrap_or("(all)")
+            ));
+        }
+        Some(_) => {}
+        None => store::write_manifest(dir, &wanted)?,
+    }
+    // What a previous, possibly killed, sweep left.
+    let (rows, torn_rows) = store::read_jsonl::<Row>(&dir.join(store::RUNS_JSONL))?;
+    let (curves, torn_curves) = store::read_jsonl::<CurveLine>(&dir.join(store::CURVES))?;
+    let done: HashSet<String> = rows.iter().map(|r| r.run_id.clone()).collect();
+    let orphans = curves.iter().any(|c| !done.contains(&c.run_id));
+    if torn_rows || torn_curves || orphans {
+        if !options.quiet {
+            eprintln!(
+                "sooth sweep: {}: dropped the lines of runs a previous sweep did not finish",
+                dir.display()
+            );
+        }
+        store::write_canonical(dir, &rows, &curves, &order)?;
+    }
+    let todo: Vec<&PlannedRun> = runs.iter().filter(|r| !done.contains(&r.run_id)).collect();
+    let resumed = runs.len() - todo.len();
+    let progress = progress_bar(&runs, &todo, options.quiet);
+    let mut finished = resumed;
+    progress.set_message(format!("{finished}/{} runs", runs.len()));
+    let ran = execute(&todo, &data, options.threads, |run, outcome| {
+        let (curve, row) = to_lines(run, outcome);
+        store::append_lines(&dir.join(store::CURVES), &curve)?;
+        store::append_lines(&dir.join(store::RUNS_JSONL), &row)?;
+        finished += 1;
+        progress.inc(run.cost.round() as u64);
+        progress.set_message(format!("{finished}/{} runs", runs.len()));
+        Ok(())
+    })?;
+    progress.finish_and_clear();
+    let (rows, _) = store::read_jsonl::<Row>(&dir.join(store::RUNS_JSONL))?;
+    let (curves, _) = store::read_jsonl::<CurveLine>(&dir.join(store::CURVES))?;
+    store::write_canonical(dir, &rows, &curves, &order)?;
+    let errors = rows.iter().filter(|r| r.status != "ok").count();
+    Ok(SweepOutcome {
+        planned: runs.len(),
+        resumed,
+        ran,
+        errors,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The curve lines and the row of a finished run.
+fn to_lines(run: &PlannedRun, outcome: Result<Trained, String>) -> (String, String) {
+    let (status, result, curve) = match outcome {
+        Ok(t) => ("ok".to_string(), Some(t.result), t.curve),
+        Err(e) => (format!("error: {e}"), None, Vec::new()),
+    };
+    let row = Row {
+        run_id: run.run_id.clone(),
+        optimizer: run.optimizer.clone(),
+        batch_size: run.batch.to_string(),
+        config_id: run.config_id.clone(),
+        config: run.config.clone(),
+        seed: run.seed,
+        status,
+        result,
+    };
+    (
+        store::curve_lines(&run.run_id, &curve),
+        store::row_line(&row),
+    )
+}
+
+/// Runs `todo` on `threads` workers; `record` is called on this thread, in
+/// completion order, for each finished run. Returns the number of runs.
+fn execute(
+    todo: &[&PlannedRun],
+    data: &Loaded,
+    threads: usize,
+    mut record: impl FnMut(&PlannedRun, Result<Trained, String>) -> Result<(), String>,
+) -> Result<usize, String> {
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Result<Trained, String>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1).min(todo.len().max(1)) {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(run) = todo.get(i) else { break };
+                    let outcome = train(&run.spec, &data.train, &data.test, |_| {});
+                    if tx.send((i, outcome)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut finished = 0;
+        for (i, outcome) in rx {
+            if let Err(e) = record(todo[i], outcome) {
+                // Stop handing out work; the workers finish their runs.
+                next.store(todo.len(), Ordering::Relaxed);
+                return Err(e);
+            }
+            finished += 1;
+        }
+        Ok(finished)
+    })
+}
+
+fn progress_bar(runs: &[PlannedRun], todo: &[&PlannedRun], quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() || todo.is_empty() {
+        return ProgressBar::hidden();
+    }
+    let total: f64 = runs.iter().map(|r| r.cost).sum();
+    let left: f64 = todo.iter().map(|r| r.cost).sum();
+    let bar =
+        ProgressBar::with_draw_target(Some(total.round() as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {percent:>3}% of the work, {elapsed} (eta {eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_position((total - left).round() as u64);
+    bar.reset_eta();
+    bar
+}

@@ -1,0 +1,502 @@
+//! A sweep's directory: the study, one row per run, per-epoch curves; all
+//! written so that a kill at any moment loses at most the runs in flight.
+//!
+//! * `study.json`: the resolved study, its configuration hash, the data and
+//!   the shard. A rerun with another configuration is refused.
+//! * `runs.jsonl`: one JSON row per finished run, appended as the run ends
+//!   (completion order); at the end of a sweep rewritten in study order.
+//! * `curves.jsonl`: the run's epochs, appended just BEFORE its row; lines
+//!   of runs without a row are dropped on resume.
+//! * `runs.csv`: the rows as CSV, in study order, rewritten from
+//!   `runs.jsonl` whenever a sweep or merge finishes.
+//!
+//! A torn last line (a kill in the middle of a write) is detected and
+//! dropped on resume.
+
+use super::plan::{PlannedRun, Shard};
+use super::study::Study;
+use crate::run::{EpochRecord, RunResult};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One finished run, as `runs.jsonl` and `runs.csv` hold it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Unique id within the study.
+    pub run_id: String,
+    /// Optimizer name.
+    pub optimizer: String,
+    /// Batch size (`full` for the whole set).
+    pub batch_size: String,
+    /// Hyperparameter configuration id.
+    pub config_id: String,
+    /// The configuration, for people.
+    pub config: String,
+    /// Seed.
+    pub seed: u64,
+    /// `ok`, or `error: <message>`.
+    pub status: String,
+    /// The result (absent for an error).
+    #[serde(flatten)]
+    pub result: Option<RunResult>,
+}
+
+/// One epoch of one run, as `curves.jsonl` holds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurveLine {
+    /// The run.
+    pub run_id: String,
+    /// The epoch's record.
+    #[serde(flatten)]
+    pub record: EpochRecord,
+}
+
+/// The header of a sweep directory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The study's name.
+    pub name: String,
+    /// Hash of everything that decides the runs' numbers.
+    pub config_hash: String,
+    /// The data set, for people.
+    pub dataset: String,
+    /// The model, for people (`64-32-10 relu`).
+    pub model: String,
+    /// Training samples.
+    pub train_samples: usize,
+    /// Test samples.
+    pub test_samples: usize,
+    /// Number of classes.
+    pub classes: usize,
+    /// Runs of the whole study.
+    pub total_runs: usize,
+    /// The shard this directory holds (`K/N`), if any.
+    pub shard: Option<String>,
+    /// Epochs per optimizer.
+    pub epochs: BTreeMap<String, u32>,
+    /// Batch sizes, in grid order.
+    pub batch_sizes: Vec<String>,
+    /// Seeds per configuration.
+    pub seeds: usize,
+    /// Optimizer names, in grid order.
+    pub optimizers: Vec<String>,
+    /// sooth's version.
+    pub sooth_version: String,
+    /// The resolved study.
+    pub study: Study,
+}
+
+pub(crate) const STUDY: &str = "study.json";
+pub(crate) const RUNS_JSONL: &str = "runs.jsonl";
+pub(crate) const RUNS_CSV: &str = "runs.csv";
+pub(crate) const CURVES: &str = "curves.jsonl";
+const LOCK: &str = ".sooth-sweep.lock";
+
+fn io(path: &Path, e: std::io::Error) -> String {
+    format!("{}: {e}", path.display())
+}
+
+/// Reads `study.json` of `dir`, if there is one.
+pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, String> {
+    let path = dir.join(STUDY);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}; expected a sweep's study.json", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(&path, e)),
+    }
+}
+
+/// Writes `study.json` atomically.
+pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), String> {
+    let json = serde_json::to_string_pretty(manifest).map_err(|e| e.to_string())?;
+    write_atomically(&dir.join(STUDY), format!("{json}\n").as_bytes())
+}
+
+/// Writes `path` through a temporary file and a rename, so readers never
+/// see half a file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| io(&tmp, e))?;
+    f.sync_all().map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+}
+
+/// Reads a JSON-lines file of `T`, dropping a torn last line (no newline,
+/// or not valid JSON) and truncating the file to its last whole line.
+/// Returns the items and whether a line was dropped. A bad line elsewhere
+/// is an error naming the file and line.
+pub fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(Vec<T>, bool), String> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), false)),
+        Err(e) => return Err(io(path, e)),
+    };
+    let mut items = Vec::new();
+    let mut good_end = 0;
+    let mut torn = false;
+    let mut start = 0;
+    let mut line_no = 0;
+    while start < bytes.len() {
+        line_no += 1;
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|p| start + p);
+        let (line, next) = match end {
+            Some(e) => (&bytes[start..e], e + 1),
+            None => (&bytes[start..], bytes.len()),
+        };
+        let is_last = next >= bytes.len();
+        let parsed = std::str::from_utf8(line)
+            .ok()
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str::<T>);
+        match parsed {
+            Some(Ok(item)) if end.is_some() => {
+                items.push(item);
+                good_end = next;
+            }
+            None if end.is_some() => good_end = next, // blank line
+            _ if is_last => {
+                torn = true;
+                break;
+            }
+            Some(Err(e)) => {
+                return Err(format!(
+                    "{}:{line_no}: {e}; expected one JSON object per line",
+                    path.display()
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "{}:{line_no}: not UTF-8; expected one JSON object per line",
+                    path.display()
+                ));
+            }
+        }
+        start = next;
+    }
+    if torn {
+        let f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| io(path, e))?;
+        f.set_len(good_end as u64).map_err(|e| io(path, e))?;
+    }
+    Ok((items, torn))
+}
+
+/// Appends whole lines in one write and flushes them to disk.
+pub fn append_lines(path: &Path, lines: &str) -> Result<(), String> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| io(path, e))?;
+    f.write_all(lines.as_bytes()).map_err(|e| io(path, e))?;
+    f.sync_data().map_err(|e| io(path, e))
+}
+
+/// A row's JSON line.
+pub fn row_line(row: &Row) -> String {
+    let mut s = serde_json::to_string(row).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// The JSON lines of a run's curve.
+pub fn curve_lines(run_id: &str, curve: &[EpochRecord]) -> String {
+    let mut s = String::new();
+    for record in curve {
+        let line = CurveLine {
+            run_id: run_id.to_string(),
+            record: record.clone(),
+        };
+        s.push_str(&serde_json::to_string(&line).unwrap_or_default());
+        s.push('\n');
+    }
+    s
+}
+
+/// The columns of `runs.csv`.
+pub const CSV_COLUMNS: [&str; 21] = [
+    "run_id",
+    "optimizer",
+    "batch_size",
+    "config_id",
+    "config",
+    "seed",
+    "status",
+    "peak_test_accuracy",
+    "peak_epoch",
+    "final_test_accuracy",
+    "final_test_loss",
+    "final_train_loss",
+    "epochs",
+    "evaluations",
+    "gradients",
+    "recoveries",
+    "line_search_failures",
+    "wall_seconds",
+    "train_seconds",
+    "param_hash",
+    "index",
+];
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn num(v: f64) -> String {
+    if v.is_finite() {
+        v.to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// The rows as CSV (header + one line each, in the given order).
+pub fn rows_csv(rows: &[(usize, &Row)]) -> String {
+    let mut out = CSV_COLUMNS.join(",");
+    out.push('\n');
+    for (index, row) in rows {
+        let mut cells = vec![
+            csv_cell(&row.run_id),
+            csv_cell(&row.optimizer),
+            csv_cell(&row.batch_size),
+            csv_cell(&row.config_id),
+            csv_cell(&row.config),
+            row.seed.to_string(),
+            csv_cell(&row.status),
+        ];
+        match &row.result {
+            Some(r) => cells.extend([
+                num(r.peak_test_accuracy),
+                r.peak_epoch.to_string(),
+                num(r.final_test_accuracy),
+                num(r.final_test_loss),
+                num(r.final_train_loss),
+                r.epochs.to_string(),
+                r.evaluations.to_string(),
+                r.gradients.to_string(),
+                r.recoveries.to_string(),
+                r.line_search_failures.to_string(),
+                num(r.wall_seconds),
+                num(r.train_seconds),
+                r.param_hash.clone(),
+            ]),
+            None => cells.extend(std::iter::repeat_n(String::new(), 13)),
+        }
+        cells.push(index.to_string());
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Rewrites `runs.jsonl`, `runs.csv` and `curves.jsonl` of `dir` in study
+/// order (`order` maps run ids to positions); keeps only curves of rows.
+pub fn write_canonical(
+    dir: &Path,
+    rows: &[Row],
+    curves: &[CurveLine],
+    order: &HashMap<String, usize>,
+) -> Result<(), String> {
+    let position = |id: &str| order.get(id).copied().unwrap_or(usize::MAX);
+    let mut sorted: Vec<(usize, &Row)> = rows.iter().map(|r| (position(&r.run_id), r)).collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.run_id.cmp(&b.1.run_id)));
+    let mut jsonl = String::new();
+    for (_, row) in &sorted {
+        jsonl.push_str(&row_line(row));
+    }
+    let have: HashMap<&str, ()> = rows.iter().map(|r| (r.run_id.as_str(), ())).collect();
+    let mut lines: Vec<&CurveLine> = curves
+        .iter()
+        .filter(|c| have.contains_key(c.run_id.as_str()))
+        .collect();
+    lines.sort_by(|a, b| {
+        position(&a.run_id)
+            .cmp(&position(&b.run_id))
+            .then(a.run_id.cmp(&b.run_id))
+            .then(a.record.epoch.cmp(&b.record.epoch))
+    });
+    lines.dedup_by(|a, b| a.run_id == b.run_id && a.record.epoch == b.record.epoch);
+    let mut curve_text = String::new();
+    for line in lines {
+        curve_text.push_str(&serde_json::to_string(line).unwrap_or_default());
+        curve_text.push('\n');
+    }
+    // Curves before rows, as during a sweep: a kill in between leaves
+    // curves without rows, which the next read drops.
+    write_atomically(&dir.join(CURVES), curve_text.as_bytes())?;
+    write_atomically(&dir.join(RUNS_JSONL), jsonl.as_bytes())?;
+    write_atomically(&dir.join(RUNS_CSV), rows_csv(&sorted).as_bytes())
+}
+
+/// The run order of a plan, by id.
+pub fn order_of(runs: &[PlannedRun]) -> HashMap<String, usize> {
+    runs.iter().map(|r| (r.run_id.clone(), r.index)).collect()
+}
+
+/// An exclusive hold on a sweep directory (`.sooth-sweep.lock`, holding
+/// `host pid`); a lock left by a dead process on this host is taken over.
+pub struct DirLock {
+    path: PathBuf,
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+impl DirLock {
+    /// Locks `dir`, or explains who holds it.
+    pub fn acquire(dir: &Path) -> Result<DirLock, String> {
+        let path = dir.join(LOCK);
+        let me = format!("{} {}", hostname(), std::process::id());
+        for _ in 0..2 {
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    f.write_all(me.as_bytes()).map_err(|e| io(&path, e))?;
+                    return Ok(DirLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    let mut parts = holder.split_whitespace();
+                    let (host, pid) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                    let alive = host != hostname()
+                        || (!pid.is_empty() && Path::new("/proc").join(pid).exists());
+                    if alive {
+                        return Err(format!(
+                            "{}: another sweep (process {pid} on {host}) is writing this directory; \
+                             wait for it, or delete {} if that process is gone",
+                            dir.display(),
+                            path.display()
+                        ));
+                    }
+                    // Left by a killed sweep on this host: take it over.
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(e) => return Err(io(&path, e)),
+            }
+        }
+        Err(format!("{}: could not take the lock", path.display()))
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Describes a shard for the manifest.
+pub fn shard_label(shard: Option<Shard>) -> Option<String> {
+    shard.map(|s| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str) -> Row {
+        Row {
+            run_id: id.into(),
+            optimizer: "sgd".into(),
+            batch_size: "8".into(),
+            config_id: "h0".into(),
+            config: "sgd (lr 0.1, heavy-ball momentum 0.9)".into(),
+            seed: 1,
+            status: "ok".into(),
+            result: Some(RunResult {
+                peak_test_accuracy: 0.9,
+                peak_epoch: 3,
+                final_test_accuracy: 0.8,
+                final_test_loss: f64::INFINITY,
+                final_train_loss: 0.1,
+                epochs: 5,
+                evaluations: 10,
+                gradients: 10,
+                recoveries: 0,
+                line_search_failures: 0,
+                wall_seconds: 0.5,
+                train_seconds: 0.4,
+                param_hash: "00ff".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn rows_round_trip_through_json_with_non_finite_values() {
+        let r = row("a");
+        let line = row_line(&r);
+        assert!(line.contains("\"final_test_loss\":null"), "{line}");
+        let back: Row = serde_json::from_str(&line).unwrap();
+        assert!(back.result.as_ref().unwrap().final_test_loss.is_nan());
+        let err = Row {
+            status: "error: batch size 9999 is invalid".into(),
+            result: None,
+            ..row("b")
+        };
+        let back: Row = serde_json::from_str(&row_line(&err)).unwrap();
+        assert_eq!(back, err);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_dropped_and_the_file_truncated() {
+        let dir = std::env::temp_dir().join(format!("sooth-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("runs.jsonl");
+        let whole = format!("{}{}", row_line(&row("a")), row_line(&row("b")));
+        let torn = &row_line(&row("c"))[..40];
+        std::fs::write(&path, format!("{whole}{torn}")).unwrap();
+        let (rows, dropped) = read_jsonl::<Row>(&path).unwrap();
+        assert!(dropped);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+        // A complete last line without its newline is torn too.
+        let no_newline = row_line(&row("c"));
+        std::fs::write(&path, format!("{whole}{}", no_newline.trim_end())).unwrap();
+        let (rows, dropped) = read_jsonl::<Row>(&path).unwrap();
+        assert!(dropped && rows.len() == 2);
+        // A bad line in the middle is an error naming the line.
+        std::fs::write(
+            &path,
+            format!("{}garbage\n{}", row_line(&row("a")), row_line(&row("b"))),
+        )
+        .unwrap();
+        let e = read_jsonl::<Row>(&path).unwrap_err();
+        assert!(e.contains("runs.jsonl:2:"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn csv_quotes_cells_with_commas() {
+        let r = row("a");
+        let csv = rows_csv(&[(0, &r)]);
+        let line = csv.lines().nth(1).unwrap();
+        assert!(
+            line.starts_with(
+                "a,sgd,8,h0,\"sgd (lr 0.1, heavy-ball momentum 0.9)\",1,ok,0.9,3,0.8,,0.1,"
+            ),
+            "{line}"
+        );
+        assert_eq!(
+            csv.lines().next().unwrap().split(',').count(),
+            CSV_COLUMNS.len()
+        );
+    }
+}
