@@ -85,17 +85,36 @@ pub fn prepare(study: &Study) -> Result<(Loaded, Vec<PlannedRun>), String> {
 
 /// Runs the study's missing runs into `dir` (created if needed).
 pub fn sweep(study: &Study, dir: &Path, options: SweepOptions) -> Result<SweepOutcome, String> {
+    let (data, runs) = prepare(study)?;
+    sweep_selected(study, &data, runs, dir, options, |_| true)
+}
+
+/// Runs the missing runs among those of `runs` (the study's whole plan, on
+/// `data`) that `select` accepts, into `dir`. This is [`sweep`] for callers
+/// that choose runs adaptively (`sooth tune`): the directory is the same
+/// study's, so rows from any mix of calls stay comparable and resumable.
+pub fn sweep_selected(
+    study: &Study,
+    data: &Loaded,
+    runs: Vec<PlannedRun>,
+    dir: &Path,
+    options: SweepOptions,
+    select: impl Fn(&PlannedRun) -> bool,
+) -> Result<SweepOutcome, String> {
     let start = Instant::now();
-    let (data, all_runs) = prepare(study)?;
+    let all_runs = runs;
     let order = store::order_of(&all_runs);
     let total = all_runs.len();
-    let runs = match options.shard {
+    let runs: Vec<PlannedRun> = match options.shard {
         Some(shard) => shard_runs(all_runs, shard),
         None => all_runs,
-    };
+    }
+    .into_iter()
+    .filter(|r| select(r))
+    .collect();
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let _lock = store::DirLock::acquire(dir)?;
-    let wanted = manifest(study, &data, total, options.shard);
+    let wanted = manifest(study, data, total, options.shard);
     match store::read_manifest(dir)? {
         Some(found) if found.config_hash != wanted.config_hash => {
             return Err(format!(
@@ -136,7 +155,7 @@ pub fn sweep(study: &Study, dir: &Path, options: SweepOptions) -> Result<SweepOu
     let progress = progress_bar(&runs, &todo, options.quiet);
     let mut finished = resumed;
     progress.set_message(format!("{finished}/{} runs", runs.len()));
-    let ran = execute(&todo, &data, options.threads, |run, outcome| {
+    let ran = execute(&todo, data, options.threads, |run, outcome| {
         let (curve, row) = to_lines(run, outcome);
         store::append_lines(&dir.join(store::CURVES), &curve)?;
         store::append_lines(&dir.join(store::RUNS_JSONL), &row)?;
@@ -149,7 +168,11 @@ pub fn sweep(study: &Study, dir: &Path, options: SweepOptions) -> Result<SweepOu
     let (rows, _) = store::read_jsonl::<Row>(&dir.join(store::RUNS_JSONL))?;
     let (curves, _) = store::read_jsonl::<CurveLine>(&dir.join(store::CURVES))?;
     store::write_canonical(dir, &rows, &curves, &order)?;
-    let errors = rows.iter().filter(|r| r.status != "ok").count();
+    let selected: HashSet<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+    let errors = rows
+        .iter()
+        .filter(|r| r.status != "ok" && selected.contains(r.run_id.as_str()))
+        .count();
     Ok(SweepOutcome {
         planned: runs.len(),
         resumed,
