@@ -1,5 +1,6 @@
 //! Puts the memory layout of the selected machine on the linker's search
-//! path as `memory.x`, where cortex-m-rt's `link.x` includes it.
+//! path as `memory.x`, where cortex-m-rt's `link.x` includes it, and the
+//! model named by `SOOTH_MODEL` (if any) into `OUT_DIR/model.bin`.
 
 use std::{env, fs, path::PathBuf};
 
@@ -13,5 +14,19 @@ fn main() {
     fs::copy(layout, out.join("memory.x")).expect("copy the memory layout to OUT_DIR");
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed={layout}");
+    // A model to build in (from `sooth train --save` / `sooth export`):
+    // `SOOTH_MODEL=path/to/model.bin cargo run --release`. Without it the
+    // firmware runs its reference trainings.
+    println!("cargo:rerun-if-env-changed=SOOTH_MODEL");
+    let model = out.join("model.bin");
+    match env::var_os("SOOTH_MODEL") {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            println!("cargo:rerun-if-changed={}", path.display());
+            fs::copy(&path, &model)
+                .unwrap_or_else(|e| panic!("SOOTH_MODEL={}: {e}", path.display()));
+        }
+        None => fs::write(&model, []).expect("write an empty model.bin to OUT_DIR"),
+    }
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -20,7 +20,7 @@
 #[path = "../firmware/src/reference.rs"]
 mod reference;
 
-use reference::{Buffers, digits};
+use reference::{Buffers, Start, digits};
 use sooth_core::{EpochReport, SliceDataset};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -94,43 +94,44 @@ fn host_runs() -> &'static [RunLog] {
     RUNS.get_or_init(|| reference::RUNS.iter().map(host_run).collect())
 }
 
+/// The digits as f32 rows on the host: (train, test) data sets over `rows`.
+fn host_digits<'a>(
+    train_x: &'a [f32],
+    test_x: &'a [f32],
+) -> (SliceDataset<'a, u8>, SliceDataset<'a, u8>) {
+    let slice = |x, y| SliceDataset::new(x, y, reference::INPUTS, reference::CLASSES);
+    (
+        slice(train_x, digits::TRAIN_LABELS).expect("training rows"),
+        slice(test_x, digits::TEST_LABELS).expect("test rows"),
+    )
+}
+
 /// One reference run on the host.
 fn host_run(spec: &reference::RunSpec) -> RunLog {
-    {
-        // level / 16 in f32 (exact): the values the firmware's PackedDataset
-        // computes as level * (1/16).
-        let rows =
-            |levels: &[u8]| -> Vec<f32> { levels.iter().map(|&q| f32::from(q) / 16.0).collect() };
-        let (train_x, test_x) = (rows(digits::TRAIN_LEVELS), rows(digits::TEST_LEVELS));
-        let slice = |x, y| SliceDataset::new(x, y, reference::INPUTS, reference::CLASSES);
-        let train = slice(&train_x, digits::TRAIN_LABELS).expect("training rows");
-        let test = slice(&test_x, digits::TEST_LABELS).expect("test rows");
-        let mut params = vec![0.0; reference::PARAM_COUNT];
-        let mut work = vec![0.0; reference::SHAPE.workspace_len()];
-        let mut indices = vec![0; reference::INDEX_STORAGE_LEN];
-        let mut optimizer = vec![0.0; reference::OPTIMIZER_STATE_LEN];
-        let buffers = Buffers {
-            params: &mut params,
-            work: &mut work,
-            indices: &mut indices,
-            optimizer: &mut optimizer,
-        };
-        let mut epochs = Vec::new();
-        let outcome = reference::run(spec, buffers, &train, &test, |r| {
-            epochs.push(Epoch::from_report(r))
-        })
-        .expect("the reference run on the host");
-        RunLog {
-            name: spec.name.to_owned(),
-            epochs,
-            last: Final {
-                test_correct: outcome.last.test.correct,
-                test_total: outcome.last.test.total,
-                peak_accuracy: Bits(outcome.peak.accuracy),
-                peak_epoch: outcome.peak.epoch,
-                param_hash: outcome.param_hash,
-            },
-        }
+    let (train_x, test_x) = (rows(digits::TRAIN_LEVELS), rows(digits::TEST_LEVELS));
+    let (train, test) = host_digits(&train_x, &test_x);
+    let mut buffers = HostBuffers::new();
+    let mut epochs = Vec::new();
+    let outcome = reference::run_from(
+        spec,
+        reference::EPOCHS,
+        Start::Seeded,
+        buffers.get(),
+        &train,
+        &test,
+        |r| epochs.push(Epoch::from_report(r)),
+    )
+    .expect("the reference run on the host");
+    RunLog {
+        name: spec.name.to_owned(),
+        epochs,
+        last: Final {
+            test_correct: outcome.last.test.correct,
+            test_total: outcome.last.test.total,
+            peak_accuracy: Bits(outcome.peak.accuracy),
+            peak_epoch: outcome.peak.epoch,
+            param_hash: outcome.param_hash,
+        },
     }
 }
 
@@ -157,8 +158,17 @@ fn firmware_elf(profile: &str, env_var: &str) -> PathBuf {
         assert!(path.is_file(), "{env_var}={} is not a file", path.display());
         return path;
     }
+    build_firmware(profile, None)
+}
+
+/// Builds the firmware (with `model` built in, into a target directory of
+/// its own) and returns the ELF.
+fn build_firmware(profile: &str, model: Option<&Path>) -> PathBuf {
     let firmware = repo_root().join("firmware");
-    let target_dir = firmware.join("target");
+    let target_dir = match model {
+        None => firmware.join("target"),
+        Some(_) => firmware.join("target/with-model"),
+    };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
     // From firmware/, so that firmware/.cargo/config.toml (target, linker
@@ -170,7 +180,11 @@ fn firmware_elf(profile: &str, env_var: &str) -> PathBuf {
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("CARGO_TARGET_DIR");
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("SOOTH_MODEL");
+    if let Some(model) = model {
+        build.env("SOOTH_MODEL", model);
+    }
     if profile == "release" {
         build.arg("--release");
     }
@@ -313,6 +327,106 @@ fn release_firmware_trains_bit_identical_to_the_host() {
 #[test]
 fn debug_firmware_trains_bit_identical_to_the_host() {
     check_profile("debug", "SOOTH_FIRMWARE_ELF_DEBUG");
+}
+
+/// A model trained on the host and built into the firmware: the firmware's
+/// evaluation of it equals the host's, and its on-device fine-tuning gives
+/// the bits of the same fine-tuning on the host.
+#[test]
+fn a_built_in_model_is_evaluated_and_fine_tuned_as_on_the_host() {
+    let (train_x, test_x) = (rows(digits::TRAIN_LEVELS), rows(digits::TEST_LEVELS));
+    let (train, test) = host_digits(&train_x, &test_x);
+    // The model: 3 epochs of the reference SGD run, saved as `sooth train --save` does.
+    let mut buffers = HostBuffers::new();
+    reference::run_from(
+        &reference::RUNS[1],
+        3,
+        Start::Seeded,
+        buffers.get(),
+        &train,
+        &test,
+        |_| {},
+    )
+    .expect("train the model");
+    let model = buffers.params.clone();
+    let mlp = sooth_core::Mlp::new(reference::SHAPE, reference::ACTIVATION);
+    let mut bytes = vec![0u8; sooth_core::saved_len(&reference::SHAPE, false)];
+    let len = sooth_core::write_model(&mlp, &model, None, &mut bytes).unwrap();
+    let path =
+        std::env::temp_dir().join(format!("sooth-firmware-model-{}.bin", std::process::id()));
+    std::fs::write(&path, &bytes[..len]).unwrap();
+
+    // The host: evaluation, then fine-tuning from the model.
+    let mut work = vec![0.0; reference::SHAPE.workspace_len()];
+    let eval = mlp.evaluate(&model, &test, &mut work).unwrap();
+    let mut buffers = HostBuffers::new();
+    buffers.params.copy_from_slice(&model);
+    let mut epochs = Vec::new();
+    let outcome = reference::run_from(
+        &reference::FINE_TUNE,
+        reference::FINE_TUNE_EPOCHS,
+        Start::AsGiven,
+        buffers.get(),
+        &train,
+        &test,
+        |r| epochs.push(Epoch::from_report(r)),
+    )
+    .expect("fine-tune on the host");
+
+    // The device.
+    let elf = build_firmware("release", Some(&path));
+    let log = run_in_qemu(&elf);
+    let _ = std::fs::remove_file(&path);
+    let model_line = log
+        .lines()
+        .find_map(|l| {
+            l.split_once("INFO")
+                .map(|(_, m)| m.trim().to_owned())
+                .filter(|m| m.starts_with("model "))
+        })
+        .unwrap_or_else(|| panic!("no `model` line in the firmware's log:\n{log}"));
+    assert_eq!(field::<u32>(&model_line, "test_correct"), eval.correct);
+    assert_eq!(f64_bits(&model_line, "test_loss"), Bits(eval.loss));
+    let device = parse_log(&log);
+    assert_eq!(device.len(), 1, "one fine-tuning run");
+    assert_eq!(device[0].name, "finetune");
+    assert_eq!(device[0].epochs, epochs);
+    assert_eq!(device[0].last.param_hash, outcome.param_hash);
+    assert_eq!(device[0].last.test_correct, outcome.last.test.correct);
+}
+
+/// Host-side buffers of a reference run.
+struct HostBuffers {
+    params: Vec<f32>,
+    work: Vec<f32>,
+    indices: Vec<u32>,
+    optimizer: Vec<f32>,
+}
+
+impl HostBuffers {
+    fn new() -> Self {
+        HostBuffers {
+            params: vec![0.0; reference::PARAM_COUNT],
+            work: vec![0.0; reference::SHAPE.workspace_len()],
+            indices: vec![0; reference::INDEX_STORAGE_LEN],
+            optimizer: vec![0.0; reference::OPTIMIZER_STATE_LEN],
+        }
+    }
+
+    fn get(&mut self) -> Buffers<'_> {
+        Buffers {
+            params: &mut self.params,
+            work: &mut self.work,
+            indices: &mut self.indices,
+            optimizer: &mut self.optimizer,
+        }
+    }
+}
+
+/// `level / 16` in f32 (exact): the values the firmware's PackedDataset
+/// computes as `level * (1/16)`.
+fn rows(levels: &[u8]) -> Vec<f32> {
+    levels.iter().map(|&q| f32::from(q) / 16.0).collect()
 }
 
 #[test]

@@ -26,8 +26,8 @@ use defmt_semihosting as _;
 use core::sync::atomic::{AtomicBool, Ordering};
 use cortex_m_rt::{ExceptionFrame, entry, exception};
 use cortex_m_semihosting::debug;
-use reference::{Buffers, digits};
-use sooth_core::{EpochReport, Error, PackedDataset, Packing};
+use reference::{Buffers, Start, digits};
+use sooth_core::{EpochReport, Error, PackedDataset, Packing, SavedModel};
 
 #[entry]
 fn main() -> ! {
@@ -39,15 +39,28 @@ fn main() -> ! {
     static mut OPTIMIZER: [f32; reference::OPTIMIZER_STATE_LEN] =
         [0.0; reference::OPTIMIZER_STATE_LEN];
 
-    for spec in &reference::RUNS {
+    if MODEL.is_empty() {
+        for spec in &reference::RUNS {
+            let buffers = Buffers {
+                params: PARAMS.as_mut_slice(),
+                work: WORK.as_mut_slice(),
+                indices: &mut INDICES[..],
+                optimizer: &mut OPTIMIZER[..],
+            };
+            if let Err(error) = train(spec, Start::Seeded, reference::EPOCHS, buffers) {
+                defmt::error!("training failed: {}", error);
+                exit(false)
+            }
+        }
+    } else {
         let buffers = Buffers {
             params: PARAMS.as_mut_slice(),
             work: WORK.as_mut_slice(),
             indices: &mut INDICES[..],
             optimizer: &mut OPTIMIZER[..],
         };
-        if let Err(error) = train(spec, buffers) {
-            defmt::error!("training failed: {}", error);
+        if let Err(error) = evaluate_and_fine_tune(buffers) {
+            defmt::error!("the built-in model failed: {}", error);
             exit(false)
         }
     }
@@ -55,21 +68,72 @@ fn main() -> ! {
     exit(true)
 }
 
-/// One reference run on the digits in flash, logged.
-fn train(spec: &reference::RunSpec, buffers: Buffers<'_>) -> Result<(), Error> {
-    let packed = |levels, labels| {
-        PackedDataset::new(
-            levels,
-            labels,
+/// The model built in with `SOOTH_MODEL=... cargo build` (empty without).
+static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.bin"));
+
+/// Evaluates the built-in model on the test digits, then fine-tunes it
+/// on the device ([`reference::FINE_TUNE`]).
+fn evaluate_and_fine_tune(buffers: Buffers<'_>) -> Result<(), Error> {
+    let model = SavedModel::read(MODEL)?;
+    let mlp = model.mlp();
+    if mlp.shape() != reference::SHAPE
+        || mlp.activation() != reference::ACTIVATION
+        || model.has_transform()
+    {
+        defmt::error!(
+            "the built-in model is {=[?]} {} (input scaling: {=bool}); this firmware trains {=usize}-{=usize}-{=usize} relu on unscaled digits",
+            mlp.shape().widths(),
+            mlp.activation(),
+            model.has_transform(),
             reference::INPUTS,
+            reference::HIDDEN,
             reference::CLASSES,
-            Packing::U8,
-            digits::LEVEL_SCALE,
-            0.0,
-        )
-    };
-    let train = packed(digits::TRAIN_LEVELS, digits::TRAIN_LABELS)?;
-    let test = packed(digits::TEST_LEVELS, digits::TEST_LABELS)?;
+        );
+        exit(false);
+    }
+    model.read_params(buffers.params)?;
+    let test = digits_set(digits::TEST_LEVELS, digits::TEST_LABELS)?;
+    let eval = mlp.evaluate(buffers.params, &test, buffers.work)?;
+    defmt::info!(
+        "model test_correct={=u32} test_total={=u32} test_loss={=f64} param_hash={=u64:016x}",
+        eval.correct,
+        eval.total,
+        eval.loss,
+        model.param_hash(),
+    );
+    train(
+        &reference::FINE_TUNE,
+        Start::AsGiven,
+        reference::FINE_TUNE_EPOCHS,
+        buffers,
+    )
+}
+
+/// The digits in flash as a data set.
+fn digits_set(
+    levels: &'static [u8],
+    labels: &'static [u8],
+) -> Result<PackedDataset<'static>, Error> {
+    PackedDataset::new(
+        levels,
+        labels,
+        reference::INPUTS,
+        reference::CLASSES,
+        Packing::U8,
+        digits::LEVEL_SCALE,
+        0.0,
+    )
+}
+
+/// One run on the digits in flash, logged.
+fn train(
+    spec: &reference::RunSpec,
+    start: Start,
+    epochs: u32,
+    buffers: Buffers<'_>,
+) -> Result<(), Error> {
+    let train = digits_set(digits::TRAIN_LEVELS, digits::TRAIN_LABELS)?;
+    let test = digits_set(digits::TEST_LEVELS, digits::TEST_LABELS)?;
     defmt::info!(
         "run name={=str} digits {=usize}-{=usize}-{=usize} relu, {=usize} parameters, batch {=usize}, {=u32} epochs, seed {=u64}, optimizer {}",
         spec.name,
@@ -78,11 +142,11 @@ fn train(spec: &reference::RunSpec, buffers: Buffers<'_>) -> Result<(), Error> {
         reference::CLASSES,
         reference::PARAM_COUNT,
         reference::BATCH_SIZE,
-        reference::EPOCHS,
+        epochs,
         reference::SEED,
         spec.optimizer,
     );
-    let outcome = reference::run(spec, buffers, &train, &test, log_epoch)?;
+    let outcome = reference::run_from(spec, epochs, start, buffers, &train, &test, log_epoch)?;
     let test = outcome.last.test;
     defmt::info!(
         "final run={=str} test_correct={=u32} test_total={=u32} test_accuracy={=f64} peak_accuracy={=f64} peak_epoch={=u32} param_hash={=u64:016x}",

@@ -135,12 +135,35 @@ pub struct Outcome {
     pub param_hash: u64,
 }
 
-/// Runs one reference training: initializes the parameters from [`SEED`],
-/// trains [`EPOCHS`] epochs of `spec`'s optimizer on `train` with the shared
-/// [`Trainer`], evaluating `test` after each, and calls `on_epoch` with
-/// every report.
-pub fn run<D, T>(
+/// Where a run's parameters start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// The seeded initialization of [`SEED`].
+    Seeded,
+    /// The parameters already in the buffer (e.g. a model's).
+    AsGiven,
+}
+
+/// Epochs of fine-tuning a model built into the firmware.
+pub const FINE_TUNE_EPOCHS: u32 = 5;
+
+/// Fine-tuning of a model built into the firmware: L-BFGS as in [`RUNS`],
+/// for [`FINE_TUNE_EPOCHS`] epochs, from the model's parameters.
+pub const FINE_TUNE: RunSpec = RunSpec {
+    name: "finetune",
+    optimizer: OptimizerConfig::Lbfgs(LbfgsConfig::new(HISTORY)),
+};
+
+/// Runs one training of `spec`'s optimizer for `epochs` epochs on `train`
+/// with the shared [`Trainer`] from `start` ([`Start::Seeded`]: the
+/// initialization of [`SEED`]), evaluating `test` after each epoch and
+/// calling `on_epoch` with every report. The reference runs are
+/// `run_from(spec, EPOCHS, Start::Seeded, ...)` for each of [`RUNS`]. The
+/// sampler's stream comes from [`SEED`] either way.
+pub fn run_from<D, T>(
     spec: &RunSpec,
+    epochs: u32,
+    start: Start,
     buffers: Buffers<'_>,
     train: &D,
     test: &T,
@@ -152,7 +175,9 @@ where
 {
     let mlp = Mlp::new(SHAPE, ACTIVATION);
     let (mut init_rng, sampler_rng) = seed_streams(SEED);
-    mlp.init(buffers.params, ACTIVATION.default_init(), &mut init_rng)?;
+    if start == Start::Seeded {
+        mlp.init(buffers.params, ACTIVATION.default_init(), &mut init_rng)?;
+    }
     let sampler = Sampler::new(
         train.len(),
         BATCH_SIZE,
@@ -173,7 +198,7 @@ where
         TrainOptions::default(),
     )?;
     let mut last = None;
-    for _ in 0..EPOCHS {
+    for _ in 0..epochs {
         let report = trainer.run_epoch()?;
         on_epoch(&report);
         last = Some(report);

@@ -126,6 +126,9 @@ pub struct RunSpec {
     pub seed: u64,
     /// Also evaluate the whole training set after each epoch.
     pub evaluate_train: bool,
+    /// Start from these parameters (e.g. a saved model's) instead of the
+    /// seeded initialization; the sampler still follows the seed.
+    pub initial: Option<Vec<f32>>,
 }
 
 /// One epoch of a run, as the metrics file and the sweep's curves store it.
@@ -243,9 +246,21 @@ pub fn train(
     let mut indices = vec![0u32; Sampler::storage_len(train.len(), batch, spec.sampling)];
     let mut state = vec![0.0f32; spec.optimizer.storage_len(n)];
     let (mut init_rng, sampler_rng) = seed_streams(spec.seed);
-    let init: Init = spec.model.activation.default_init();
-    mlp.init(&mut params, init, &mut init_rng)
-        .map_err(|e| e.to_string())?;
+    match &spec.initial {
+        Some(initial) if initial.len() == n => params.copy_from_slice(initial),
+        Some(initial) => {
+            return Err(format!(
+                "the initial parameters are {} values, the network {} needs {n}",
+                initial.len(),
+                spec.model.describe(train.width, train.classes)
+            ));
+        }
+        None => {
+            let init: Init = spec.model.activation.default_init();
+            mlp.init(&mut params, init, &mut init_rng)
+                .map_err(|e| e.to_string())?;
+        }
+    }
     let sampler = Sampler::new(
         train.len(),
         batch,

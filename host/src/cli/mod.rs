@@ -3,6 +3,7 @@
 //! training) are the argument groups here.
 
 pub mod eval;
+pub mod export;
 pub mod sweep;
 pub mod train;
 
@@ -43,6 +44,8 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Combine the directories of a sharded sweep.
     Merge(sweep::MergeArgs),
+    /// Check a saved model and copy it for the firmware build.
+    Export(export::ExportArgs),
 }
 
 /// Runs the command line; returns the process's exit code.
@@ -53,6 +56,7 @@ pub fn main() -> i32 {
         Command::Eval(args) => eval::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => sweep::merge(args),
+        Command::Export(args) => export::run(args),
     };
     match outcome {
         Ok(()) => 0,
@@ -512,6 +516,11 @@ pub struct TrainingArgs {
     /// accuracy; costs a forward pass over it).
     #[arg(long)]
     pub eval_train: bool,
+    /// Start from a saved model's parameters (fine-tuning) instead of the
+    /// seeded initialization; the model must match --hidden, --activation
+    /// and the data, and its input scaling the --scale of the data.
+    #[arg(long, value_name = "MODEL")]
+    pub init_from: Option<PathBuf>,
 }
 
 /// The run these flags describe.
@@ -552,6 +561,7 @@ pub fn run_spec(
         epochs: training.epochs,
         seed: training.seed,
         evaluate_train: training.eval_train,
+        initial: None,
     })
 }
 

@@ -65,8 +65,12 @@ pub struct Summary<'a> {
 
 /// Runs `sooth train`.
 pub fn run(args: TrainArgs) -> Result<(), String> {
-    let spec = run_spec(&args.model, &args.optimizer, &args.training).unwrap_or_else(|e| e.exit());
+    let mut spec =
+        run_spec(&args.model, &args.optimizer, &args.training).unwrap_or_else(|e| e.exit());
     let data = load(&args.data.spec()).map_err(|e| e.to_string())?;
+    if let Some(path) = &args.training.init_from {
+        spec.initial = Some(initial_params(path, &spec, &data)?);
+    }
     let header = format!(
         "sooth train: {} ({} train / {} test, {} features, {} classes), {}, {}, batch {}, {} epochs, seed {}",
         data.name,
@@ -203,6 +207,59 @@ pub fn write_metrics(path: &Path, curve: &[EpochRecord]) -> Result<(), String> {
         ));
     }
     std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The parameters of the saved model at `path`, checked against the run's
+/// network and the data's scaling.
+fn initial_params(path: &Path, spec: &RunSpec, data: &Loaded) -> Result<Vec<f32>, String> {
+    let name = path.display();
+    let bytes = std::fs::read(path).map_err(|e| format!("{name}: {e}"))?;
+    let model = sooth_core::SavedModel::read(&bytes).map_err(|e| format!("{name}: {e}"))?;
+    let wanted = spec
+        .model
+        .mlp(data.train.width, data.train.classes)
+        .map_err(|e| e.to_string())?;
+    let found = model.mlp();
+    if found.shape() != wanted.shape() || found.activation() != wanted.activation() {
+        let widths: Vec<String> = found
+            .shape()
+            .widths()
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        return Err(format!(
+            "{name}: the model is {} {}, but this run trains {}",
+            widths.join("-"),
+            crate::run::activation_name(found.activation()),
+            spec.model.describe(data.train.width, data.train.classes)
+        ));
+    }
+    let scaled = data.scaler.scaling != Scaling::None;
+    let same_scaling = if model.has_transform() {
+        scaled
+            && (0..data.train.width).all(|j| {
+                model.transform_of(j) == Some((data.scaler.offset[j], data.scaler.divisor[j]))
+            })
+    } else {
+        !scaled
+    };
+    if !same_scaling {
+        return Err(format!(
+            "{name}: the model was trained on {} features, but this run scales them with --scale {} \
+             (fitted on this data); give the --scale and data the model was trained with",
+            if model.has_transform() {
+                "scaled"
+            } else {
+                "unscaled"
+            },
+            data.scaler.scaling
+        ));
+    }
+    let mut params = vec![0.0f32; wanted.shape().param_count()];
+    model
+        .read_params(&mut params)
+        .map_err(|e| format!("{name}: {e}"))?;
+    Ok(params)
 }
 
 /// Saves the model with the data's scaling as its input transform.

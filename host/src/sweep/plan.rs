@@ -82,6 +82,7 @@ pub fn plan(study: &Study, train_len: usize, test_len: usize) -> Vec<PlannedRun>
                     epochs: opt.epochs,
                     seed,
                     evaluate_train: false,
+                    initial: None,
                 };
                 runs.push(PlannedRun {
                     index: runs.len(),

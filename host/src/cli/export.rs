@@ -1,0 +1,68 @@
+//! `sooth export`: a saved model for the firmware.
+
+use clap::Args;
+use sooth_core::SavedModel;
+use std::path::PathBuf;
+
+/// The firmware's run settings (one file, compiled by the firmware too).
+#[allow(dead_code)]
+#[path = "../../../firmware/src/reference.rs"]
+mod reference;
+
+/// Flags of `sooth export`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Then build it into the firmware, which evaluates it on the test digits and \
+fine-tunes it on the device:\n  cd firmware && SOOTH_MODEL=/path/to/exported.bin cargo run --release"
+)]
+pub struct ExportArgs {
+    /// The model (from `sooth train --save`).
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Where to write the checked copy for the firmware build.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Runs `sooth export`.
+pub fn run(args: ExportArgs) -> Result<(), String> {
+    let name = args.model.display().to_string();
+    let bytes = std::fs::read(&args.model).map_err(|e| format!("{name}: {e}"))?;
+    let model = SavedModel::read(&bytes).map_err(|e| format!("{name}: {e}"))?;
+    let mlp = model.mlp();
+    let widths: Vec<String> = mlp.shape().widths().iter().map(|w| w.to_string()).collect();
+    let described = format!(
+        "{} {}",
+        widths.join("-"),
+        crate::run::activation_name(mlp.activation())
+    );
+    if mlp.shape() != reference::SHAPE || mlp.activation() != reference::ACTIVATION {
+        return Err(format!(
+            "{name}: the model is {described}, but the firmware trains {}-{}-{} relu on the digits; \
+             train one with: sooth train --hidden {} --save FILE",
+            reference::INPUTS,
+            reference::HIDDEN,
+            reference::CLASSES,
+            reference::HIDDEN
+        ));
+    }
+    if model.has_transform() {
+        return Err(format!(
+            "{name}: the model scales its inputs (trained with --scale); the firmware feeds the \
+             digits unscaled (level / 16): train with --scale none"
+        ));
+    }
+    std::fs::write(&args.out, &bytes).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let absolute = std::fs::canonicalize(&args.out).unwrap_or(args.out.clone());
+    println!(
+        "{}: {described}, {} parameters, param_hash {:016x}",
+        args.out.display(),
+        mlp.shape().param_count(),
+        model.param_hash()
+    );
+    println!(
+        "build it into the firmware: cd firmware && SOOTH_MODEL={} cargo run --release",
+        absolute.display()
+    );
+    Ok(())
+}
