@@ -14,7 +14,14 @@ use std::io::Write;
 #[path = "common.rs"]
 mod common;
 
-const TYPES: [(u8, usize); 6] = [(0x08, 1), (0x09, 1), (0x0B, 2), (0x0C, 4), (0x0D, 4), (0x0E, 8)];
+const TYPES: [(u8, usize); 6] = [
+    (0x08, 1),
+    (0x09, 1),
+    (0x0B, 2),
+    (0x0C, 4),
+    (0x0D, 4),
+    (0x0E, 8),
+];
 
 fn header(kind: u8, dims: &[u32]) -> Vec<u8> {
     let mut out = vec![0, 0, kind, dims.len() as u8];
@@ -40,7 +47,12 @@ fuzz_target!(|data: &[u8]| {
         };
         let at = (usize::from(*split) * 4).min(rest.len());
         let (images, labels) = rest.split_at(at);
-        common::check(parse_idx(images, "fuzz-images-idx3-ubyte", labels, "fuzz-labels-idx1-ubyte"));
+        common::check(parse_idx(
+            images,
+            "fuzz-images-idx3-ubyte",
+            labels,
+            "fuzz-labels-idx1-ubyte",
+        ));
         return;
     }
     let [kind, ndim, count, d2, d3, label_kind, rest @ ..] = rest else {
@@ -60,5 +72,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut labels = header(label_kind, &[u32::from(count % 16)]);
     labels.extend(label_data);
-    common::check(parse_idx(&images, "fuzz-images-idx3-ubyte", &labels, "fuzz-labels-idx1-ubyte"));
+    common::check(parse_idx(
+        &images,
+        "fuzz-images-idx3-ubyte",
+        &labels,
+        "fuzz-labels-idx1-ubyte",
+    ));
 });
