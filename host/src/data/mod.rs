@@ -62,8 +62,9 @@
 //!
 //! * Labels are class numbers: whole numbers `0..=65535` (`3`, `3.0` and `+3`
 //!   are class 3). Class names and -1/+1 labels must be mapped first.
-//! * `classes` is `classes` if given, else the training part's largest label
-//!   + 1 (at least 2). A test label at or beyond it is an error.
+//! * `classes` is `classes` if given, else one more than the training part's
+//!   largest label (all labels 0 is an error). A label at or beyond it is an
+//!   error, in the training part (when given) and in the test part.
 //! * The test part is `test_data` (same format options; IDX labels from
 //!   `test_labels_path` or the naming rule) or else a stratified, seeded split
 //!   of the file: `ceil(test_fraction * n)` rows, each class in proportion,
