@@ -73,6 +73,35 @@ impl Shape {
             out[i] = widths[i];
             i += 1;
         }
+        // Every size derived from the shape (parameter count, workspace, and
+        // their byte counts) must fit a usize with room to spare, so that no
+        // later arithmetic on them can overflow.
+        const LIMIT: usize = usize::MAX / 16;
+        let mut params: usize = 0;
+        let mut per_sample: usize = 0;
+        let mut l = 0;
+        while l + 1 < widths.len() {
+            let layer = match widths[l] {
+                w if w >= LIMIT => return Err(Error::InvalidShape),
+                w => match (w + 1).checked_mul(widths[l + 1]) {
+                    Some(v) => v,
+                    None => return Err(Error::InvalidShape),
+                },
+            };
+            params = match params.checked_add(layer) {
+                Some(v) if v <= LIMIT => v,
+                _ => return Err(Error::InvalidShape),
+            };
+            // widths[l] < LIMIT here, so 2 * widths[l] cannot overflow.
+            per_sample = match per_sample.checked_add(2 * widths[l]) {
+                Some(v) if v <= LIMIT / BLOCK => v,
+                _ => return Err(Error::InvalidShape),
+            };
+            l += 1;
+        }
+        if widths[widths.len() - 1] > LIMIT / BLOCK - per_sample {
+            return Err(Error::InvalidShape);
+        }
         Ok(Shape {
             widths: out,
             len: widths.len(),
@@ -685,6 +714,10 @@ mod tests {
         assert_eq!(Shape::new(&[3, 0, 2]), Err(Error::InvalidShape));
         assert_eq!(Shape::new(&[3, 1]), Err(Error::InvalidShape));
         assert_eq!(Shape::new(&[1; 9]), Err(Error::InvalidShape));
+        // Sizes that would overflow are refused, not wrapped.
+        assert_eq!(Shape::new(&[usize::MAX, 2]), Err(Error::InvalidShape));
+        assert_eq!(Shape::new(&[1 << 40, 1 << 40, 2]), Err(Error::InvalidShape));
+        assert_eq!(Shape::new(&[4, usize::MAX / 8]), Err(Error::InvalidShape));
         let s = Shape::new(&[784, 128, 64, 10]).unwrap();
         assert_eq!(
             s.param_count(),
