@@ -12,7 +12,9 @@ fuzz_target!(|data: &[u8]| {
     let mlp = model.mlp();
     let shape = mlp.shape();
     let mut params = vec![0.0f32; shape.param_count()];
-    model.read_params(&mut params).expect("the parameters of an accepted model");
+    model
+        .read_params(&mut params)
+        .expect("the parameters of an accepted model");
     assert_eq!(sooth_core::param_hash(&params), model.param_hash());
     let mut features = vec![0.5f32; shape.inputs()];
     model.transform_input(&mut features);
@@ -23,5 +25,9 @@ fuzz_target!(|data: &[u8]| {
     });
     let mut out = vec![0u8; saved_len(&shape, transform.is_some())];
     let len = write_model(&mlp, &params, transform.as_deref(), &mut out).expect("rewrite");
-    assert_eq!(&out[..len], data, "an accepted model writes back to the same bytes");
+    assert_eq!(
+        &out[..len],
+        data,
+        "an accepted model writes back to the same bytes"
+    );
 });
