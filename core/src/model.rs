@@ -92,7 +92,7 @@ impl<'a> SavedModel<'a> {
     /// values and the trailing hash. Errors name the byte offset.
     pub fn read(bytes: &'a [u8]) -> Result<Self, Error> {
         let mut r = Reader { bytes, at: 0 };
-        if r.take(8, "the magic bytes SOOTHMDL")? != MAGIC {
+        if r.take(8, "the magic bytes SOOTHMDL (not a sooth model)")? != MAGIC {
             return r.fail(0, "the magic bytes SOOTHMDL (not a sooth model)");
         }
         let at = r.at;

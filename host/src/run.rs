@@ -241,6 +241,12 @@ pub fn train(
     let test_set = test.dataset().map_err(|e| format!("test data: {e}"))?;
     let n = shape.param_count();
     let batch = spec.batch.samples(train.len());
+    if batch > train.len() {
+        return Err(format!(
+            "batch size {batch} is larger than the {} training samples",
+            train.len()
+        ));
+    }
     let mut params = vec![0.0f32; n];
     let mut work = vec![0.0f32; shape.workspace_len()];
     let mut indices = vec![0u32; Sampler::storage_len(train.len(), batch, spec.sampling)];
@@ -269,7 +275,7 @@ pub fn train(
         sampler_rng,
         &mut indices,
     )
-    .map_err(|e| format!("batch size: {e}"))?;
+    .map_err(|e| e.to_string())?;
     let optimizer = spec
         .optimizer
         .build(n, &mut state)

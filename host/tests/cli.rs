@@ -747,8 +747,16 @@ fn reference_hash(run: &reference::RunSpec) -> String {
         indices: &mut indices,
         optimizer: &mut optimizer,
     };
-    let outcome =
-        reference::run(run, buffers, &train, &test, |_| {}).expect("the reference run on the host");
+    let outcome = reference::run_from(
+        run,
+        reference::EPOCHS,
+        reference::Start::Seeded,
+        buffers,
+        &train,
+        &test,
+        |_| {},
+    )
+    .expect("the reference run on the host");
     format!("{:016x}", outcome.param_hash)
 }
 
@@ -1102,7 +1110,7 @@ fn batch_sizes_out_of_range() {
         ],
         1,
     );
-    assert_says(&e, &["batch size 13", "12 samples"]);
+    assert_says(&e, &["batch size 13", "12 training samples"]);
 }
 
 #[test]

@@ -57,8 +57,14 @@ pub fn run(args: EvalArgs) -> Result<(), String> {
         )
         .exit();
     }
+    args.data.check("eval").unwrap_or_else(|e| e.exit());
     let name = args.model.display().to_string();
-    let bytes = std::fs::read(&args.model).map_err(|e| format!("{name}: {e}"))?;
+    let bytes = std::fs::read(&args.model).map_err(|e| {
+        format!(
+            "{name}: {}",
+            crate::data::read_error(&e, "a sooth model file")
+        )
+    })?;
     let model = SavedModel::read(&bytes).map_err(|e| format!("{name}: {e}"))?;
     let mlp = model.mlp();
     let shape = mlp.shape();

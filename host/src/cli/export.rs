@@ -27,7 +27,12 @@ pub struct ExportArgs {
 /// Runs `sooth export`.
 pub fn run(args: ExportArgs) -> Result<(), String> {
     let name = args.model.display().to_string();
-    let bytes = std::fs::read(&args.model).map_err(|e| format!("{name}: {e}"))?;
+    let bytes = std::fs::read(&args.model).map_err(|e| {
+        format!(
+            "{name}: {}",
+            crate::data::read_error(&e, "a sooth model file")
+        )
+    })?;
     let model = SavedModel::read(&bytes).map_err(|e| format!("{name}: {e}"))?;
     let mlp = model.mlp();
     let widths: Vec<String> = mlp.shape().widths().iter().map(|w| w.to_string()).collect();
@@ -52,6 +57,7 @@ pub fn run(args: ExportArgs) -> Result<(), String> {
              digits unscaled (level / 16): train with --scale none"
         ));
     }
+    super::train::check_output(&args.out)?;
     std::fs::write(&args.out, &bytes).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let absolute = std::fs::canonicalize(&args.out).unwrap_or(args.out.clone());
     println!(

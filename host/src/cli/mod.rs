@@ -120,9 +120,10 @@ pub struct DataArgs {
         value_name = "none|min-max|standardize"
     )]
     pub scaling: Scaling,
-    /// Share of the samples held out for testing when there is no test file.
-    #[arg(long, default_value_t = 0.25, value_name = "FRACTION")]
-    pub test_fraction: f64,
+    /// Share of the samples held out for testing when there is no test file
+    /// (default 0.25; digits has a fixed split).
+    #[arg(allow_negative_numbers = true, long, value_name = "FRACTION")]
+    pub test_fraction: Option<f64>,
     /// Seed of the train/test split and of the synthetic data sets (apart
     /// from --seed, so every run of a study sees the same split).
     #[arg(long, default_value_t = 0, value_name = "SEED")]
@@ -130,6 +131,50 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
+    /// Checks the values clap's types cannot: usage errors of `command`.
+    pub fn check(&self, command: &str) -> Result<(), clap::Error> {
+        let invalid = |message: String| usage_error(command, ErrorKind::ValueValidation, message);
+        if let Some(c) = self.classes
+            && !(2..=usize::from(crate::data::MAX_LABEL) + 1).contains(&c)
+        {
+            return Err(invalid(format!(
+                "invalid value '{c}' for '--classes <N>': expected 2 to {}",
+                usize::from(crate::data::MAX_LABEL) + 1
+            )));
+        }
+        if self.width == Some(0) {
+            return Err(invalid(
+                "invalid value '0' for '--width <N>': expected at least 1 feature".into(),
+            ));
+        }
+        if let Some(f) = self.test_fraction {
+            if !(f > 0.0 && f < 1.0) {
+                return Err(invalid(format!(
+                    "invalid value '{f}' for '--test-fraction <FRACTION>': expected a number \
+                     between 0 and 1 (exclusive), e.g. 0.25"
+                )));
+            }
+            let fixed = if self.test_data.is_some() {
+                Some("'--test-data'".to_string())
+            } else if self.dataset == "digits" {
+                Some(format!(
+                    "'--dataset {}' (it has a fixed test split)",
+                    self.dataset
+                ))
+            } else {
+                None
+            };
+            if let Some(with) = fixed {
+                return Err(usage_error(
+                    command,
+                    ErrorKind::ArgumentConflict,
+                    format!("the argument '--test-fraction' cannot be used with {with}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The data loader's description of these flags.
     pub fn spec(&self) -> DataSpec {
         DataSpec {
@@ -143,7 +188,7 @@ impl DataArgs {
             width: self.width,
             classes: self.classes,
             scaling: self.scaling,
-            test_fraction: self.test_fraction,
+            test_fraction: self.test_fraction.unwrap_or(0.25),
             seed: self.data_seed,
             ..DataSpec::default()
         }
@@ -173,6 +218,7 @@ impl From<ActivationArg> for Activation {
 pub struct ModelArgs {
     /// Hidden layer widths, comma separated (`32`, `128,64`; `0` for none).
     #[arg(
+        allow_negative_numbers = true,
         long,
         default_value = "32",
         value_delimiter = ',',
@@ -184,7 +230,12 @@ pub struct ModelArgs {
     #[arg(long, default_value = "relu")]
     pub activation: ActivationArg,
     /// L2 weight decay in the loss: + l2/2 * sum of squared weights.
-    #[arg(long, default_value_t = 0.0, value_name = "L2")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        default_value_t = 0.0,
+        value_name = "L2"
+    )]
     pub l2: f32,
 }
 
@@ -251,25 +302,55 @@ pub struct OptimizerArgs {
     #[arg(long, default_value = "lbfgs")]
     pub optimizer: OptimizerKind,
     /// [sgd, adam] Step size (default: 0.1 for sgd, 1e-3 for adam).
-    #[arg(long, value_name = "LR", help_heading = "Optimizer: SGD and Adam")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "LR",
+        help_heading = "Optimizer: SGD and Adam"
+    )]
     pub lr: Option<f32>,
     /// [sgd] Momentum coefficient in [0, 1) (default 0.9).
-    #[arg(long, value_name = "MU", help_heading = "Optimizer: SGD and Adam")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "MU",
+        help_heading = "Optimizer: SGD and Adam"
+    )]
     pub momentum: Option<f32>,
     /// [sgd] Nesterov momentum instead of heavy ball.
     #[arg(long, help_heading = "Optimizer: SGD and Adam")]
     pub nesterov: bool,
     /// [sgd, adam] Decay added to the gradient as wd * x (default 0).
-    #[arg(long, value_name = "WD", help_heading = "Optimizer: SGD and Adam")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "WD",
+        help_heading = "Optimizer: SGD and Adam"
+    )]
     pub weight_decay: Option<f32>,
     /// [adam] First-moment decay (default 0.9).
-    #[arg(long, value_name = "B1", help_heading = "Optimizer: SGD and Adam")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "B1",
+        help_heading = "Optimizer: SGD and Adam"
+    )]
     pub beta1: Option<f32>,
     /// [adam] Second-moment decay (default 0.999).
-    #[arg(long, value_name = "B2", help_heading = "Optimizer: SGD and Adam")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "B2",
+        help_heading = "Optimizer: SGD and Adam"
+    )]
     pub beta2: Option<f32>,
     /// [adam] Added to the root of the second moment (default 1e-8).
-    #[arg(long, value_name = "EPS", help_heading = "Optimizer: SGD and Adam")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "EPS",
+        help_heading = "Optimizer: SGD and Adam"
+    )]
     pub epsilon: Option<f32>,
     /// [cg] The conjugacy formula (default fr).
     #[arg(long, value_name = "fr|pr+", help_heading = "Optimizer: CG and L-BFGS")]
@@ -282,16 +363,36 @@ pub struct OptimizerArgs {
     pub line_search: Option<LineSearchKind>,
     /// [cg, lbfgs] The step tried first (for lbfgs without history:
     /// divided by |d|, so the first move has this length) (default 1).
-    #[arg(long, value_name = "STEP", help_heading = "Optimizer: CG and L-BFGS")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "STEP",
+        help_heading = "Optimizer: CG and L-BFGS"
+    )]
     pub initial_step: Option<f32>,
     /// [armijo, wolfe] Sufficient-decrease constant c1 (default 1e-4).
-    #[arg(long, value_name = "C1", help_heading = "Optimizer: CG and L-BFGS")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "C1",
+        help_heading = "Optimizer: CG and L-BFGS"
+    )]
     pub c1: Option<f64>,
     /// [wolfe] Curvature constant c2, c1 < c2 < 1 (default 0.9).
-    #[arg(long, value_name = "C2", help_heading = "Optimizer: CG and L-BFGS")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "C2",
+        help_heading = "Optimizer: CG and L-BFGS"
+    )]
     pub c2: Option<f64>,
     /// [armijo] Backtracking factor in (0, 1) (default 0.5).
-    #[arg(long, value_name = "RHO", help_heading = "Optimizer: CG and L-BFGS")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "RHO",
+        help_heading = "Optimizer: CG and L-BFGS"
+    )]
     pub backtrack: Option<f64>,
     /// [armijo, wolfe] Trials per line search (default: 30 armijo, 20 wolfe).
     #[arg(long, value_name = "N", help_heading = "Optimizer: CG and L-BFGS")]
@@ -306,14 +407,70 @@ pub struct OptimizerArgs {
     #[arg(long, help_heading = "Optimizer: CG and L-BFGS")]
     pub damping: bool,
     /// [lbfgs] Skip pairs with s.y <= eps |s| |y| (default 1e-6).
-    #[arg(long, value_name = "EPS", help_heading = "Optimizer: CG and L-BFGS")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "EPS",
+        help_heading = "Optimizer: CG and L-BFGS"
+    )]
     pub curvature_eps: Option<f32>,
     /// [lbfgs] Largest Euclidean length of a step (default: no limit).
-    #[arg(long, value_name = "LENGTH", help_heading = "Optimizer: CG and L-BFGS")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "LENGTH",
+        help_heading = "Optimizer: CG and L-BFGS"
+    )]
     pub max_step: Option<f32>,
 }
 
 impl OptimizerArgs {
+    /// A range error of the core, as clap's `invalid value` error naming
+    /// the flag and the value given.
+    fn invalid_value(&self, error: sooth_core::Error) -> clap::Error {
+        let sooth_core::Error::InvalidHyperparameter { name, expected } = error else {
+            return usage_error("train", ErrorKind::ValueValidation, error);
+        };
+        let shown = |v: Option<String>| v.unwrap_or_else(|| "(default)".into());
+        let s = |v: Option<f32>| v.map(|v| v.to_string());
+        let (flag, value) = match name {
+            "learning rate" => ("--lr <LR>", s(self.lr)),
+            "momentum" => ("--momentum <MU>", s(self.momentum)),
+            "weight decay" => ("--weight-decay <WD>", s(self.weight_decay)),
+            "beta1" => ("--beta1 <B1>", s(self.beta1)),
+            "beta2" => ("--beta2 <B2>", s(self.beta2)),
+            "epsilon" => ("--epsilon <EPS>", s(self.epsilon)),
+            "history" => ("--history <M>", self.history.map(|v| v.to_string())),
+            "initial step" => ("--initial-step <STEP>", s(self.initial_step)),
+            "inner iterations" => (
+                "--inner-iterations <N>",
+                self.inner_iterations.map(|v| v.to_string()),
+            ),
+            "curvature guard" => ("--curvature-eps <EPS>", s(self.curvature_eps)),
+            "maximum step" => ("--max-step <LENGTH>", s(self.max_step)),
+            "Armijo c1" => ("--c1 <C1>", self.c1.map(|v| v.to_string())),
+            "backtracking factor" => ("--backtrack <RHO>", self.backtrack.map(|v| v.to_string())),
+            "line search trials" => ("--max-trials <N>", self.max_trials.map(|v| v.to_string())),
+            "Wolfe constants" => (
+                "--c1 <C1> / --c2 <C2>",
+                Some(format!(
+                    "{}' / '{}",
+                    shown(self.c1.map(|v| v.to_string())),
+                    shown(self.c2.map(|v| v.to_string()))
+                )),
+            ),
+            _ => return usage_error("train", ErrorKind::ValueValidation, error),
+        };
+        usage_error(
+            "train",
+            ErrorKind::ValueValidation,
+            format!(
+                "invalid value '{}' for '{flag}': expected {expected}",
+                shown(value)
+            ),
+        )
+    }
+
     /// The optimizer configuration, or a usage error for a flag that does
     /// not belong to the chosen optimizer or a value out of range.
     pub fn config(&self) -> Result<OptimizerConfig, clap::Error> {
@@ -414,7 +571,7 @@ impl OptimizerArgs {
                 ));
             }
         }
-        let invalid = |e: sooth_core::Error| usage_error("train", ErrorKind::ValueValidation, e);
+        let invalid = |e: sooth_core::Error| self.invalid_value(e);
         let line_search = match line_search {
             LineSearchKind::Fixed => LineSearch::Fixed,
             LineSearchKind::Armijo => LineSearch::Armijo(

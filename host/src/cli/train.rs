@@ -67,6 +67,10 @@ pub struct Summary<'a> {
 pub fn run(args: TrainArgs) -> Result<(), String> {
     let mut spec =
         run_spec(&args.model, &args.optimizer, &args.training).unwrap_or_else(|e| e.exit());
+    args.data.check("train").unwrap_or_else(|e| e.exit());
+    for path in [&args.save, &args.metrics].into_iter().flatten() {
+        check_output(path)?;
+    }
     let data = load(&args.data.spec()).map_err(|e| e.to_string())?;
     if let Some(path) = &args.training.init_from {
         spec.initial = Some(initial_params(path, &spec, &data)?);
@@ -213,7 +217,12 @@ pub fn write_metrics(path: &Path, curve: &[EpochRecord]) -> Result<(), String> {
 /// network and the data's scaling.
 fn initial_params(path: &Path, spec: &RunSpec, data: &Loaded) -> Result<Vec<f32>, String> {
     let name = path.display();
-    let bytes = std::fs::read(path).map_err(|e| format!("{name}: {e}"))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        format!(
+            "{name}: {}",
+            crate::data::read_error(&e, "a sooth model file")
+        )
+    })?;
     let model = sooth_core::SavedModel::read(&bytes).map_err(|e| format!("{name}: {e}"))?;
     let wanted = spec
         .model
@@ -260,6 +269,28 @@ fn initial_params(path: &Path, spec: &RunSpec, data: &Loaded) -> Result<Vec<f32>
         .read_params(&mut params)
         .map_err(|e| format!("{name}: {e}"))?;
     Ok(params)
+}
+
+/// Fails before training if `path` cannot be written: its folder must exist.
+pub fn check_output(path: &Path) -> Result<(), String> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(format!(
+            "{}: no such folder {}; expected an existing folder to write into",
+            path.display(),
+            parent.display()
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "{}: is a directory, expected a file name",
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Saves the model with the data's scaling as its input transform.

@@ -496,14 +496,23 @@ fn find_idx_labels(images: &Path) -> Result<PathBuf, DataError> {
 /// The whole contents of a file, or an error for people.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
     std::fs::read(path).map_err(|error| {
-        let message = match error.kind() {
-            std::io::ErrorKind::NotFound => "no such file".to_owned(),
-            std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-            std::io::ErrorKind::IsADirectory => "is a directory, expected a data file".to_owned(),
-            _ => format!("cannot read: {error}"),
-        };
-        DataError::at(&path.display().to_string(), Place::Whole, message)
+        DataError::at(
+            &path.display().to_string(),
+            Place::Whole,
+            read_error(&error, "a data file"),
+        )
     })
+}
+
+/// Why a file could not be read, for people: `no such file`, `is a
+/// directory, expected <what>`, ...
+pub fn read_error(error: &std::io::Error, what: &str) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        std::io::ErrorKind::IsADirectory => format!("is a directory, expected {what}"),
+        _ => format!("cannot read: {error}"),
+    }
 }
 
 /// Decides the classes, checks labels and widths, splits and scales.

@@ -171,7 +171,13 @@ fn parse_flags(
     args.extend(to_args(data));
     args.extend(to_args(model));
     args.extend(to_args(optimizer));
-    FlagParser::try_parse_from(&args).map_err(|e| first_line(&e.render().to_string()))
+    let parsed =
+        FlagParser::try_parse_from(&args).map_err(|e| first_line(&e.render().to_string()))?;
+    parsed
+        .data
+        .check("sweep")
+        .map_err(|e| first_line(&e.render().to_string()))?;
+    Ok(parsed)
 }
 
 fn first_line(s: &str) -> String {
