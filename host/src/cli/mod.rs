@@ -3,6 +3,7 @@
 //! training) are the argument groups here.
 
 pub mod eval;
+pub mod slurm;
 pub mod sweep;
 pub mod train;
 
@@ -43,6 +44,9 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Combine the directories of a sharded sweep.
     Merge(sweep::MergeArgs),
+    /// Run a study on a Slurm cluster: a job array (one task per shard) and
+    /// a merge job; resubmitting reruns only what is missing.
+    Slurm(slurm::SlurmArgs),
 }
 
 /// Runs the command line; returns the process's exit code.
@@ -53,6 +57,7 @@ pub fn main() -> i32 {
         Command::Eval(args) => eval::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => sweep::merge(args),
+        Command::Slurm(args) => slurm::run(args),
     };
     match outcome {
         Ok(()) => 0,
