@@ -481,3 +481,74 @@ fn what_cannot_work_is_refused() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_task_ended_by_slurm_leaves_no_lock() {
+    let (dir, study) = setup("lock");
+    let out = dir.join("out");
+    let out_s = out.to_str().unwrap();
+    let study_s = study.to_str().unwrap();
+    ok(slurm(
+        &dir,
+        &["--config", study_s, "--out", out_s, "--shards", "1"],
+        None,
+    ));
+    let script = out.join("sweep.sbatch");
+    let lock = out.join("shard-0").join(".sooth-sweep.lock");
+
+    // A lock naming another node is not this task's to remove: the sweep
+    // refuses, and the lock stays for a person to judge.
+    std::fs::create_dir_all(out.join("shard-0")).unwrap();
+    std::fs::write(&lock, "other-node 4242").unwrap();
+    let refused = Command::new("bash")
+        .arg(&script)
+        .env("SLURM_ARRAY_TASK_ID", "0")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let e = String::from_utf8_lossy(&refused.stderr);
+    assert!(e.contains("process 4242 on other-node"), "{e}");
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), "other-node 4242");
+    std::fs::remove_file(&lock).unwrap();
+
+    // SIGTERM, as scancel and the time limit send it, to the sweep: the
+    // task fails and removes the lock the sweep could not.
+    let mut task = Command::new("bash")
+        .arg(&script)
+        .env("SLURM_ARRAY_TASK_ID", "0")
+        .env("SLURM_CPUS_PER_TASK", "1")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let holder = loop {
+        if let Ok(text) = std::fs::read_to_string(&lock)
+            && let Some((_, pid)) = text.split_once(' ')
+            && !pid.is_empty()
+        {
+            break pid.to_string();
+        }
+        assert!(
+            start.elapsed().as_secs() < 60,
+            "no lock at {} while the sweep runs",
+            lock.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let kill = Command::new("kill")
+        .args(["-TERM", &holder])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = task.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the task must fail when its sweep is killed"
+    );
+    assert!(!lock.exists(), "the task left {}", lock.display());
+
+    // Run again, it completes the shard.
+    run_task(&script, 0);
+    assert_eq!(rows(&out.join("shard-0")).len(), RUNS);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

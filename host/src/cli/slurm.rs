@@ -23,6 +23,9 @@ pub const SWEEP_SCRIPT: &str = "sweep.sbatch";
 pub const MERGE_SCRIPT: &str = "merge.sbatch";
 /// The directory of the jobs' logs, in the results directory.
 pub const LOGS: &str = "logs";
+/// The lock a sweep holds on its directory (`sweep::store::DirLock`; the
+/// test `a_task_ended_by_slurm_leaves_no_lock` checks the name).
+const SWEEP_LOCK: &str = ".sooth-sweep.lock";
 
 /// Flags of `sooth slurm`.
 #[derive(Debug, Args)]
@@ -265,13 +268,29 @@ shards={n}
 k=${{SLURM_ARRAY_TASK_ID:?submit this script with sbatch: it is a job array}}
 threads=${{SLURM_CPUS_PER_TASK:-{cpus}}}
 echo "sooth slurm: shard $k/$shards, job ${{SLURM_ARRAY_JOB_ID:-none}}_$k on $(hostname), CPUs: $threads, $(date)"
-exec "$sooth" sweep --config "$out/{pinned}" --shard "$k/$shards" --out "$out/shard-$k" --threads "$threads"
+# The sweep runs as a child, not exec'd: when Slurm ends the task (scancel, time
+# limit), it dies on SIGTERM without removing its directory lock, and a lock
+# naming another node would stop the resubmitted task there. Once the sweep is
+# gone, a lock naming it is stale and removed.
+"$sooth" sweep --config "$out/{pinned}" --shard "$k/$shards" --out "$out/shard-$k" --threads "$threads" &
+pid=$!
+trap 'kill -TERM "$pid" 2>/dev/null || true' TERM INT
+while :; do
+    wait "$pid" && status=0 || status=$?
+    kill -0 "$pid" 2>/dev/null || break
+done
+lock="$out/shard-$k/{lock}"
+if [[ -f $lock && $(cat "$lock") == "$(cat /proc/sys/kernel/hostname) $pid" ]]; then
+    rm -f "$lock"
+fi
+exit "$status"
 "#,
             version = env!("CARGO_PKG_VERSION"),
             n = self.shards,
             out = self.out,
             out_q = shell_quote(&self.out),
             pinned = PINNED_STUDY,
+            lock = SWEEP_LOCK,
             script = SWEEP_SCRIPT,
             name = self.name,
             array = array_list(&(0..self.shards).collect::<Vec<_>>()),
@@ -920,10 +939,12 @@ mod tests {
         );
         assert!(s.contains(r"sooth='/home/me/bin/it'\''s sooth'"), "{s}");
         assert!(s.contains("shards=4\n"));
-        assert!(s.ends_with(
-            "exec \"$sooth\" sweep --config \"$out/study.toml\" --shard \"$k/$shards\" \
-             --out \"$out/shard-$k\" --threads \"$threads\"\n"
+        assert!(s.contains(
+            "\n\"$sooth\" sweep --config \"$out/study.toml\" --shard \"$k/$shards\" \
+             --out \"$out/shard-$k\" --threads \"$threads\" &\n"
         ));
+        assert!(s.contains("lock=\"$out/shard-$k/.sooth-sweep.lock\"\n"));
+        assert!(s.ends_with("exit \"$status\"\n"));
     }
 
     #[test]
