@@ -50,10 +50,15 @@ pub struct SlurmArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Number of shards, one array task each (balanced by expected cost).
-    #[arg(long, value_name = "N", required_unless_present = "status")]
+    #[arg(
+        long,
+        value_name = "N",
+        required_unless_present = "status",
+        value_parser = at_least_one
+    )]
     pub shards: Option<usize>,
     /// CPUs of each task; the sweep runs that many runs at once.
-    #[arg(long, value_name = "C", default_value_t = 1)]
+    #[arg(long, value_name = "C", default_value_t = 1, value_parser = at_least_one)]
     pub cpus_per_task: usize,
     /// Memory of each task (`--mem` of sbatch: `2G`, `500M`); default: the
     /// cluster's.
@@ -91,6 +96,14 @@ pub struct SlurmArgs {
     /// and submits nothing.
     #[arg(long, conflicts_with_all = ["submit", "tasks", "config"])]
     pub status: bool,
+}
+
+/// A count flag's value: a whole number `>= 1`.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number >= 1".into()),
+    }
 }
 
 /// Which array tasks to submit.
@@ -623,9 +636,6 @@ pub fn run(args: SlurmArgs) -> Result<(), String> {
     if args.status {
         return status(&args.out, args.shards);
     }
-    if args.cpus_per_task == 0 {
-        return Err("invalid value '0' for '--cpus-per-task <C>': expected at least 1".into());
-    }
     for (flag, value) in [
         ("--mem", &args.mem),
         ("--time", &args.time),
@@ -663,6 +673,14 @@ pub fn run(args: SlurmArgs) -> Result<(), String> {
     let study = pin_study(&out, args.config.as_deref())?;
     let (data, runs) = crate::sweep::prepare(&study)?;
     let n = shard_count(&out, &study, args.shards, runs.len())?;
+    if let Some(Tasks::List(list)) = &args.tasks
+        && let Some(k) = list.iter().find(|&&k| k >= n)
+    {
+        return Err(format!(
+            "--tasks: there is no task {k}; the array's tasks are 0-{}",
+            n - 1
+        ));
+    }
     let script_dir = args.script_dir.clone().unwrap_or_else(|| out.clone());
     std::fs::create_dir_all(&script_dir).map_err(|e| format!("{}: {e}", script_dir.display()))?;
     let script_dir = script_dir
@@ -709,15 +727,7 @@ pub fn run(args: SlurmArgs) -> Result<(), String> {
     let tasks: Option<Vec<usize>> = match &args.tasks {
         None => None,
         Some(Tasks::Missing) => Some(incomplete(&states)),
-        Some(Tasks::List(list)) => {
-            if let Some(k) = list.iter().find(|&&k| k >= n) {
-                return Err(format!(
-                    "--tasks: there is no task {k}; the array's tasks are 0-{}",
-                    n - 1
-                ));
-            }
-            Some(list.clone())
-        }
+        Some(Tasks::List(list)) => Some(list.clone()),
     };
     let sweep_arg = sweep_path.to_string_lossy().into_owned();
     let merge_arg = merge_path.to_string_lossy().into_owned();
