@@ -4,6 +4,7 @@
 
 pub mod eval;
 pub mod export;
+pub mod slurm;
 pub mod sweep;
 pub mod train;
 
@@ -46,6 +47,9 @@ pub enum Command {
     Merge(sweep::MergeArgs),
     /// Check a saved model and copy it for the firmware build.
     Export(export::ExportArgs),
+    /// Run a study on a Slurm cluster: a job array (one task per shard) and
+    /// a merge job; resubmitting reruns only what is missing.
+    Slurm(slurm::SlurmArgs),
 }
 
 /// Runs the command line; returns the process's exit code.
@@ -57,6 +61,7 @@ pub fn main() -> i32 {
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => sweep::merge(args),
         Command::Export(args) => export::run(args),
+        Command::Slurm(args) => slurm::run(args),
     };
     match outcome {
         Ok(()) => 0,
