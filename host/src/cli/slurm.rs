@@ -23,9 +23,6 @@ pub const SWEEP_SCRIPT: &str = "sweep.sbatch";
 pub const MERGE_SCRIPT: &str = "merge.sbatch";
 /// The directory of the jobs' logs, in the results directory.
 pub const LOGS: &str = "logs";
-/// The lock a sweep holds on its directory (`sweep::store::DirLock`; the
-/// test `a_task_ended_by_slurm_leaves_no_lock` checks the name).
-const SWEEP_LOCK: &str = ".sooth-sweep.lock";
 
 /// Flags of `sooth slurm`.
 #[derive(Debug, Args)]
@@ -281,29 +278,16 @@ shards={n}
 k=${{SLURM_ARRAY_TASK_ID:?submit this script with sbatch: it is a job array}}
 threads=${{SLURM_CPUS_PER_TASK:-{cpus}}}
 echo "sooth slurm: shard $k/$shards, job ${{SLURM_ARRAY_JOB_ID:-none}}_$k on $(hostname), CPUs: $threads, $(date)"
-# The sweep runs as a child, not exec'd: when Slurm ends the task (scancel, time
-# limit), it dies on SIGTERM without removing its directory lock, and a lock
-# naming another node would stop the resubmitted task there. Once the sweep is
-# gone, a lock naming it is stale and removed.
-"$sooth" sweep --config "$out/{pinned}" --shard "$k/$shards" --out "$out/shard-$k" --threads "$threads" &
-pid=$!
-trap 'kill -TERM "$pid" 2>/dev/null || true' TERM INT
-while :; do
-    wait "$pid" && status=0 || status=$?
-    kill -0 "$pid" 2>/dev/null || break
-done
-lock="$out/shard-$k/{lock}"
-if [[ -f $lock && $(cat "$lock") == "$(cat /proc/sys/kernel/hostname) $pid" ]]; then
-    rm -f "$lock"
-fi
-exit "$status"
+# Idempotent: a rerun of this task (after scancel, a time limit or a node
+# failure) resumes the shard; the sweep's directory lock is an OS lock that
+# ends with the process that held it.
+exec "$sooth" sweep --config "$out/{pinned}" --shard "$k/$shards" --out "$out/shard-$k" --threads "$threads"
 "#,
             version = env!("CARGO_PKG_VERSION"),
             n = self.shards,
             out = self.out,
             out_q = shell_quote(&self.out),
             pinned = PINNED_STUDY,
-            lock = SWEEP_LOCK,
             script = SWEEP_SCRIPT,
             name = self.name,
             array = array_list(&(0..self.shards).collect::<Vec<_>>()),
@@ -953,7 +937,7 @@ mod tests {
             "\n\"$sooth\" sweep --config \"$out/study.toml\" --shard \"$k/$shards\" \
              --out \"$out/shard-$k\" --threads \"$threads\" &\n"
         ));
-        assert!(s.contains("lock=\"$out/shard-$k/.sooth-sweep.lock\"\n"));
+        assert!(s.contains("exec \"$sooth\" sweep"));
         assert!(s.ends_with("exit \"$status\"\n"));
     }
 

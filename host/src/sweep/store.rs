@@ -93,7 +93,6 @@ pub(crate) const STUDY: &str = "study.json";
 pub(crate) const RUNS_JSONL: &str = "runs.jsonl";
 pub(crate) const RUNS_CSV: &str = "runs.csv";
 pub(crate) const CURVES: &str = "curves.jsonl";
-const LOCK: &str = ".sooth-sweep.lock";
 
 fn io(path: &Path, e: std::io::Error) -> String {
     format!("{}: {e}", path.display())
@@ -350,10 +349,13 @@ pub fn order_of(runs: &[PlannedRun]) -> HashMap<String, usize> {
     runs.iter().map(|r| (r.run_id.clone(), r.index)).collect()
 }
 
-/// An exclusive hold on a sweep directory (`.sooth-sweep.lock`, holding
-/// `host pid`); a lock left by a dead process on this host is taken over.
+/// An exclusive hold on a sweep directory: an OS file lock (`flock`) on
+/// `.sooth-sweep.lock`, which also names the holder (`host pid`) for the
+/// error message. The OS releases the lock when the process ends, however
+/// it ends (kill -9, SIGTERM from `scancel`), so a killed sweep never
+/// blocks the next one.
 pub struct DirLock {
-    path: PathBuf,
+    _file: File,
 }
 
 fn hostname() -> String {
@@ -362,44 +364,39 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
+/// The lock file's name inside a sweep directory.
+pub const LOCK_FILE: &str = ".sooth-sweep.lock";
+
 impl DirLock {
     /// Locks `dir`, or explains who holds it.
     pub fn acquire(dir: &Path) -> Result<DirLock, String> {
-        let path = dir.join(LOCK);
-        let me = format!("{} {}", hostname(), std::process::id());
-        for _ in 0..2 {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    f.write_all(me.as_bytes()).map_err(|e| io(&path, e))?;
-                    return Ok(DirLock { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                    let mut parts = holder.split_whitespace();
-                    let (host, pid) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-                    let alive = host != hostname()
-                        || (!pid.is_empty() && Path::new("/proc").join(pid).exists());
-                    if alive {
-                        return Err(format!(
-                            "{}: another sweep (process {pid} on {host}) is writing this directory; \
-                             wait for it, or delete {} if that process is gone",
-                            dir.display(),
-                            path.display()
-                        ));
-                    }
-                    // Left by a killed sweep on this host: take it over.
-                    let _ = std::fs::remove_file(&path);
-                }
-                Err(e) => return Err(io(&path, e)),
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {
+                let me = format!("{} {}", hostname(), std::process::id());
+                file.set_len(0).map_err(|e| io(&path, e))?;
+                file.write_all(me.as_bytes()).map_err(|e| io(&path, e))?;
+                Ok(DirLock { _file: file })
             }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let mut parts = holder.split_whitespace();
+                let (host, pid) = (parts.next().unwrap_or("?"), parts.next().unwrap_or("?"));
+                Err(format!(
+                    "{}: another sweep (process {pid} on {host}) is writing this directory; \
+                     wait for it to finish",
+                    dir.display()
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(io(&path, e)),
         }
-        Err(format!("{}: could not take the lock", path.display()))
-    }
-}
-
-impl Drop for DirLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -480,6 +477,23 @@ mod tests {
         .unwrap();
         let e = read_jsonl::<Row>(&path).unwrap_err();
         assert!(e.contains("runs.jsonl:2:"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_directory_has_one_writer_at_a_time() {
+        let dir = std::env::temp_dir().join(format!("sooth-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let held = DirLock::acquire(&dir).unwrap();
+        let e = DirLock::acquire(&dir)
+            .err()
+            .expect("a second writer is refused");
+        assert!(
+            e.contains(&format!("process {}", std::process::id())),
+            "{e}"
+        );
+        drop(held);
+        DirLock::acquire(&dir).expect("free again once the holder is gone");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
