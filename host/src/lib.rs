@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod data;
+pub mod report;
 pub mod run;
 pub mod stats;

@@ -3,6 +3,7 @@
 //! training) are the argument groups here.
 
 pub mod eval;
+pub mod report;
 pub mod train;
 
 use crate::data::{DataSpec, Format, Header, LabelColumn, Scaling};
@@ -37,6 +38,8 @@ pub enum Command {
     Train(Box<train::TrainArgs>),
     /// Evaluate a saved model on a data set.
     Eval(eval::EvalArgs),
+    /// Analyse a sweep directory: report.md, report.json and plots.
+    Report(report::ReportArgs),
 }
 
 /// Runs the command line; returns the process's exit code.
@@ -45,6 +48,7 @@ pub fn main() -> i32 {
     let outcome = match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
+        Command::Report(args) => report::run(args),
     };
     match outcome {
         Ok(()) => 0,
