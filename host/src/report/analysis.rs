@@ -1325,6 +1325,12 @@ fn claims(a: &Analysis) -> Claims {
                         }
                     ));
                 }
+                if !design.dropped.is_empty() {
+                    evidence.push_str(&format!(
+                        " Left out of the ANOVA: {}.",
+                        design.dropped.join("; ")
+                    ));
+                }
                 evidence.push_str(&kruskal_sentence(a));
                 Claim {
                     statement: statement_a,

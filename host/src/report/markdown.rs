@@ -305,9 +305,10 @@ fn failures(md: &mut String, a: &Analysis) {
             let _ = writeln!(
                 md,
                 "A run counts as **at or near chance** (failed to learn) when its peak test accuracy \
-                 is at most 100/classes + 5 points = {:.2}% ({} classes, from {}; chance is {:.2}%). \
+                 is at most 100/classes + {} points = {:.2}% ({} classes, from {}; chance is {:.2}%). \
                  Such runs stay in every statistic above, as in the study: they are what the \
                  optimizer did. {} run(s) are at or near chance.\n",
+                ((rule.threshold_percent - rule.chance_percent) * 100.0).round() / 100.0,
                 rule.threshold_percent,
                 rule.classes,
                 rule.source,

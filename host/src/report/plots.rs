@@ -12,7 +12,7 @@ use crate::stats::percentile;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -322,6 +322,44 @@ fn plot_area(size: (u32, u32)) -> (u32, u32) {
     (size.0.saturating_sub(120), size.1.saturating_sub(130))
 }
 
+/// Pixel width of a [`side_legend`] for these names.
+fn legend_width(names: &[String]) -> u32 {
+    let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0) as u32;
+    (longest * 11 + 64).min(260)
+}
+
+/// A legend to the right of the plotting area (`area`: its pixel ranges),
+/// so it can never hide data: one line and marker per entry.
+fn side_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    area: &(std::ops::Range<i32>, std::ops::Range<i32>),
+    entries: &[(String, RGBColor)],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    let names: Vec<String> = entries.iter().map(|e| e.0.clone()).collect();
+    let (x, y) = (area.0.end + 20, area.1.start + 8);
+    let (w, h) = (legend_width(&names) as i32, entries.len() as i32 * 28 + 12);
+    root.draw(&Rectangle::new([(x, y), (x + w, y + h)], WHITE.filled()))?;
+    root.draw(&Rectangle::new([(x, y), (x + w, y + h)], BLACK.mix(0.4)))?;
+    for (i, (name, c)) in entries.iter().enumerate() {
+        let cy = y + 20 + i as i32 * 28;
+        root.draw(&PathElement::new(
+            vec![(x + 10, cy), (x + 40, cy)],
+            c.stroke_width(3),
+        ))?;
+        root.draw(&Circle::new((x + 25, cy), 5, c.filled()))?;
+        root.draw(&Text::new(
+            name.clone(),
+            (x + 50, cy),
+            legend_style().pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+    }
+    Ok(())
+}
+
 /// Multiplicative x offset of optimizer `k` of `count`, so error bars at the
 /// same batch size do not overlap.
 fn dodge(k: usize, count: usize) -> f64 {
@@ -363,6 +401,7 @@ where
             caption_style(),
         )
         .margin(16)
+        .margin_right(legend_width(&a.optimizers) + 32)
         .x_label_area_size(56)
         .y_label_area_size(72)
         .build_cartesian_2d(
@@ -381,10 +420,7 @@ where
         .bold_line_style(BLACK.mix(0.12))
         .draw()?;
     let count = a.optimizers.len();
-    let (lx0, lx1) = (x0.ln(), x1.ln());
-    let norm = |x: f64, y: f64| ((x.ln() - lx0) / (lx1 - lx0), (y - y0) / (y1 - y0));
-    let mut ink = Vec::new();
-    let mut names = Vec::new();
+    let mut entries = Vec::new();
     for (k, optimizer) in a.optimizers.iter().enumerate() {
         let c = color(k);
         let mine: Vec<(f64, f64, f64)> = points
@@ -395,22 +431,11 @@ where
         if mine.is_empty() {
             continue;
         }
-        names.push(optimizer.clone());
-        let line: Vec<(f64, f64)> = mine.iter().map(|&(x, m, _)| norm(x, m)).collect();
-        ink.extend(densify(&line, 40));
-        for &(x, m, sd) in &mine {
-            ink.extend(densify(
-                &[norm(x, (m - sd).max(y0)), norm(x, (m + sd).min(y1))],
-                40,
-            ));
-        }
-        chart
-            .draw_series(LineSeries::new(
-                mine.iter().map(|&(x, m, _)| (x, m)),
-                c.stroke_width(3),
-            ))?
-            .label(optimizer.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
+        entries.push((optimizer.clone(), c));
+        chart.draw_series(LineSeries::new(
+            mine.iter().map(|&(x, m, _)| (x, m)),
+            c.stroke_width(3),
+        ))?;
         for &(x, m, sd) in &mine {
             if sd > 0.0 {
                 chart.draw_series(std::iter::once(PathElement::new(
@@ -433,14 +458,7 @@ where
                 .map(|&(x, m, _)| Circle::new((x, m), 5, c.filled())),
         )?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(legend_style())
-        .position(legend_corner(&ink, &names, plot_area(SIZE)))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .draw()?;
-    Ok(())
+    side_legend(root, &chart.plotting_area().get_pixel_range(), &entries)
 }
 
 fn variance<DB: DrawingBackend>(
@@ -484,6 +502,7 @@ where
             caption_style(),
         )
         .margin(16)
+        .margin_right(legend_width(&a.optimizers) + 32)
         .x_label_area_size(56)
         .y_label_area_size(84)
         .build_cartesian_2d(
@@ -501,10 +520,7 @@ where
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(BLACK.mix(0.12))
         .draw()?;
-    let (lx0, lx1, ly0, ly1) = (x0.ln(), x1.ln(), y0.ln(), y1.ln());
-    let norm = |(x, y): (f64, f64)| ((x.ln() - lx0) / (lx1 - lx0), (y.ln() - ly0) / (ly1 - ly0));
-    let mut ink = Vec::new();
-    let mut names = Vec::new();
+    let mut entries = Vec::new();
     for (k, optimizer) in a.optimizers.iter().enumerate() {
         let c = color(k);
         let mine: Vec<(f64, f64)> = points
@@ -515,23 +531,11 @@ where
         if mine.is_empty() {
             continue;
         }
-        names.push(optimizer.clone());
-        let line: Vec<(f64, f64)> = mine.iter().map(|&p| norm(p)).collect();
-        ink.extend(densify(&line, 40));
-        chart
-            .draw_series(LineSeries::new(mine.iter().copied(), c.stroke_width(3)))?
-            .label(optimizer.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3)));
+        entries.push((optimizer.clone(), c));
+        chart.draw_series(LineSeries::new(mine.iter().copied(), c.stroke_width(3)))?;
         chart.draw_series(mine.iter().map(|&p| Circle::new(p, 5, c.filled())))?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(legend_style())
-        .position(legend_corner(&ink, &names, plot_area(SIZE)))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .draw()?;
-    Ok(())
+    side_legend(root, &chart.plotting_area().get_pixel_range(), &entries)
 }
 
 /// `0.01`, `2.5`, `300`, `1e5`: short tick labels for a log axis.
@@ -713,8 +717,9 @@ fn curve_bands(a: &Analysis, curves: &[super::load::CurvePoint]) -> Vec<Band> {
     }
     let mut bands = Vec::new();
     for (i, (which, cell)) in chosen.into_iter().enumerate() {
+        let ids: HashSet<&str> = cell.run_ids.iter().map(String::as_str).collect();
         let mut per_epoch: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
-        for p in curves.iter().filter(|p| cell.run_ids.contains(&p.run_id)) {
+        for p in curves.iter().filter(|p| ids.contains(p.run_id.as_str())) {
             per_epoch
                 .entry(p.epoch)
                 .or_default()
