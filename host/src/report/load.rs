@@ -453,8 +453,14 @@ fn read_runs(path: &Path, warnings: &mut Vec<String>) -> Result<Vec<Run>, LoadEr
 
 fn read_curves(path: &Path, warnings: &mut Vec<String>) -> Result<Vec<CurvePoint>, LoadError> {
     let mut points = Vec::new();
+    let mut without = 0usize;
     for (line, map) in read_json_lines(path, warnings)? {
         let f = Fields { map: &map };
+        // A diverged run's accuracy may be written as null (JSON has no NaN).
+        if f.present("test_accuracy").is_none() && map.contains_key("test_accuracy") {
+            without += 1;
+            continue;
+        }
         let point = (|| -> Result<CurvePoint, String> {
             Ok(CurvePoint {
                 run_id: f.string("run_id")?,
@@ -471,6 +477,12 @@ fn read_curves(path: &Path, warnings: &mut Vec<String>) -> Result<Vec<CurvePoint
             message,
         })?;
         points.push(point);
+    }
+    if without > 0 {
+        warnings.push(format!(
+            "{}: {without} point(s) with a null test_accuracy (diverged runs?) are left out of the curves",
+            path.display()
+        ));
     }
     Ok(points)
 }

@@ -768,10 +768,15 @@ fn curves_plot<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, bands: &[Band]
 where
     DB::ErrorType: 'static,
 {
+    let first = bands
+        .iter()
+        .flat_map(|b| b.points.iter().map(|p| p.0))
+        .fold(f64::INFINITY, f64::min)
+        .min(1.0);
     let last = bands
         .iter()
         .flat_map(|b| b.points.iter().map(|p| p.0))
-        .fold(1.0_f64, f64::max);
+        .fold(first + 1.0, f64::max);
     let lo = bands
         .iter()
         .flat_map(|b| b.points.iter().map(|p| p.1 - p.2))
@@ -790,7 +795,7 @@ where
         .margin(16)
         .x_label_area_size(56)
         .y_label_area_size(72)
-        .build_cartesian_2d(1.0..last.max(2.0), y0..y1)?;
+        .build_cartesian_2d(first..last, y0..y1)?;
     chart
         .configure_mesh()
         .x_desc("epoch")
@@ -802,7 +807,7 @@ where
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(BLACK.mix(0.12))
         .draw()?;
-    let (xa, xb) = (1.0, last.max(2.0));
+    let (xa, xb) = (first, last);
     let norm = |x: f64, y: f64| ((x - xa) / (xb - xa), (y - y0) / (y1 - y0));
     let mut ink = Vec::new();
     for band in bands {

@@ -728,3 +728,47 @@ fn study_json_is_read_leniently() {
             .any(|n| n.contains("cell lbfgs @ full, but runs.jsonl has no run of it"))
     );
 }
+
+#[test]
+fn curves_skip_null_accuracies_and_a_torn_last_line() {
+    let dir = scratch("curves");
+    std::fs::write(dir.join("runs.jsonl"), format!("{LINE}\n")).unwrap();
+    std::fs::write(
+        dir.join("curves.jsonl"),
+        concat!(
+            r#"{"run_id": "sgd-b8-h0-s0", "epoch": 1, "test_accuracy": 0.5, "test_loss": 1.2}"#,
+            "\n",
+            r#"{"run_id": "sgd-b8-h0-s0", "epoch": 2, "test_accuracy": null, "test_loss": null}"#,
+            "\n",
+            r#"{"run_id": "sgd-b8-h0-s0", "epoch": 3, "test_accuracy": 0.7, "test_loss": 0.9}"#,
+            "\n",
+            r#"{"run_id": "sgd-b8-h0-s0", "epo"#,
+        ),
+    )
+    .unwrap();
+    let s = load(&dir).unwrap();
+    let curves = s.curves.unwrap();
+    assert_eq!(curves.iter().map(|p| p.epoch).collect::<Vec<_>>(), [1, 3]);
+    assert_eq!(curves[1].test_accuracy, 0.7);
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.contains("1 point(s) with a null test_accuracy"))
+    );
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.contains("curves.jsonl line 4") && w.contains("torn"))
+    );
+
+    std::fs::write(
+        dir.join("curves.jsonl"),
+        "{\"run_id\": \"a\", \"epoch\": 1, \"test_accuracy\": 1.5}\n{}\n",
+    )
+    .unwrap();
+    let e = load(&dir).unwrap_err().to_string();
+    assert!(
+        e.contains("curves.jsonl line 1: `test_accuracy` is 1.5"),
+        "{e}"
+    );
+}
