@@ -1566,7 +1566,7 @@ fn claims(a: &Analysis) -> Claims {
             .iter()
             .map(|c| {
                 format!(
-                    "vs {} @ {}{}: variance {:.3} vs {:.3} ({}), Brown-Forsythe {}, Levene {}",
+                    "vs {} @ {}{}: variance {} vs {} ({}), Brown-Forsythe {}, Levene {}",
                     c.other,
                     c.other_batch,
                     if c.first_order {
@@ -1574,8 +1574,8 @@ fn claims(a: &Analysis) -> Claims {
                     } else {
                         " (not first-order; not part of the verdict)"
                     },
-                    c.lbfgs_variance,
-                    c.other_variance,
+                    super::markdown::fmt_num(c.lbfgs_variance),
+                    super::markdown::fmt_num(c.other_variance),
                     if c.lbfgs_variance < c.other_variance {
                         format!("{SECOND_ORDER} lower")
                     } else {
