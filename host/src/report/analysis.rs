@@ -1596,9 +1596,10 @@ fn claims(a: &Analysis) -> Claims {
             statement: statement_c,
             verdict,
             evidence: format!(
-                "{SECOND_ORDER}'s best batch size is {} (highest mean). {}.{}",
+                "{SECOND_ORDER}'s best batch size is {} (highest mean). {}.{}{}",
                 lb.lbfgs_batch,
                 parts.join("; "),
+                variance_conclusion(verdict, &first, alpha),
                 if missing.is_empty() {
                     String::new()
                 } else {
@@ -1616,6 +1617,49 @@ fn claims(a: &Analysis) -> Claims {
         second_order_lower_variance: claim_c,
         full_batch_checks: full_checks,
         variance_checks,
+    }
+}
+
+/// The plain-language close of claim (c)'s evidence.
+fn variance_conclusion(verdict: Verdict, first: &[&VarianceCheck], alpha: f64) -> String {
+    let names = |pred: &dyn Fn(&VarianceCheck) -> bool| -> String {
+        first
+            .iter()
+            .filter(|c| pred(c))
+            .map(|c| c.other.as_str())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    let bf_p = |c: &VarianceCheck| c.brown_forsythe.done().and_then(|t| t.p_value);
+    let significant = |c: &VarianceCheck| bf_p(c).is_some_and(|p| p < alpha);
+    match verdict {
+        Verdict::Inconclusive => {
+            let lower = names(&|c| c.lbfgs_variance < c.other_variance);
+            let higher = names(&|c| c.lbfgs_variance >= c.other_variance);
+            let mut s = format!(
+                " No variance difference is significant, so this data neither supports nor refutes the claim; on the point estimates {SECOND_ORDER}'s variance is"
+            );
+            if !lower.is_empty() {
+                s.push_str(&format!(" lower than {lower}'s"));
+            }
+            if !lower.is_empty() && !higher.is_empty() {
+                s.push_str(" and");
+            }
+            if !higher.is_empty() {
+                s.push_str(&format!(" higher than {higher}'s"));
+            }
+            s.push('.');
+            s
+        }
+        Verdict::DoesNotHold => format!(
+            " {SECOND_ORDER}'s variance is significantly HIGHER than {}'s.",
+            names(&|c| c.lbfgs_variance > c.other_variance && significant(c))
+        ),
+        Verdict::Partly => format!(
+            " Significantly lower only than {}'s.",
+            names(&|c| c.lbfgs_variance < c.other_variance && significant(c))
+        ),
+        Verdict::Holds | Verdict::NotTestable => String::new(),
     }
 }
 

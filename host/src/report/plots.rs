@@ -278,7 +278,8 @@ fn legend_style() -> TextStyle<'static> {
     (FAMILY, 19).into_font().into()
 }
 
-/// The legend corner that covers the least of the drawn data. `ink` holds
+/// The legend place (corner, edge middle or centre) that covers the least
+/// of the drawn data. `ink` holds
 /// points of lines and markers in plot-area fractions (x to the right, y
 /// up, both 0..1); `labels` are the legend's entries.
 fn legend_corner(ink: &[(f64, f64)], labels: &[String], plot: (u32, u32)) -> SeriesLabelPosition {
@@ -286,11 +287,18 @@ fn legend_corner(ink: &[(f64, f64)], labels: &[String], plot: (u32, u32)) -> Ser
     // Legend box in plot fractions, with a margin (text ~ 0.6 em per char).
     let w = ((longest * 11.0 + 60.0) / f64::from(plot.0)).min(1.0);
     let h = ((labels.len() as f64 * 24.0 + 24.0) / f64::from(plot.1)).min(1.0);
+    let (mid_x, mid_y) = ((1.0 - w) / 2.0, (1.0 - h) / 2.0);
+    // Corners first: on a tie they are preferred.
     let corners = [
         (SeriesLabelPosition::UpperRight, (1.0 - w, 1.0 - h)),
         (SeriesLabelPosition::LowerRight, (1.0 - w, 0.0)),
         (SeriesLabelPosition::UpperLeft, (0.0, 1.0 - h)),
         (SeriesLabelPosition::LowerLeft, (0.0, 0.0)),
+        (SeriesLabelPosition::MiddleRight, (1.0 - w, mid_y)),
+        (SeriesLabelPosition::MiddleLeft, (0.0, mid_y)),
+        (SeriesLabelPosition::MiddleMiddle, (mid_x, mid_y)),
+        (SeriesLabelPosition::UpperMiddle, (mid_x, 1.0 - h)),
+        (SeriesLabelPosition::LowerMiddle, (mid_x, 0.0)),
     ];
     let covered = |(x0, y0): (f64, f64)| {
         ink.iter()

@@ -188,6 +188,11 @@ fn claims_on_the_known_structure() {
     // lbfgs's highest-mean cell (128) has the same spread as sgd's and
     // adam's best cells: identical deviations, so Brown-Forsythe W = 0.
     assert_eq!(c.second_order_lower_variance.verdict, Verdict::Inconclusive);
+    assert!(
+        c.second_order_lower_variance
+            .evidence
+            .contains("neither supports nor refutes the claim")
+    );
     for check in &c.variance_checks {
         assert_eq!(check.lbfgs_batch, batch("128"));
         let bf = check.brown_forsythe.done().unwrap();
@@ -225,9 +230,14 @@ fn lower_second_order_variance_holds_and_higher_does_not() {
         c.3 = if c.0 == "lbfgs" { 1.5 } else { 0.1 };
     }
     let a = analyze(&grid(&cells), &Options::default());
-    assert_eq!(
-        a.claims.second_order_lower_variance.verdict,
-        Verdict::DoesNotHold
+    let claim = &a.claims.second_order_lower_variance;
+    assert_eq!(claim.verdict, Verdict::DoesNotHold);
+    assert!(
+        claim
+            .evidence
+            .ends_with("lbfgs's variance is significantly HIGHER than sgd and adam's."),
+        "{}",
+        claim.evidence
     );
 }
 
