@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod data;
+pub mod report;
 pub mod run;
 pub mod stats;
 pub mod sweep;

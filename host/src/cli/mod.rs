@@ -6,6 +6,7 @@ pub mod eval;
 pub mod export;
 pub mod slurm;
 pub mod sweep;
+pub mod report;
 pub mod train;
 
 use crate::data::{DataSpec, Format, Header, LabelColumn, Scaling};
@@ -50,6 +51,8 @@ pub enum Command {
     /// Run a study on a Slurm cluster: a job array (one task per shard) and
     /// a merge job; resubmitting reruns only what is missing.
     Slurm(slurm::SlurmArgs),
+    /// Analyse a sweep directory: report.md, report.json and plots.
+    Report(report::ReportArgs),
 }
 
 /// Runs the command line; returns the process's exit code.
@@ -62,6 +65,7 @@ pub fn main() -> i32 {
         Command::Merge(args) => sweep::merge(args),
         Command::Export(args) => export::run(args),
         Command::Slurm(args) => slurm::run(args),
+        Command::Report(args) => report::run(args),
     };
     match outcome {
         Ok(()) => 0,

@@ -1,0 +1,76 @@
+//! `sooth report`: a sweep directory's results as report.md, report.json
+//! and plots.
+
+use crate::report::{Options, write_report};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Flags of `sooth report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The sweep directory: runs.jsonl (required), curves.jsonl and
+    /// study.json (optional). report.md, report.json and the plots are
+    /// written into it.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Number of classes, for counting runs at or near chance (default:
+    /// `classes` in study.json, or the built-in data set's).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..))]
+    pub classes: Option<u64>,
+    /// Significance level of every test, in (0, 1).
+    #[arg(long, default_value_t = 0.05, value_name = "ALPHA", value_parser = parse_alpha)]
+    pub alpha: f64,
+    /// Write no plots (report.md then has no figures).
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+fn parse_alpha(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(a) if a > 0.0 && a < 1.0 => Ok(a),
+        Ok(_) => Err(format!("{s} is outside (0, 1); expected e.g. 0.05")),
+        Err(_) => Err(format!("`{s}` is not a number; expected e.g. 0.05")),
+    }
+}
+
+/// Runs `sooth report`.
+pub fn run(args: ReportArgs) -> Result<(), String> {
+    let options = Options {
+        alpha: args.alpha,
+        classes: args.classes.map(|c| c as usize),
+        ..Options::default()
+    };
+    let written = write_report(&args.dir, &options, !args.no_plots)?;
+    for w in &written.warnings {
+        eprintln!("warning: {w}");
+    }
+    let a = &written.analysis;
+    println!(
+        "{} runs ({} ok, {} errored) in {}",
+        a.runs.total,
+        a.runs.ok,
+        a.runs.errored,
+        args.dir.display()
+    );
+    let c = &a.claims;
+    for (tag, claim) in [
+        ("(a) batch size matters", &c.batch_size_matters),
+        ("(b) full batch is worst", &c.full_batch_worst),
+        (
+            "(c) L-BFGS has lower variance",
+            &c.second_order_lower_variance,
+        ),
+    ] {
+        println!("{tag}: {}", claim.verdict.words());
+    }
+    println!("wrote {}", written.report.display());
+    println!("wrote {}", written.json.display());
+    for p in &written.plots {
+        println!(
+            "wrote {} and {}",
+            args.dir.join(&p.png).display(),
+            args.dir.join(&p.svg).display()
+        );
+    }
+    Ok(())
+}
