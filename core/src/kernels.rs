@@ -30,12 +30,8 @@ pub fn combine_lanes(l: [f32; LANES]) -> f32 {
 }
 
 /// `acc[k] += a[k] * b[k]` for one chunk: the unit every reduction is made of.
-///
-/// Reductions pass their accumulators through `core::hint::black_box` before
-/// [`combine_lanes`]: it changes no value, but it stops LLVM's SLP vectoriser
-/// from regrouping the lanes to suit the final tree (which it does into
-/// 2-wide vectors and shuffles, at half the speed); with it, each half of the
-/// accumulator array becomes one 4-wide SSE register.
+/// Reductions end with `combine_many`, which keeps each half of the
+/// accumulator array in one 4-wide SSE register.
 #[inline(always)]
 fn mac(acc: &mut [f32; LANES], a: &[f32; LANES], b: &[f32; LANES]) {
     for k in 0..LANES {
@@ -54,11 +50,102 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     for (x, y) in ca.iter().zip(cb) {
         mac(&mut acc, x, y);
     }
-    let mut sum = combine_lanes(core::hint::black_box(acc));
+    let [mut sum] = combine_many([acc]);
     for (x, y) in ta.iter().zip(tb) {
         sum += x * y;
     }
     sum
+}
+
+/// [`combine_lanes`] of `R` accumulator arrays at once.
+///
+/// The first level of the tree (`l[k] + l[k + 4]`) adds the two halves of
+/// each array, which are the two SSE registers that hold it; the result goes
+/// through `core::hint::black_box` (no value changes) so that LLVM's SLP
+/// vectoriser keeps those halves as they are in the loops that fill the
+/// accumulators, instead of regrouping the lanes across arrays to suit the
+/// rest of the tree (which it does with shuffles in every iteration). The
+/// rest of the tree is done on the `R` arrays together.
+#[inline(always)]
+fn combine_many<const R: usize>(acc: [[f32; LANES]; R]) -> [f32; R] {
+    let half: [[f32; 4]; R] =
+        core::array::from_fn(|r| core::array::from_fn(|k| acc[r][k] + acc[r][k + 4]));
+    let half = core::hint::black_box(half);
+    core::array::from_fn(|r| (half[r][0] + half[r][2]) + (half[r][1] + half[r][3]))
+}
+
+/// `R` dot products of the rows `w[r * stride..][..x.len()]` with `x`, each
+/// bit-identical to [`dot`], loading each chunk of `x` once.
+#[inline(always)]
+fn dot_rows<const R: usize>(w: &[f32], stride: usize, x: &[f32]) -> [f32; R] {
+    let n = x.len();
+    let rows: [&[f32]; R] = core::array::from_fn(|r| &w[r * stride..r * stride + n]);
+    let (xc, xt) = x.as_chunks::<LANES>();
+    let wc: [&[[f32; LANES]]; R] = core::array::from_fn(|r| rows[r].as_chunks::<LANES>().0);
+    let mut acc = [[0.0f32; LANES]; R];
+    // Zipped iterators: no bounds checks in the loop (indexing an array of
+    // slices keeps one per row).
+    match (&mut acc[..], &wc[..]) {
+        ([a0, a1, a2, a3], [w0, w1, w2, w3]) => {
+            for ((((x, w0), w1), w2), w3) in xc.iter().zip(*w0).zip(*w1).zip(*w2).zip(*w3) {
+                mac(a0, w0, x);
+                mac(a1, w1, x);
+                mac(a2, w2, x);
+                mac(a3, w3, x);
+            }
+        }
+        ([a0, a1], [w0, w1]) => {
+            for ((x, w0), w1) in xc.iter().zip(*w0).zip(*w1) {
+                mac(a0, w0, x);
+                mac(a1, w1, x);
+            }
+        }
+        _ => {
+            for (r, a) in acc.iter_mut().enumerate() {
+                for (x, w) in xc.iter().zip(wc[r]) {
+                    mac(a, w, x);
+                }
+            }
+        }
+    }
+    let mut out = combine_many(acc);
+    let full = xc.len() * LANES;
+    for (t, &xt) in xt.iter().enumerate() {
+        for (o, row) in out.iter_mut().zip(&rows) {
+            *o += row[full + t] * xt;
+        }
+    }
+    out
+}
+
+/// An affine map, `out[o] = dot(&w[o * x.len()..(o + 1) * x.len()], x) + b[o]`
+/// for `o < out.len()`: `w` holds `out.len()` rows of `x.len()` weights,
+/// row-major; every dot product is bit-identical to [`dot`].
+#[inline]
+pub fn affine(w: &[f32], x: &[f32], b: &[f32], out: &mut [f32]) {
+    let cols = x.len();
+    let rows = out.len();
+    let (w, b) = (&w[..rows * cols], &b[..rows]);
+    let mut o = 0;
+    // Four rows at a time share the loads of `x`.
+    while o + 4 <= rows {
+        let d = dot_rows::<4>(&w[o * cols..], cols, x);
+        for ((out, d), b) in out[o..o + 4].iter_mut().zip(d).zip(&b[o..o + 4]) {
+            *out = d + b;
+        }
+        o += 4;
+    }
+    if o + 2 <= rows {
+        let d = dot_rows::<2>(&w[o * cols..], cols, x);
+        for ((out, d), b) in out[o..o + 2].iter_mut().zip(d).zip(&b[o..o + 2]) {
+            *out = d + b;
+        }
+        o += 2;
+    }
+    if o < rows {
+        let [d] = dot_rows::<1>(&w[o * cols..], cols, x);
+        out[o] = d + b[o];
+    }
 }
 
 /// Dot products of one row `w` with several vectors at once:
@@ -83,7 +170,7 @@ pub fn dot_many(w: &[f32], xs: &[f32], stride: usize, out: &mut [f32]) {
             mac(&mut a[2], w, x2);
             mac(&mut a[3], w, x3);
         }
-        let mut r = core::hint::black_box(a).map(combine_lanes);
+        let mut r = combine_many(a);
         for ((((w, x0), x1), x2), x3) in wt.iter().zip(t0).zip(t1).zip(t2).zip(t3) {
             r[0] += w * x0;
             r[1] += w * x1;
@@ -155,10 +242,22 @@ pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 /// one pass over `y`. Each `x[j]` needs at least `y.len()` elements.
 #[inline]
 pub fn axpy4(y: &mut [f32], a: [f32; 4], x: [&[f32]; 4]) {
+    axpy_n(y, a, x);
+}
+
+/// `y[i] = (...((y[i] + a[0] x[0][i]) + a[1] x[1][i]) ...) + a[N-1] x[N-1][i]`:
+/// `N` [`axpy`]s in that order, bit-identical to calling them one by one, with
+/// one pass over `y`. Each `x[j]` needs at least `y.len()` elements.
+#[inline]
+pub fn axpy_n<const N: usize>(y: &mut [f32], a: [f32; N], x: [&[f32]; N]) {
     let n = y.len();
-    let (x0, x1, x2, x3) = (&x[0][..n], &x[1][..n], &x[2][..n], &x[3][..n]);
-    for ((((yi, x0), x1), x2), x3) in y.iter_mut().zip(x0).zip(x1).zip(x2).zip(x3) {
-        *yi = (((*yi + a[0] * x0) + a[1] * x1) + a[2] * x2) + a[3] * x3;
+    let x: [&[f32]; N] = core::array::from_fn(|j| &x[j][..n]);
+    for (i, yi) in y.iter_mut().enumerate() {
+        let mut v = *yi;
+        for j in 0..N {
+            v += a[j] * x[j][i];
+        }
+        *yi = v;
     }
 }
 
@@ -252,6 +351,60 @@ mod tests {
             for s in 0..7 {
                 assert_eq!(out[s].to_bits(), dot(&w[..n], &xs[s * 67..]).to_bits());
             }
+        }
+    }
+
+    #[test]
+    fn affine_equals_dot_plus_bias_bit_for_bit() {
+        // Every row count exercises the 4-, 2- and 1-row paths; every column
+        // count the chunk loop and the tail.
+        let mut w = [0.0f32; 11 * 67];
+        for r in 0..11 {
+            w[r * 67..(r + 1) * 67].copy_from_slice(&data(67, 30 + r as u32));
+        }
+        let b = data(11, 4);
+        let x = data(67, 5);
+        for cols in [0usize, 1, 7, 8, 9, 16, 31, 64, 67] {
+            for rows in 0..=11 {
+                let mut out = [0.0f32; 11];
+                affine(&w, &x[..cols], &b, &mut out[..rows]);
+                for o in 0..rows {
+                    let expected = dot(&w[o * cols..(o + 1) * cols], &x[..cols]) + b[o];
+                    assert_eq!(
+                        out[o].to_bits(),
+                        expected.to_bits(),
+                        "{rows}x{cols} row {o}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn axpy_n_equals_axpys_in_order_bit_for_bit() {
+        fn check<const N: usize>(n: usize) {
+            let xs: [[f32; 67]; N] = core::array::from_fn(|j| data(67, 40 + j as u32));
+            let a: [f32; N] = core::array::from_fn(|j| (j as f32 - 2.5) * 0.37);
+            let mut y1 = data(n, 6);
+            let mut y2 = y1;
+            for j in 0..N {
+                axpy(&mut y1[..n], a[j], &xs[j]);
+            }
+            axpy_n(&mut y2[..n], a, core::array::from_fn(|j| &xs[j][..]));
+            for i in 0..n {
+                assert_eq!(
+                    y1[i].to_bits(),
+                    y2[i].to_bits(),
+                    "N = {N}, n = {n}, i = {i}"
+                );
+            }
+        }
+        for n in [0usize, 1, 3, 4, 8, 17, 61, 67] {
+            check::<1>(n);
+            check::<2>(n);
+            check::<3>(n);
+            check::<5>(n);
+            check::<8>(n);
         }
     }
 

@@ -18,7 +18,7 @@
 
 use crate::data::{Dataset, check_compatible};
 use crate::error::{Buffer, Error, check_len, check_min_len};
-use crate::kernels::{axpy, axpy4, dot, dot_many};
+use crate::kernels::{affine, axpy, axpy_n, dot};
 use rand_core::Rng;
 
 /// Largest number of layer widths (input, hidden..., output) in a [`Shape`].
@@ -163,12 +163,11 @@ impl Activation {
     #[inline]
     fn apply(self, z: &mut [f32]) {
         match self {
-            // `z < 0` is false for NaN, so NaN propagates.
-            Activation::Relu => z.iter_mut().for_each(|v| {
-                if *v < 0.0 {
-                    *v = 0.0
-                }
-            }),
+            // `z < 0` is false for NaN, so NaN propagates. A select, not a
+            // conditional store: it vectorises without branches.
+            Activation::Relu => z
+                .iter_mut()
+                .for_each(|v| *v = if *v < 0.0 { 0.0 } else { *v }),
             Activation::Tanh => z.iter_mut().for_each(|v| *v = libm::tanhf(*v)),
         }
     }
@@ -179,10 +178,9 @@ impl Activation {
         match self {
             Activation::Relu => {
                 for (d, &a) in delta.iter_mut().zip(a) {
-                    // Zero unless a > 0 (a NaN activation also gives 0).
-                    if a.partial_cmp(&0.0) != Some(core::cmp::Ordering::Greater) {
-                        *d = 0.0;
-                    }
+                    // Zero unless a > 0 (a NaN activation also gives 0); a
+                    // select, which vectorises without branches.
+                    *d = if a > 0.0 { *d } else { 0.0 };
                 }
             }
             Activation::Tanh => {
@@ -489,7 +487,6 @@ impl Mlp {
     /// Forward pass of the first `count` samples in the workspace's input block.
     fn forward(&self, params: &[f32], count: usize, work: &mut [f32]) {
         let shape = &self.shape;
-        let mut tmp = [0.0f32; BLOCK];
         for l in 0..shape.layers() {
             let layer = shape.layer(l);
             let (rows, cols) = (layer.rows, layer.cols);
@@ -501,11 +498,8 @@ impl Mlp {
             let output = &mut after[..count * rows];
             let weights = &params[layer.weights..layer.biases];
             let biases = &params[layer.biases..layer.biases + rows];
-            for (o, (row, &b)) in weights.chunks_exact(cols).zip(biases).enumerate() {
-                dot_many(row, input, cols, &mut tmp[..count]);
-                for (s, &t) in tmp[..count].iter().enumerate() {
-                    output[s * rows + o] = t + b;
-                }
+            for (x, out) in input.chunks_exact(cols).zip(output.chunks_exact_mut(rows)) {
+                affine(weights, x, biases, out);
             }
             if l + 1 < shape.layers() {
                 self.activation.apply(output);
@@ -525,14 +519,14 @@ impl Mlp {
         cols: usize,
         count: usize,
     ) {
-        for (o, (g, gb)) in grad_w.chunks_exact_mut(cols).zip(grad_b).enumerate() {
-            let mut sum = RowSum::new(g, inputs);
-            for s in 0..count {
-                let d = deltas[s * rows + o];
+        // Bias terms: sample by sample, a vector over the rows.
+        for d in deltas[..count * rows].chunks_exact(rows) {
+            for (gb, d) in grad_b.iter_mut().zip(d) {
                 *gb += d;
-                sum.push(d, s * cols);
             }
-            sum.finish();
+        }
+        for (o, g) in grad_w.chunks_exact_mut(cols).enumerate() {
+            add_terms(g, inputs, count, |s| (deltas[s * rows + o], s * cols));
         }
     }
 
@@ -570,67 +564,76 @@ impl Mlp {
             for s in 0..count {
                 let d = &mut dl[s * cols..(s + 1) * cols];
                 d.fill(0.0);
-                let mut sum = RowSum::new(d, weights);
-                for o in 0..rows {
-                    sum.push(deltas[s * rows + o], o * cols);
-                }
-                sum.finish();
+                add_terms(d, weights, rows, |o| (deltas[s * rows + o], o * cols));
                 self.activation.backprop(d, &acts[s * cols..(s + 1) * cols]);
             }
         }
     }
 }
 
-/// Adds terms `coef * x[offset..offset + y.len()]` to `y` in the order they
-/// are pushed, skipping zero coefficients (adding `0 * x` is exact for finite
-/// `x`: skipping it changes no bit but the sign of an all-zero sum, and it
-/// saves the work of ReLU-dead units). Four terms go in one pass over `y`
-/// ([`axpy4`]), bit-identical to four [`axpy`]s.
-struct RowSum<'a> {
-    y: &'a mut [f32],
-    x: &'a [f32],
-    coef: [f32; 4],
-    offset: [usize; 4],
-    queued: usize,
+/// Adds the terms `coef * x[offset..offset + y.len()]` to `y` for
+/// `(coef, offset) = term(i)`, `i < count`, in increasing `i`, skipping zero
+/// coefficients (adding `0 * x` is exact for finite `x`: skipping it changes
+/// no bit but the sign of an all-zero sum, and it saves the work of ReLU-dead
+/// units). The terms go in one pass over `y` for each [`GATHER`] of them
+/// ([`axpy_n`]), bit-identical to one [`axpy`] per term.
+///
+/// The non-zero terms are gathered without branches: whether a unit is dead
+/// is data, and a branch on it would be mispredicted about half the time.
+/// What remains is one branch on their number per pass.
+#[inline]
+fn add_terms(y: &mut [f32], x: &[f32], count: usize, term: impl Fn(usize) -> (f32, usize)) {
+    let mut i = 0;
+    while i < count {
+        let end = count.min(i + GATHER);
+        let mut coef = [0.0f32; GATHER];
+        let mut offset = [0usize; GATHER];
+        let mut k = 0;
+        for t in i..end {
+            let (c, o) = term(t);
+            // `k <= t - i < GATHER`: the mask only tells the compiler so.
+            coef[k % GATHER] = c;
+            offset[k % GATHER] = o;
+            k += usize::from(c != 0.0);
+        }
+        i = end;
+        add_gathered(y, x, &coef, &offset, k);
+    }
 }
 
-impl<'a> RowSum<'a> {
-    fn new(y: &'a mut [f32], x: &'a [f32]) -> Self {
-        RowSum {
-            y,
-            x,
-            coef: [0.0; 4],
-            offset: [0; 4],
-            queued: 0,
-        }
-    }
+/// Terms gathered in one pass of [`add_terms`].
+const GATHER: usize = 8;
 
-    #[inline]
-    fn push(&mut self, coef: f32, offset: usize) {
-        if coef == 0.0 {
-            return;
-        }
-        self.coef[self.queued] = coef;
-        self.offset[self.queued] = offset;
-        self.queued += 1;
-        if self.queued == 4 {
-            let n = self.y.len();
-            let x = |j: usize| &self.x[self.offset[j]..self.offset[j] + n];
-            axpy4(self.y, self.coef, [x(0), x(1), x(2), x(3)]);
-            self.queued = 0;
-        }
+/// The first `k` terms `coef[j] * x[offset[j]..]` added to `y` in one pass.
+#[inline]
+fn add_gathered(
+    y: &mut [f32],
+    x: &[f32],
+    coef: &[f32; GATHER],
+    offset: &[usize; GATHER],
+    k: usize,
+) {
+    fn pass<const N: usize>(
+        y: &mut [f32],
+        x: &[f32],
+        coef: &[f32; GATHER],
+        offset: &[usize; GATHER],
+    ) {
+        let n = y.len();
+        let a: [f32; N] = core::array::from_fn(|j| coef[j]);
+        let xs: [&[f32]; N] = core::array::from_fn(|j| &x[offset[j]..offset[j] + n]);
+        axpy_n(y, a, xs);
     }
-
-    #[inline]
-    fn finish(self) {
-        let n = self.y.len();
-        for j in 0..self.queued {
-            axpy(
-                self.y,
-                self.coef[j],
-                &self.x[self.offset[j]..self.offset[j] + n],
-            );
-        }
+    match k {
+        0 => {}
+        1 => pass::<1>(y, x, coef, offset),
+        2 => pass::<2>(y, x, coef, offset),
+        3 => pass::<3>(y, x, coef, offset),
+        4 => pass::<4>(y, x, coef, offset),
+        5 => pass::<5>(y, x, coef, offset),
+        6 => pass::<6>(y, x, coef, offset),
+        7 => pass::<7>(y, x, coef, offset),
+        _ => pass::<8>(y, x, coef, offset),
     }
 }
 
