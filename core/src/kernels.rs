@@ -74,12 +74,13 @@ fn combine_many<const R: usize>(acc: [[f32; LANES]; R]) -> [f32; R] {
     core::array::from_fn(|r| (half[r][0] + half[r][2]) + (half[r][1] + half[r][3]))
 }
 
-/// `R` dot products of the rows `w[r * stride..][..x.len()]` with `x`, each
-/// bit-identical to [`dot`], loading each chunk of `x` once.
+/// `R` dot products of the rows `w[r]` with `x` (each row at least
+/// `x.len()` long), each bit-identical to [`dot`], loading each chunk of `x`
+/// once.
 #[inline(always)]
-fn dot_rows<const R: usize>(w: &[f32], stride: usize, x: &[f32]) -> [f32; R] {
+fn dot_rows<const R: usize>(w: &[&[f32]; R], x: &[f32]) -> [f32; R] {
     let n = x.len();
-    let rows: [&[f32]; R] = core::array::from_fn(|r| &w[r * stride..r * stride + n]);
+    let rows: [&[f32]; R] = core::array::from_fn(|r| &w[r][..n]);
     let (xc, xt) = x.as_chunks::<LANES>();
     let wc: [&[[f32; LANES]]; R] = core::array::from_fn(|r| rows[r].as_chunks::<LANES>().0);
     let mut acc = [[0.0f32; LANES]; R];
@@ -123,28 +124,65 @@ fn dot_rows<const R: usize>(w: &[f32], stride: usize, x: &[f32]) -> [f32; R] {
 /// row-major; every dot product is bit-identical to [`dot`].
 #[inline]
 pub fn affine(w: &[f32], x: &[f32], b: &[f32], out: &mut [f32]) {
-    let cols = x.len();
-    let rows = out.len();
-    let (w, b) = (&w[..rows * cols], &b[..rows]);
+    affine_many(w, &b[..out.len()], x, x.len(), out);
+}
+
+/// [`affine`] applied to several vectors: with `rows = b.len()`,
+/// `out[s * rows..(s + 1) * rows] = W x_s + b` for `x_s = x[s * cols..(s + 1) * cols]`
+/// and every `s` for which both `x_s` and that part of `out` exist;
+/// bit-identical to calling [`affine`] for each `s`.
+///
+/// Four rows of `w` are taken at a time and run over all vectors, so each
+/// chunk of `x_s` is loaded once per four rows.
+#[inline]
+pub fn affine_many(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) {
+    let rows = b.len();
+    let Some(mut count) = out.len().checked_div(rows) else {
+        return;
+    };
+    if let Some(n) = x.len().checked_div(cols) {
+        count = count.min(n);
+    }
+    let w = &w[..rows * cols];
     let mut o = 0;
-    // Four rows at a time share the loads of `x`.
     while o + 4 <= rows {
-        let d = dot_rows::<4>(&w[o * cols..], cols, x);
-        for ((out, d), b) in out[o..o + 4].iter_mut().zip(d).zip(&b[o..o + 4]) {
-            *out = d + b;
-        }
+        affine_rows::<4>(w, b, x, cols, out, o, count);
         o += 4;
     }
     if o + 2 <= rows {
-        let d = dot_rows::<2>(&w[o * cols..], cols, x);
-        for ((out, d), b) in out[o..o + 2].iter_mut().zip(d).zip(&b[o..o + 2]) {
-            *out = d + b;
-        }
+        affine_rows::<2>(w, b, x, cols, out, o, count);
         o += 2;
     }
     if o < rows {
-        let [d] = dot_rows::<1>(&w[o * cols..], cols, x);
-        out[o] = d + b[o];
+        affine_rows::<1>(w, b, x, cols, out, o, count);
+    }
+}
+
+/// Rows `o..o + R` of [`affine_many`].
+#[inline(always)]
+fn affine_rows<const R: usize>(
+    w: &[f32],
+    b: &[f32],
+    x: &[f32],
+    cols: usize,
+    out: &mut [f32],
+    o: usize,
+    count: usize,
+) {
+    let rows = b.len();
+    let wr: [&[f32]; R] = core::array::from_fn(|r| &w[(o + r) * cols..(o + r + 1) * cols]);
+    let br: [f32; R] = core::array::from_fn(|r| b[o + r]);
+    let x = &x[..count * cols];
+    let out = &mut out[..count * rows];
+    for s in 0..count {
+        let d = dot_rows(&wr, &x[s * cols..(s + 1) * cols]);
+        for ((out, d), b) in out[s * rows + o..s * rows + o + R]
+            .iter_mut()
+            .zip(d)
+            .zip(br)
+        {
+            *out = d + b;
+        }
     }
 }
 
@@ -211,22 +249,14 @@ pub fn norm_inf(a: &[f32]) -> f32 {
 /// True if every element is finite.
 #[inline]
 pub fn all_finite(a: &[f32]) -> bool {
-    // An `Inf - Inf` or `NaN` anywhere makes the sum NaN; a chunked sum of
-    // `x - x` vectorises and is exact (0) for every finite element.
-    #![allow(clippy::eq_op)]
-    let mut acc = [0.0f32; LANES];
-    let c = a.chunks_exact(LANES);
-    let t = c.remainder();
-    for x in c {
-        for k in 0..LANES {
-            acc[k] += x[k] - x[k];
-        }
+    // Finite means an exponent field below all ones; an integer OR over the
+    // elements vectorises into four-wide compares.
+    const EXPONENT: u32 = 0x7f80_0000;
+    let mut bad = 0u32;
+    for x in a {
+        bad |= u32::from(x.to_bits() & EXPONENT == EXPONENT);
     }
-    let mut s = combine_lanes(acc);
-    for x in t {
-        s += x - x;
-    }
-    s == 0.0
+    bad == 0
 }
 
 /// `y[i] += a * x[i]` for `i < min(x.len(), y.len())`.
@@ -251,13 +281,166 @@ pub fn axpy4(y: &mut [f32], a: [f32; 4], x: [&[f32]; 4]) {
 #[inline]
 pub fn axpy_n<const N: usize>(y: &mut [f32], a: [f32; N], x: [&[f32]; N]) {
     let n = y.len();
-    let x: [&[f32]; N] = core::array::from_fn(|j| &x[j][..n]);
-    for (i, yi) in y.iter_mut().enumerate() {
-        let mut v = *yi;
-        for j in 0..N {
-            v += a[j] * x[j][i];
+    axpy_tiles::<N, false>(y, a, &Tiles::new(x, n));
+}
+
+/// Elements per tile of [`axpy_tiles`]: four SSE registers of `y`.
+const TILE: usize = 16;
+
+/// `N` vectors of `n` elements, split into tiles of [`TILE`] and a tail.
+struct Tiles<'a, const N: usize> {
+    tiles: [&'a [[f32; TILE]]; N],
+    tails: [&'a [f32]; N],
+}
+
+impl<'a, const N: usize> Tiles<'a, N> {
+    #[inline(always)]
+    fn new(x: [&'a [f32]; N], n: usize) -> Self {
+        let split = |j: usize| x[j][..n].as_chunks::<TILE>();
+        Tiles {
+            tiles: core::array::from_fn(|j| split(j).0),
+            tails: core::array::from_fn(|j| split(j).1),
+        }
+    }
+}
+
+/// [`axpy_n`] over pre-split vectors; with `ZERO`, `y`'s values are replaced
+/// by `+0` first (`y[i] = ((0 + a[0] x[0][i]) + ...`).
+///
+/// It works on tiles of 16 elements of `y`, held in registers while the `N`
+/// terms are added: indexing the `N` slices then costs one bounds check per
+/// slice and tile, and the loop needs no scalar epilogue (a plain element loop
+/// over `x[j][i]` gets one of a full vector's length from the loop
+/// vectoriser, for the checks it cannot hoist).
+#[inline(always)]
+fn axpy_tiles<const N: usize, const ZERO: bool>(y: &mut [f32], a: [f32; N], x: &Tiles<'_, N>) {
+    let (yc, yt) = y.as_chunks_mut::<TILE>();
+    for (i, yv) in yc.iter_mut().enumerate() {
+        let mut v = if ZERO { [0.0; TILE] } else { *yv };
+        for (a, xj) in a.iter().zip(&x.tiles) {
+            let xv = &xj[i];
+            for k in 0..TILE {
+                v[k] += a * xv[k];
+            }
+        }
+        *yv = v;
+    }
+    for (t, yi) in yt.iter_mut().enumerate() {
+        let mut v = if ZERO { 0.0 } else { *yi };
+        for (a, xj) in a.iter().zip(&x.tails) {
+            v += a * xj[t];
         }
         *yi = v;
+    }
+}
+
+/// `y += sum_j a[j] * x[j * n..(j + 1) * n]` with `n = y.len()`, the terms in
+/// increasing `j`: bit-identical to one [`axpy`] per term in that order, in
+/// passes of up to eight terms ([`axpy_n`]). Zero coefficients are not skipped.
+#[inline]
+pub fn axpy_rows(y: &mut [f32], a: &[f32], x: &[f32]) {
+    rows_combination::<false>(y, a, x);
+}
+
+/// `y = sum_j a[j] * x[j * n..(j + 1) * n]` with `n = y.len()`, as
+/// `((0 + a[0] x_0) + a[1] x_1) + ...`: bit-identical to filling `y` with `+0`
+/// and calling [`axpy_rows`] (a `y` that is all `+0` for an empty `a`).
+#[inline]
+pub fn linear_combination(y: &mut [f32], a: &[f32], x: &[f32]) {
+    if a.is_empty() {
+        y.fill(0.0);
+    }
+    rows_combination::<true>(y, a, x);
+}
+
+#[inline(always)]
+fn rows_combination<const ZERO: bool>(y: &mut [f32], a: &[f32], x: &[f32]) {
+    #[inline(always)]
+    fn pass<const N: usize, const ZERO: bool>(y: &mut [f32], a: &[f32], x: &[f32], j: usize) {
+        let n = y.len();
+        let xs = Tiles::new(
+            core::array::from_fn(|k| &x[(j + k) * n..(j + k + 1) * n]),
+            n,
+        );
+        axpy_tiles::<N, ZERO>(y, core::array::from_fn(|k| a[j + k]), &xs);
+    }
+    // Only the first pass may start from zero; the sizes depend on `a.len()`
+    // alone, so the branches are predictable.
+    let mut j = 0;
+    let mut first = ZERO;
+    while j < a.len() {
+        let rest = a.len() - j;
+        let step = if rest >= 8 {
+            8
+        } else if rest >= 4 {
+            4
+        } else if rest >= 2 {
+            2
+        } else {
+            1
+        };
+        match (step, first) {
+            (8, true) => pass::<8, true>(y, a, x, j),
+            (8, false) => pass::<8, false>(y, a, x, j),
+            (4, true) => pass::<4, true>(y, a, x, j),
+            (4, false) => pass::<4, false>(y, a, x, j),
+            (2, true) => pass::<2, true>(y, a, x, j),
+            (2, false) => pass::<2, false>(y, a, x, j),
+            (_, true) => pass::<1, true>(y, a, x, j),
+            (_, false) => pass::<1, false>(y, a, x, j),
+        }
+        j += step;
+        first = false;
+    }
+}
+
+/// `G += D^T X` in sample order: with `rows = g.len() / cols` (`g` row-major)
+/// and `count = x.len() / cols`, every row `o` of `g` gets
+/// `d[s * rows + o] * x[s * cols..(s + 1) * cols]` added for `s < count` in
+/// increasing `s` — bit-identical to one [`axpy`] per term in that order
+/// (zero coefficients are not skipped). The terms go in passes of up to eight
+/// samples ([`axpy_n`]), each sample's row loaded once per row of `g`.
+#[inline]
+pub fn add_outer(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
+    let (Some(rows), Some(count)) = (g.len().checked_div(cols), x.len().checked_div(cols)) else {
+        return;
+    };
+    let mut s = 0;
+    while s < count {
+        let rest = count - s;
+        if rest >= 8 {
+            outer_pass::<8>(g, d, x, cols, rows, s);
+            s += 8;
+        } else if rest >= 4 {
+            outer_pass::<4>(g, d, x, cols, rows, s);
+            s += 4;
+        } else if rest >= 2 {
+            outer_pass::<2>(g, d, x, cols, rows, s);
+            s += 2;
+        } else {
+            outer_pass::<1>(g, d, x, cols, rows, s);
+            s += 1;
+        }
+    }
+}
+
+/// Samples `s..s + N` of [`add_outer`].
+#[inline(never)]
+fn outer_pass<const N: usize>(
+    g: &mut [f32],
+    d: &[f32],
+    x: &[f32],
+    cols: usize,
+    rows: usize,
+    s: usize,
+) {
+    let xs = Tiles::new(
+        core::array::from_fn(|j| &x[(s + j) * cols..(s + j + 1) * cols]),
+        cols,
+    );
+    let d: [&[f32]; N] = core::array::from_fn(|j| &d[(s + j) * rows..(s + j + 1) * rows]);
+    for (o, row) in g[..rows * cols].chunks_exact_mut(cols).enumerate() {
+        axpy_tiles::<N, false>(row, core::array::from_fn(|j| d[j][o]), &xs);
     }
 }
 

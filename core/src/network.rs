@@ -18,7 +18,7 @@
 
 use crate::data::{Dataset, check_compatible};
 use crate::error::{Buffer, Error, check_len, check_min_len};
-use crate::kernels::{affine, axpy, axpy_n, dot};
+use crate::kernels::{add_outer, affine_many, all_finite, axpy, axpy_n, dot, linear_combination};
 use rand_core::Rng;
 
 /// Largest number of layer widths (input, hidden..., output) in a [`Shape`].
@@ -341,12 +341,21 @@ impl Mlp {
             return Err(Error::EmptyBatch);
         }
         grad.fill(0.0);
+        let mut dense_weights = [false; MAX_WIDTHS];
+        for (l, dense) in dense_weights
+            .iter_mut()
+            .enumerate()
+            .take(self.shape.layers())
+        {
+            let layer = self.shape.layer(l);
+            *dense = dense_terms(&params[layer.weights..layer.biases]);
+        }
         let mut total = 0.0f64;
         for block in batch.chunks(BLOCK) {
             total += self
                 .block_forward(params, data, block, work, Head::LossDelta)?
                 .0;
-            self.block_backward(params, block.len(), grad, work);
+            self.block_backward(params, block.len(), grad, work, &dense_weights);
         }
         let inv = 1.0 / batch.len() as f32;
         crate::kernels::scale(grad, inv);
@@ -498,9 +507,7 @@ impl Mlp {
             let output = &mut after[..count * rows];
             let weights = &params[layer.weights..layer.biases];
             let biases = &params[layer.biases..layer.biases + rows];
-            for (x, out) in input.chunks_exact(cols).zip(output.chunks_exact_mut(rows)) {
-                affine(weights, x, biases, out);
-            }
+            affine_many(weights, biases, input, cols, output);
             if l + 1 < shape.layers() {
                 self.activation.apply(output);
             }
@@ -525,12 +532,27 @@ impl Mlp {
                 *gb += d;
             }
         }
-        for (o, g) in grad_w.chunks_exact_mut(cols).enumerate() {
-            add_terms(g, inputs, count, |s| (deltas[s * rows + o], s * cols));
+        let inputs = &inputs[..count * cols];
+        if dense_terms(inputs) {
+            add_outer(grad_w, &deltas[..count * rows], inputs, cols);
+        } else {
+            for (o, g) in grad_w.chunks_exact_mut(cols).enumerate() {
+                add_terms(g, inputs, count, |s| (deltas[s * rows + o], s * cols));
+            }
         }
     }
 
-    fn block_backward(&self, params: &[f32], count: usize, grad: &mut [f32], work: &mut [f32]) {
+    /// Backward pass of the first `count` samples of the workspace, after
+    /// [`Mlp::block_forward`] with [`Head::LossDelta`]; `dense_weights[l]`
+    /// tells whether layer `l`'s weights qualify for [`dense_terms`].
+    fn block_backward(
+        &self,
+        params: &[f32],
+        count: usize,
+        grad: &mut [f32],
+        work: &mut [f32],
+        dense_weights: &[bool; MAX_WIDTHS],
+    ) {
         let shape = &self.shape;
         for l in (0..shape.layers()).rev() {
             let layer = shape.layer(l);
@@ -563,20 +585,40 @@ impl Mlp {
             let weights = &params[layer.weights..layer.biases];
             for s in 0..count {
                 let d = &mut dl[s * cols..(s + 1) * cols];
-                d.fill(0.0);
-                add_terms(d, weights, rows, |o| (deltas[s * rows + o], o * cols));
+                let coef = &deltas[s * rows..(s + 1) * rows];
+                if dense_weights[l] {
+                    linear_combination(d, coef, weights);
+                } else {
+                    d.fill(0.0);
+                    add_terms(d, weights, rows, |o| (coef[o], o * cols));
+                }
                 self.activation.backprop(d, &acts[s * cols..(s + 1) * cols]);
             }
         }
     }
 }
 
+/// Whether the gradient terms that multiply `x` may be added all, zero
+/// coefficients included, rather than through [`add_terms`], which skips them.
+///
+/// Both give the same bits when every element of `x` is finite: `0 * x` is
+/// then a zero, and adding a zero to a sum that started at `+0` never changes
+/// it (such a sum is never `-0`: in round-to-nearest, `a + b` is `-0` only if
+/// both are). On x86_64 the fixed-size, branch-free passes of [`add_outer`]
+/// and [`linear_combination`] are faster than gathering the non-zero terms, even when
+/// ReLU zeroes half of them; on a scalar FPU (Cortex-M4F) skipping the work
+/// of dead units wins, so there the terms are always gathered.
+fn dense_terms(x: &[f32]) -> bool {
+    const DENSE: bool = cfg!(target_arch = "x86_64");
+    DENSE && all_finite(x)
+}
+
 /// Adds the terms `coef * x[offset..offset + y.len()]` to `y` for
 /// `(coef, offset) = term(i)`, `i < count`, in increasing `i`, skipping zero
 /// coefficients (adding `0 * x` is exact for finite `x`: skipping it changes
 /// no bit but the sign of an all-zero sum, and it saves the work of ReLU-dead
-/// units). The terms go in one pass over `y` for each [`GATHER`] of them
-/// ([`axpy_n`]), bit-identical to one [`axpy`] per term.
+/// units). The terms go in passes of up to four over `y` ([`axpy_n`]),
+/// bit-identical to one [`axpy`] per term.
 ///
 /// The non-zero terms are gathered without branches: whether a unit is dead
 /// is data, and a branch on it would be mispredicted about half the time.
@@ -604,7 +646,8 @@ fn add_terms(y: &mut [f32], x: &[f32], count: usize, term: impl Fn(usize) -> (f3
 /// Terms gathered in one pass of [`add_terms`].
 const GATHER: usize = 8;
 
-/// The first `k` terms `coef[j] * x[offset[j]..]` added to `y` in one pass.
+/// The first `k` terms `coef[j] * x[offset[j]..]` added to `y` in order, in
+/// passes of four ([`axpy_n`]) and one of the remaining one to three.
 #[inline]
 fn add_gathered(
     y: &mut [f32],
@@ -618,22 +661,23 @@ fn add_gathered(
         x: &[f32],
         coef: &[f32; GATHER],
         offset: &[usize; GATHER],
+        j: usize,
     ) {
         let n = y.len();
-        let a: [f32; N] = core::array::from_fn(|j| coef[j]);
-        let xs: [&[f32]; N] = core::array::from_fn(|j| &x[offset[j]..offset[j] + n]);
+        let a: [f32; N] = core::array::from_fn(|t| coef[j + t]);
+        let xs: [&[f32]; N] = core::array::from_fn(|t| &x[offset[j + t]..offset[j + t] + n]);
         axpy_n(y, a, xs);
     }
-    match k {
-        0 => {}
-        1 => pass::<1>(y, x, coef, offset),
-        2 => pass::<2>(y, x, coef, offset),
-        3 => pass::<3>(y, x, coef, offset),
-        4 => pass::<4>(y, x, coef, offset),
-        5 => pass::<5>(y, x, coef, offset),
-        6 => pass::<6>(y, x, coef, offset),
-        7 => pass::<7>(y, x, coef, offset),
-        _ => pass::<8>(y, x, coef, offset),
+    let mut j = 0;
+    while k - j >= 4 {
+        pass::<4>(y, x, coef, offset, j);
+        j += 4;
+    }
+    match k - j {
+        3 => pass::<3>(y, x, coef, offset, j),
+        2 => pass::<2>(y, x, coef, offset, j),
+        1 => pass::<1>(y, x, coef, offset, j),
+        _ => {}
     }
 }
 
@@ -681,6 +725,204 @@ fn cross_entropy(z: &mut [f32], label: usize, delta: bool) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    extern crate std;
+    use crate::data::SliceDataset;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// The loss and gradient contract, written out one sample at a time:
+    /// every pre-activation is `dot(W_o, a) + b_o` ([`dot`]'s own order is
+    /// tested in `kernels`), every gradient element adds its per-sample terms
+    /// in batch order, skipping zero deltas, and every hidden delta adds the
+    /// rows of `W` in row order from `+0`, skipping zero deltas. Returns the
+    /// mean cross-entropy (without the L2 term, which `grad` includes).
+    fn reference_loss_grad(
+        mlp: &Mlp,
+        params: &[f32],
+        x: &[f32],
+        y: &[u16],
+        batch: &[u32],
+        grad: &mut [f32],
+    ) -> f64 {
+        let shape = mlp.shape();
+        let widths = shape.widths();
+        let layers = shape.layers();
+        grad.fill(0.0);
+        let mut total = 0.0f64;
+        for &index in batch {
+            let index = index as usize;
+            let mut acts: Vec<Vec<f32>> = vec![x[index * widths[0]..][..widths[0]].to_vec()];
+            for l in 0..layers {
+                let layer = shape.layer(l);
+                let a = &acts[l];
+                let mut z: Vec<f32> = (0..layer.rows)
+                    .map(|o| {
+                        let w = &params[layer.weights + o * layer.cols..][..layer.cols];
+                        dot(w, a) + params[layer.biases + o]
+                    })
+                    .collect();
+                if l + 1 < layers {
+                    for v in &mut z {
+                        *v = match mlp.activation() {
+                            Activation::Relu => {
+                                if *v < 0.0 {
+                                    0.0
+                                } else {
+                                    *v
+                                }
+                            }
+                            Activation::Tanh => libm::tanhf(*v),
+                        };
+                    }
+                }
+                acts.push(z);
+            }
+            let mut delta = acts[layers].clone();
+            total += f64::from(cross_entropy(&mut delta, usize::from(y[index]), true));
+            for l in (0..layers).rev() {
+                let layer = shape.layer(l);
+                for o in 0..layer.rows {
+                    grad[layer.biases + o] += delta[o];
+                    if delta[o] != 0.0 {
+                        let g = &mut grad[layer.weights + o * layer.cols..][..layer.cols];
+                        axpy(g, delta[o], &acts[l]);
+                    }
+                }
+                if l == 0 {
+                    break;
+                }
+                let mut below = vec![0.0f32; layer.cols];
+                for o in 0..layer.rows {
+                    if delta[o] != 0.0 {
+                        let w = &params[layer.weights + o * layer.cols..][..layer.cols];
+                        axpy(&mut below, delta[o], w);
+                    }
+                }
+                for (d, &a) in below.iter_mut().zip(&acts[l]) {
+                    *d = match mlp.activation() {
+                        Activation::Relu => {
+                            if a > 0.0 {
+                                *d
+                            } else {
+                                0.0
+                            }
+                        }
+                        Activation::Tanh => *d * (1.0 - a * a),
+                    };
+                }
+                delta = below;
+            }
+        }
+        crate::kernels::scale(grad, 1.0 / batch.len() as f32);
+        mlp.decay(params, Some(grad));
+        total / batch.len() as f64
+    }
+
+    /// Same bits, or both NaN: Rust leaves the sign and payload of a NaN
+    /// result unspecified (LLVM may swap the operands of `+`, and x86 returns
+    /// the first NaN operand), so only NaN-ness is part of the contract.
+    fn same(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    fn xorshift(state: &mut u32) -> f32 {
+        *state ^= *state << 13;
+        *state ^= *state >> 17;
+        *state ^= *state << 5;
+        (*state >> 8) as f32 / 16_777_216.0
+    }
+
+    /// `loss_grad`, `loss` and `evaluate` against [`reference_loss_grad`],
+    /// bit for bit, over shapes whose widths hit every kernel path (row
+    /// groups of 4, 2, 1; chunks and tails of 8 and 16), both activations,
+    /// with and without L2, batch sizes around the block size, and
+    /// parameters that make some activations infinite or NaN (where zero
+    /// terms must be skipped).
+    #[test]
+    fn passes_match_the_reference_bit_for_bit() {
+        let shapes: [&[usize]; 6] = [
+            &[64, 32, 10],
+            &[13, 7, 3],
+            &[5, 9, 11, 17, 2],
+            &[33, 2],
+            &[20, 37, 23, 6],
+            &[1, 1, 2],
+        ];
+        let mut checked = 0;
+        for (n, widths) in shapes.iter().enumerate() {
+            let shape = Shape::new(widths).unwrap();
+            let (inputs, classes) = (shape.inputs(), shape.outputs());
+            let samples = 41;
+            let mut state = 0x9e37_79b9 ^ n as u32;
+            // Many exact zeros, as in pixel data.
+            let x: Vec<f32> = (0..samples * inputs)
+                .map(|_| {
+                    let u = xorshift(&mut state);
+                    if u < 0.3 { 0.0 } else { u - 0.4 }
+                })
+                .collect();
+            let y: Vec<u16> = (0..samples)
+                .map(|_| (xorshift(&mut state) * classes as f32) as u16 % classes as u16)
+                .collect();
+            let data = SliceDataset::new(&x, &y, inputs, classes).unwrap();
+            for activation in [Activation::Relu, Activation::Tanh] {
+                for l2 in [0.0f32, 1e-3] {
+                    for extreme in [None, Some(1e30f32), Some(f32::NAN)] {
+                        let mlp = Mlp::new(shape, activation).with_l2(l2).unwrap();
+                        let mut params = vec![0.0f32; shape.param_count()];
+                        let (mut rng, _) = crate::train::seed_streams(n as u64);
+                        mlp.init(&mut params, activation.default_init(), &mut rng)
+                            .unwrap();
+                        for (i, p) in params.iter_mut().enumerate() {
+                            if i % 5 == 0 {
+                                *p += 0.05 * (i % 7) as f32 - 0.1;
+                            }
+                        }
+                        if let Some(v) = extreme {
+                            // One large weight into the first layer's output 0
+                            // and one into the last layer.
+                            params[0] = v;
+                            let last = shape.layer(shape.layers() - 1);
+                            params[last.weights] = -v;
+                        }
+                        let mut work = vec![0.0f32; shape.workspace_len()];
+                        let mut grad = vec![0.0f32; shape.param_count()];
+                        let mut expected = vec![0.0f32; shape.param_count()];
+                        for len in [1usize, 3, 7, 8, 9, 16, 17, 41] {
+                            let batch: Vec<u32> = (0..len as u32)
+                                .map(|i| (i * 7 + 3) % samples as u32)
+                                .collect();
+                            let loss = mlp
+                                .loss_grad(&params, &data, &batch, &mut grad, &mut work)
+                                .unwrap();
+                            let want =
+                                reference_loss_grad(&mlp, &params, &x, &y, &batch, &mut expected)
+                                    + mlp.decay(&params, None);
+                            let context = std::format!(
+                                "{widths:?} {activation:?} l2 {l2} {extreme:?} batch {len}"
+                            );
+                            assert!(same(loss, want), "loss {loss} != {want}, {context}");
+                            for (i, (&g, &e)) in grad.iter().zip(&expected).enumerate() {
+                                let (g, e) = (f64::from(g), f64::from(e));
+                                assert!(same(g, e), "grad[{i}] {g} != {e}, {context}");
+                            }
+                            let loss_only = mlp.loss(&params, &data, &batch, &mut work).unwrap();
+                            assert!(
+                                same(loss_only, want),
+                                "loss() {loss_only} != {want}, {context}"
+                            );
+                            checked += 1;
+                        }
+                        let all: Vec<u32> = (0..samples as u32).collect();
+                        let eval = mlp.evaluate(&params, &data, &mut work).unwrap();
+                        let want = reference_loss_grad(&mlp, &params, &x, &y, &all, &mut expected);
+                        assert!(same(eval.loss, want), "evaluate {widths:?}");
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 6 * 2 * 2 * 3 * 8);
+    }
 
     #[test]
     fn shapes_are_validated() {

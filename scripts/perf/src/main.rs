@@ -77,7 +77,8 @@ fn main() {
             let (mut rng, _) = seed_streams(1);
             mlp.init(&mut params, act.default_init(), &mut rng).unwrap();
             let stride = std::env::var("STRIDE").map_or(997, |s| s.parse().unwrap());
-            let idx: Vec<u32> = (0..batch as u32).map(|i| (i * stride) % n as u32).collect();
+            let period = std::env::var("PERIOD").map_or(batch as u32, |s| s.parse().unwrap());
+            let idx: Vec<u32> = (0..batch as u32).map(|i| ((i % period) * stride) % n as u32).collect();
             let mut acc = 0.0;
             if mode == "sparsity" {
                 let (l0, cols) = (shape.layer(0), widths[0]);
@@ -98,15 +99,17 @@ fn main() {
                 );
                 return;
             }
-            if mode == "time" {
+            if mode == "time" || mode == "time_loss" {
                 // Best of 7 rounds of `calls` calls: the least disturbed by other load.
                 let mut best = f64::INFINITY;
                 for _ in 0..7 {
                     let t = std::time::Instant::now();
                     for _ in 0..calls {
-                        acc += mlp
-                            .loss_grad(&params, &data, &idx, &mut grad, &mut work)
-                            .unwrap();
+                        acc += if mode == "time" {
+                            mlp.loss_grad(&params, &data, &idx, &mut grad, &mut work).unwrap()
+                        } else {
+                            mlp.loss(&params, &data, &idx, &mut work).unwrap()
+                        };
                     }
                     best = best.min(t.elapsed().as_secs_f64() / calls as f64);
                 }
