@@ -316,6 +316,10 @@ impl<'a, const N: usize> Tiles<'a, N> {
 fn axpy_tiles<const N: usize, const ZERO: bool>(y: &mut [f32], a: [f32; N], x: &Tiles<'_, N>) {
     let (yc, yt) = y.as_chunks_mut::<TILE>();
     for (i, yv) in yc.iter_mut().enumerate() {
+        // An empty barrier (no instruction): without it, LLVM's loop
+        // vectoriser may vectorise across tiles instead, gathering every
+        // element with scalar loads and shuffles (seen for N = 5..7).
+        core::hint::black_box(());
         let mut v = if ZERO { [0.0; TILE] } else { *yv };
         for (a, xj) in a.iter().zip(&x.tiles) {
             let xv = &xj[i];

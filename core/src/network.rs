@@ -348,7 +348,7 @@ impl Mlp {
             .take(self.shape.layers())
         {
             let layer = self.shape.layer(l);
-            *dense = dense_terms(&params[layer.weights..layer.biases]);
+            *dense = dense_terms(&params[layer.weights..layer.biases], layer.cols);
         }
         let mut total = 0.0f64;
         for block in batch.chunks(BLOCK) {
@@ -533,7 +533,7 @@ impl Mlp {
             }
         }
         let inputs = &inputs[..count * cols];
-        if dense_terms(inputs) {
+        if dense_terms(inputs, cols) {
             add_outer(grad_w, &deltas[..count * rows], inputs, cols);
         } else {
             for (o, g) in grad_w.chunks_exact_mut(cols).enumerate() {
@@ -598,19 +598,29 @@ impl Mlp {
     }
 }
 
-/// Whether the gradient terms that multiply `x` may be added all, zero
-/// coefficients included, rather than through [`add_terms`], which skips them.
+/// Whether the target has SIMD that the kernels' tile loops use (SSE2 on
+/// x86_64); it picks between algorithms with the same results.
+const SIMD: bool = cfg!(target_arch = "x86_64");
+
+/// Widest rows for which [`dense_terms`] picks the dense passes: below it,
+/// gathering the non-zero terms of a block (about 15 instructions per
+/// candidate, and a mispredicted branch on their number) costs more than the
+/// ReLU-dead terms it saves.
+const DENSE_MAX_WIDTH: usize = 64;
+
+/// Whether the gradient terms that multiply the rows of `x` (`width` values
+/// each) may be added all, zero coefficients included, rather than through
+/// [`add_terms`], which skips them.
 ///
 /// Both give the same bits when every element of `x` is finite: `0 * x` is
 /// then a zero, and adding a zero to a sum that started at `+0` never changes
 /// it (such a sum is never `-0`: in round-to-nearest, `a + b` is `-0` only if
-/// both are). On x86_64 the fixed-size, branch-free passes of [`add_outer`]
-/// and [`linear_combination`] are faster than gathering the non-zero terms, even when
-/// ReLU zeroes half of them; on a scalar FPU (Cortex-M4F) skipping the work
-/// of dead units wins, so there the terms are always gathered.
-fn dense_terms(x: &[f32]) -> bool {
-    const DENSE: bool = cfg!(target_arch = "x86_64");
-    DENSE && all_finite(x)
+/// both are). With SIMD, the fixed-size, branch-free passes of [`add_outer`]
+/// and [`linear_combination`] are faster than gathering the non-zero terms of
+/// short rows, even when ReLU zeroes half of them; on a scalar FPU
+/// (Cortex-M4F), skipping the work of dead units always wins.
+fn dense_terms(x: &[f32], width: usize) -> bool {
+    SIMD && width <= DENSE_MAX_WIDTH && all_finite(x)
 }
 
 /// Adds the terms `coef * x[offset..offset + y.len()]` to `y` for
@@ -646,8 +656,11 @@ fn add_terms(y: &mut [f32], x: &[f32], count: usize, term: impl Fn(usize) -> (f3
 /// Terms gathered in one pass of [`add_terms`].
 const GATHER: usize = 8;
 
-/// The first `k` terms `coef[j] * x[offset[j]..]` added to `y` in order, in
-/// passes of four ([`axpy_n`]) and one of the remaining one to three.
+/// The first `k` terms `coef[j] * x[offset[j]..]` added to `y` in order: in
+/// one pass with SIMD (an eight-way branch on `k`, but the pass over `y`
+/// costs more than a mispredicted branch on the rows this is used for), in
+/// passes of four and one of the remaining one to three otherwise (fewer
+/// kernels in the binary).
 #[inline]
 fn add_gathered(
     y: &mut [f32],
@@ -656,6 +669,7 @@ fn add_gathered(
     offset: &[usize; GATHER],
     k: usize,
 ) {
+    #[inline(always)]
     fn pass<const N: usize>(
         y: &mut [f32],
         x: &[f32],
@@ -667,6 +681,20 @@ fn add_gathered(
         let a: [f32; N] = core::array::from_fn(|t| coef[j + t]);
         let xs: [&[f32]; N] = core::array::from_fn(|t| &x[offset[j + t]..offset[j + t] + n]);
         axpy_n(y, a, xs);
+    }
+    if SIMD {
+        match k {
+            0 => {}
+            1 => pass::<1>(y, x, coef, offset, 0),
+            2 => pass::<2>(y, x, coef, offset, 0),
+            3 => pass::<3>(y, x, coef, offset, 0),
+            4 => pass::<4>(y, x, coef, offset, 0),
+            5 => pass::<5>(y, x, coef, offset, 0),
+            6 => pass::<6>(y, x, coef, offset, 0),
+            7 => pass::<7>(y, x, coef, offset, 0),
+            _ => pass::<8>(y, x, coef, offset, 0),
+        }
+        return;
     }
     let mut j = 0;
     while k - j >= 4 {
@@ -840,8 +868,11 @@ mod tests {
     /// terms must be skipped).
     #[test]
     fn passes_match_the_reference_bit_for_bit() {
-        let shapes: [&[usize]; 6] = [
+        // [70, 66, 5] has rows wider than DENSE_MAX_WIDTH: gathered terms
+        // with finite values.
+        let shapes: [&[usize]; 7] = [
             &[64, 32, 10],
+            &[70, 66, 5],
             &[13, 7, 3],
             &[5, 9, 11, 17, 2],
             &[33, 2],
@@ -921,7 +952,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 6 * 2 * 2 * 3 * 8);
+        assert_eq!(checked, 7 * 2 * 2 * 3 * 8);
     }
 
     #[test]
