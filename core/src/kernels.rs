@@ -149,12 +149,13 @@ pub fn affine_many(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]
         affine_rows::<4>(w, b, x, cols, out, o, count);
         o += 4;
     }
-    if o + 2 <= rows {
+    if SIMD && o + 2 <= rows {
         affine_rows::<2>(w, b, x, cols, out, o, count);
         o += 2;
     }
-    if o < rows {
+    while o < rows {
         affine_rows::<1>(w, b, x, cols, out, o, count);
+        o += 1;
     }
 }
 
@@ -284,8 +285,13 @@ pub fn axpy_n<const N: usize>(y: &mut [f32], a: [f32; N], x: [&[f32]; N]) {
     axpy_tiles::<N, false>(y, a, &Tiles::new(x, n));
 }
 
-/// Elements per tile of [`axpy_tiles`]: four SSE registers of `y`.
-const TILE: usize = 16;
+/// Whether the target has SIMD that the kernels' register blocking is shaped
+/// for (SSE2 on x86_64). Without it (a Cortex-M4F's scalar FPU), the kernels
+/// keep the same arithmetic but unroll less, to save flash.
+pub(crate) const SIMD: bool = cfg!(target_arch = "x86_64");
+
+/// Elements per tile of [`axpy_tiles`]: four SSE registers of `y` with SIMD.
+const TILE: usize = if SIMD { 16 } else { 1 };
 
 /// `N` vectors of `n` elements, split into tiles of [`TILE`] and a tail.
 struct Tiles<'a, const N: usize> {

@@ -18,7 +18,9 @@
 
 use crate::data::{Dataset, check_compatible};
 use crate::error::{Buffer, Error, check_len, check_min_len};
-use crate::kernels::{add_outer, affine_many, all_finite, axpy, axpy_n, dot, linear_combination};
+use crate::kernels::{
+    SIMD, add_outer, affine_many, all_finite, axpy, axpy_n, dot, linear_combination,
+};
 use rand_core::Rng;
 
 /// Largest number of layer widths (input, hidden..., output) in a [`Shape`].
@@ -598,10 +600,6 @@ impl Mlp {
     }
 }
 
-/// Whether the target has SIMD that the kernels' tile loops use (SSE2 on
-/// x86_64); it picks between algorithms with the same results.
-const SIMD: bool = cfg!(target_arch = "x86_64");
-
 /// Widest rows for which [`dense_terms`] picks the dense passes: below it,
 /// gathering the non-zero terms of a block (about 15 instructions per
 /// candidate, and a mispredicted branch on their number) costs more than the
@@ -659,8 +657,7 @@ const GATHER: usize = 8;
 /// The first `k` terms `coef[j] * x[offset[j]..]` added to `y` in order: in
 /// one pass with SIMD (an eight-way branch on `k`, but the pass over `y`
 /// costs more than a mispredicted branch on the rows this is used for), in
-/// passes of four and one of the remaining one to three otherwise (fewer
-/// kernels in the binary).
+/// passes of four and single terms otherwise (fewer kernels in flash).
 #[inline]
 fn add_gathered(
     y: &mut [f32],
@@ -701,11 +698,9 @@ fn add_gathered(
         pass::<4>(y, x, coef, offset, j);
         j += 4;
     }
-    match k - j {
-        3 => pass::<3>(y, x, coef, offset, j),
-        2 => pass::<2>(y, x, coef, offset, j),
-        1 => pass::<1>(y, x, coef, offset, j),
-        _ => {}
+    while j < k {
+        pass::<1>(y, x, coef, offset, j);
+        j += 1;
     }
 }
 
