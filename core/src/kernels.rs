@@ -172,6 +172,7 @@ fn affine_rows<const R: usize>(
 ) {
     let rows = b.len();
     let wr: [&[f32]; R] = core::array::from_fn(|r| &w[(o + r) * cols..(o + r + 1) * cols]);
+    let wr = core::hint::black_box(wr);
     let br: [f32; R] = core::array::from_fn(|r| b[o + r]);
     let x = &x[..count * cols];
     let out = &mut out[..count * rows];
