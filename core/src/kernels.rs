@@ -405,53 +405,113 @@ fn rows_combination<const ZERO: bool>(y: &mut [f32], a: &[f32], x: &[f32]) {
     }
 }
 
-/// `G += D^T X` in sample order: with `rows = g.len() / cols` (`g` row-major)
-/// and `count = x.len() / cols`, every row `o` of `g` gets
-/// `d[s * rows + o] * x[s * cols..(s + 1) * cols]` added for `s < count` in
-/// increasing `s` — bit-identical to one [`axpy`] per term in that order
-/// (zero coefficients are not skipped). The terms go in passes of up to eight
-/// samples ([`axpy_n`]), each sample's row loaded once per row of `g`.
+/// `G += D^T X` in sample order, skipping zero coefficients: with
+/// `rows = g.len() / cols` (`g` row-major) and `count = x.len() / cols`,
+/// every row `o` of `g` gets `d[s * rows + o] * x[s * cols..(s + 1) * cols]`
+/// added for the `s < count` with a non-zero coefficient, in increasing `s` —
+/// bit-identical to one [`axpy`] per such term in that order. Skipping is
+/// what a ReLU network's gradient needs when the vectors may be non-finite
+/// (`0 * inf` is NaN), and it saves the work of dead units.
+///
+/// Samples are taken eight at a time: a row's non-zero terms are found
+/// without branches (a bit mask and a table of set-bit positions) and added
+/// in one pass over the row, so the only data-dependent branch is one on
+/// their number per row.
 #[inline]
-pub fn add_outer(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
+pub fn add_outer_nonzero(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
     let (Some(rows), Some(count)) = (g.len().checked_div(cols), x.len().checked_div(cols)) else {
         return;
     };
     let mut s = 0;
     while s < count {
-        let rest = count - s;
-        if rest >= 8 {
-            outer_pass::<8>(g, d, x, cols, rows, s);
-            s += 8;
-        } else if rest >= 4 {
-            outer_pass::<4>(g, d, x, cols, rows, s);
-            s += 4;
-        } else if rest >= 2 {
-            outer_pass::<2>(g, d, x, cols, rows, s);
-            s += 2;
-        } else {
-            outer_pass::<1>(g, d, x, cols, rows, s);
-            s += 1;
-        }
+        let n = (count - s).min(8);
+        outer_nonzero_pass(
+            &mut g[..rows * cols],
+            &d[s * rows..(s + n) * rows],
+            &x[s * cols..(s + n) * cols],
+            cols,
+        );
+        s += n;
     }
 }
 
-/// Samples `s..s + N` of [`add_outer`].
+/// Positions of the set bits of every byte, in increasing order (unused
+/// entries 0), and their number.
+const SET_BITS: ([[u8; 8]; 256], [u8; 256]) = {
+    let mut positions = [[0u8; 8]; 256];
+    let mut counts = [0u8; 256];
+    let mut m = 0;
+    while m < 256 {
+        let mut k = 0;
+        let mut bit = 0;
+        while bit < 8 {
+            if m & (1 << bit) != 0 {
+                positions[m][k] = bit as u8;
+                k += 1;
+            }
+            bit += 1;
+        }
+        counts[m] = k as u8;
+        m += 1;
+    }
+    (positions, counts)
+};
+
+/// One group of `1..=8` samples of [`add_outer_nonzero`]: `d` and `x` hold
+/// exactly those samples.
 #[inline(never)]
-fn outer_pass<const N: usize>(
-    g: &mut [f32],
-    d: &[f32],
-    x: &[f32],
-    cols: usize,
-    rows: usize,
-    s: usize,
-) {
-    let xs = Tiles::new(
-        core::array::from_fn(|j| &x[(s + j) * cols..(s + j + 1) * cols]),
+fn outer_nonzero_pass(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
+    /// Rows whose masks are computed together (a vector loop over rows).
+    const ROWS: usize = 64;
+    #[inline(always)]
+    fn pass<const N: usize>(row: &mut [f32], c: &[f32; 8], x: &Tiles<'_, 8>, at: &[u8; 8]) {
+        let a = core::array::from_fn(|j| c[usize::from(at[j]) & 7]);
+        let xs = Tiles {
+            tiles: core::array::from_fn(|j| x.tiles[usize::from(at[j]) & 7]),
+            tails: core::array::from_fn(|j| x.tails[usize::from(at[j]) & 7]),
+        };
+        axpy_tiles::<N, false>(row, a, &xs);
+    }
+    let rows = g.len() / cols;
+    let n = (x.len() / cols).min(8);
+    if n == 0 {
+        return;
+    }
+    // The samples' rows, split once for all rows of `g` (slots past `n` repeat
+    // the last sample; their mask bits are never set).
+    let x = Tiles::new(
+        core::array::from_fn(|s| &x[s.min(n - 1) * cols..][..cols]),
         cols,
     );
-    let d: [&[f32]; N] = core::array::from_fn(|j| &d[(s + j) * rows..(s + j + 1) * rows]);
-    for (o, row) in g[..rows * cols].chunks_exact_mut(cols).enumerate() {
-        axpy_tiles::<N, false>(row, core::array::from_fn(|j| d[j][o]), &xs);
+    let d: [&[f32]; 8] = core::array::from_fn(|s| &d[s.min(n - 1) * rows..][..rows]);
+    let mut o0 = 0;
+    for rows_g in g.chunks_mut(ROWS * cols) {
+        let count = rows_g.len() / cols;
+        // Bit s of masks[o]: coefficient of sample s for row o0 + o is non-zero.
+        let mut masks = [0u8; ROWS];
+        for (s, ds) in d.iter().enumerate().take(n) {
+            for (m, c) in masks.iter_mut().zip(&ds[o0..o0 + count]) {
+                *m |= u8::from(*c != 0.0) << s;
+            }
+        }
+        for (o, (row, &mask)) in rows_g.chunks_exact_mut(cols).zip(&masks).enumerate() {
+            let c: [f32; 8] = core::array::from_fn(|s| d[s][o0 + o]);
+            let mask = usize::from(mask);
+            let at = &SET_BITS.0[mask];
+            match SET_BITS.1[mask] {
+                0 => {}
+                1 => pass::<1>(row, &c, &x, at),
+                2 => pass::<2>(row, &c, &x, at),
+                3 => pass::<3>(row, &c, &x, at),
+                4 => pass::<4>(row, &c, &x, at),
+                5 => pass::<5>(row, &c, &x, at),
+                6 => pass::<6>(row, &c, &x, at),
+                7 => pass::<7>(row, &c, &x, at),
+                // All eight: the terms as they are (the output layer's case).
+                _ => axpy_tiles::<8, false>(row, c, &x),
+            }
+        }
+        o0 += count;
     }
 }
 
@@ -599,6 +659,99 @@ mod tests {
             check::<3>(n);
             check::<5>(n);
             check::<8>(n);
+        }
+    }
+
+    #[test]
+    fn affine_many_equals_affine_per_vector() {
+        let mut w = [0.0f32; 7 * 19];
+        for r in 0..7 {
+            w[r * 19..(r + 1) * 19].copy_from_slice(&data(19, 50 + r as u32)[..19]);
+        }
+        let b = data(7, 8);
+        let mut x = [0.0f32; 5 * 19];
+        for s in 0..5 {
+            x[s * 19..(s + 1) * 19].copy_from_slice(&data(19, 60 + s as u32)[..19]);
+        }
+        let mut out = [0.0f32; 5 * 7];
+        affine_many(&w, &b[..7], &x, 19, &mut out);
+        for s in 0..5 {
+            let mut one = [0.0f32; 7];
+            affine(&w, &x[s * 19..(s + 1) * 19], &b, &mut one);
+            for o in 0..7 {
+                assert_eq!(out[s * 7 + o].to_bits(), one[o].to_bits(), "s {s} o {o}");
+            }
+        }
+    }
+
+    #[test]
+    fn rows_combinations_equal_axpys_in_order() {
+        // 11 terms: a pass of 8, of 2 and of 1; 37 columns: two tiles and a tail.
+        let mut x = [0.0f32; 11 * 37];
+        for j in 0..11 {
+            x[j * 37..(j + 1) * 37].copy_from_slice(&data(37, 70 + j as u32)[..37]);
+        }
+        let a = data(11, 9);
+        for terms in [0usize, 1, 2, 3, 8, 11] {
+            let mut expected = data(37, 10);
+            let mut y = expected;
+            for j in 0..terms {
+                axpy(&mut expected[..37], a[j], &x[j * 37..]);
+            }
+            axpy_rows(&mut y[..37], &a[..terms], &x);
+            let mut z = data(37, 11);
+            linear_combination(&mut z[..37], &a[..terms], &x);
+            let mut zero = [0.0f32; 37];
+            for j in 0..terms {
+                axpy(&mut zero, a[j], &x[j * 37..]);
+            }
+            for i in 0..37 {
+                assert_eq!(
+                    y[i].to_bits(),
+                    expected[i].to_bits(),
+                    "{terms} terms, i {i}"
+                );
+                assert_eq!(z[i].to_bits(), zero[i].to_bits(), "{terms} terms, i {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn add_outer_nonzero_equals_axpys_of_nonzero_terms() {
+        // 11 samples (a group of 8 and one of 3), 13 rows, 35 columns; every
+        // third coefficient zero, and one sample holding an infinity whose
+        // zero coefficients must keep it out.
+        let (samples, rows, cols) = (11, 13, 35);
+        let mut x = [0.0f32; 11 * 35];
+        for s in 0..samples {
+            x[s * cols..(s + 1) * cols].copy_from_slice(&data(cols, 80 + s as u32)[..cols]);
+        }
+        x[4 * cols + 6] = f32::INFINITY;
+        let mut d = [0.0f32; 11 * 13];
+        for (i, v) in d.iter_mut().enumerate() {
+            *v = if i % 3 == 0 || i / rows == 4 {
+                0.0
+            } else {
+                (i as f32 - 60.0) * 0.013
+            };
+        }
+        let mut g = [0.0f32; 13 * 35];
+        for (i, v) in g.iter_mut().enumerate() {
+            *v = (i % 17) as f32 * 0.1 - 0.8;
+        }
+        let mut expected = g;
+        for s in 0..samples {
+            for o in 0..rows {
+                let c = d[s * rows + o];
+                if c != 0.0 {
+                    axpy(&mut expected[o * cols..(o + 1) * cols], c, &x[s * cols..]);
+                }
+            }
+        }
+        add_outer_nonzero(&mut g, &d, &x, cols);
+        for i in 0..rows * cols {
+            assert!(g[i].is_finite(), "i {i}");
+            assert_eq!(g[i].to_bits(), expected[i].to_bits(), "i {i}");
         }
     }
 

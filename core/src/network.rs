@@ -19,7 +19,7 @@
 use crate::data::{Dataset, check_compatible};
 use crate::error::{Buffer, Error, check_len, check_min_len};
 use crate::kernels::{
-    SIMD, add_outer, affine_many, all_finite, axpy, axpy_n, dot, linear_combination,
+    SIMD, add_outer_nonzero, affine_many, all_finite, axpy, axpy_n, dot, linear_combination,
 };
 use rand_core::Rng;
 
@@ -535,8 +535,11 @@ impl Mlp {
             }
         }
         let inputs = &inputs[..count * cols];
-        if dense_terms(inputs, cols) {
-            add_outer(grad_w, &deltas[..count * rows], inputs, cols);
+        // Zero deltas (ReLU-dead units) are skipped either way: with SIMD by
+        // a bit mask and a table of set bits, one pass per row; without, by
+        // the gathering of `add_terms` (no 2.3 KiB table in flash).
+        if SIMD {
+            add_outer_nonzero(grad_w, &deltas[..count * rows], inputs, cols);
         } else {
             for (o, g) in grad_w.chunks_exact_mut(cols).enumerate() {
                 add_terms(g, inputs, count, |s| (deltas[s * rows + o], s * cols));
@@ -601,22 +604,22 @@ impl Mlp {
 }
 
 /// Widest rows for which [`dense_terms`] picks the dense passes: below it,
-/// gathering the non-zero terms of a block (about 15 instructions per
-/// candidate, and a mispredicted branch on their number) costs more than the
-/// ReLU-dead terms it saves.
+/// gathering the non-zero terms (about 15 instructions per candidate, and a
+/// mispredicted branch on their number) costs more than the ReLU-dead terms
+/// it saves.
 const DENSE_MAX_WIDTH: usize = 64;
 
-/// Whether the gradient terms that multiply the rows of `x` (`width` values
-/// each) may be added all, zero coefficients included, rather than through
-/// [`add_terms`], which skips them.
+/// Whether the hidden-delta terms `delta[o] * W[o]`, whose rows `W[o]` are
+/// `x` (`width` values each), may be added all, zero coefficients included
+/// ([`linear_combination`]), rather than through [`add_terms`], which skips
+/// them.
 ///
 /// Both give the same bits when every element of `x` is finite: `0 * x` is
 /// then a zero, and adding a zero to a sum that started at `+0` never changes
 /// it (such a sum is never `-0`: in round-to-nearest, `a + b` is `-0` only if
-/// both are). With SIMD, the fixed-size, branch-free passes of [`add_outer`]
-/// and [`linear_combination`] are faster than gathering the non-zero terms of
-/// short rows, even when ReLU zeroes half of them; on a scalar FPU
-/// (Cortex-M4F), skipping the work of dead units always wins.
+/// both are). With SIMD, fixed-size branch-free passes are faster than
+/// gathering the non-zero terms of short rows; on a scalar FPU (Cortex-M4F),
+/// skipping the work of dead units always wins.
 fn dense_terms(x: &[f32], width: usize) -> bool {
     SIMD && width <= DENSE_MAX_WIDTH && all_finite(x)
 }
