@@ -350,7 +350,7 @@ fn axpy_tiles<const N: usize, const ZERO: bool>(y: &mut [f32], a: [f32; N], x: &
 /// passes of up to eight terms ([`axpy_n`]). Zero coefficients are not skipped.
 #[inline]
 pub fn axpy_rows(y: &mut [f32], a: &[f32], x: &[f32]) {
-    rows_combination::<false>(y, a, x);
+    rows_combination::<false>(y, y.len(), a, a.len(), x);
 }
 
 /// `y = sum_j a[j] * x[j * n..(j + 1) * n]` with `n = y.len()`, as
@@ -361,26 +361,53 @@ pub fn linear_combination(y: &mut [f32], a: &[f32], x: &[f32]) {
     if a.is_empty() {
         y.fill(0.0);
     }
-    rows_combination::<true>(y, a, x);
+    rows_combination::<true>(y, y.len(), a, a.len(), x);
 }
 
+/// [`linear_combination`] for several vectors with the same `x`: with
+/// `n = x.len() / terms`, `y[s * n..(s + 1) * n] = sum_j a[s * terms + j] * x_j`
+/// for every `s` for which both that part of `y` and of `a` exist. The rows
+/// of `x` are prepared once for all the vectors.
+#[inline]
+pub fn linear_combinations(y: &mut [f32], a: &[f32], x: &[f32], terms: usize) {
+    let Some(n) = x.len().checked_div(terms) else {
+        y.fill(0.0);
+        return;
+    };
+    rows_combination::<true>(y, n, a, terms, x);
+}
+
+/// `y_s (+)= sum_j a[s * terms + j] * x_j` for the vectors `y_s` of `n`
+/// values in `y` (starting from `+0` with `ZERO`), the terms in passes of up
+/// to eight, each pass's rows of `x` split once for all `y_s`.
 #[inline(always)]
-fn rows_combination<const ZERO: bool>(y: &mut [f32], a: &[f32], x: &[f32]) {
+fn rows_combination<const ZERO: bool>(y: &mut [f32], n: usize, a: &[f32], terms: usize, x: &[f32]) {
     #[inline(always)]
-    fn pass<const N: usize, const ZERO: bool>(y: &mut [f32], a: &[f32], x: &[f32], j: usize) {
-        let n = y.len();
+    fn pass<const N: usize, const ZERO: bool>(
+        y: &mut [f32],
+        n: usize,
+        a: &[f32],
+        terms: usize,
+        x: &[f32],
+        j: usize,
+    ) {
         let xs = Tiles::new(
             core::array::from_fn(|k| &x[(j + k) * n..(j + k + 1) * n]),
             n,
         );
-        axpy_tiles::<N, ZERO>(y, core::array::from_fn(|k| a[j + k]), &xs);
+        for (y, a) in y.chunks_exact_mut(n).zip(a.chunks_exact(terms)) {
+            axpy_tiles::<N, ZERO>(y, core::array::from_fn(|k| a[j + k]), &xs);
+        }
     }
-    // Only the first pass may start from zero; the sizes depend on `a.len()`
+    if n == 0 || terms == 0 {
+        return;
+    }
+    // Only the first pass may start from zero; the sizes depend on `terms`
     // alone, so the branches are predictable.
     let mut j = 0;
     let mut first = ZERO;
-    while j < a.len() {
-        let rest = a.len() - j;
+    while j < terms {
+        let rest = terms - j;
         let step = if rest >= 8 {
             8
         } else if rest >= 4 {
@@ -391,14 +418,14 @@ fn rows_combination<const ZERO: bool>(y: &mut [f32], a: &[f32], x: &[f32]) {
             1
         };
         match (step, first) {
-            (8, true) => pass::<8, true>(y, a, x, j),
-            (8, false) => pass::<8, false>(y, a, x, j),
-            (4, true) => pass::<4, true>(y, a, x, j),
-            (4, false) => pass::<4, false>(y, a, x, j),
-            (2, true) => pass::<2, true>(y, a, x, j),
-            (2, false) => pass::<2, false>(y, a, x, j),
-            (_, true) => pass::<1, true>(y, a, x, j),
-            (_, false) => pass::<1, false>(y, a, x, j),
+            (8, true) => pass::<8, true>(y, n, a, terms, x, j),
+            (8, false) => pass::<8, false>(y, n, a, terms, x, j),
+            (4, true) => pass::<4, true>(y, n, a, terms, x, j),
+            (4, false) => pass::<4, false>(y, n, a, terms, x, j),
+            (2, true) => pass::<2, true>(y, n, a, terms, x, j),
+            (2, false) => pass::<2, false>(y, n, a, terms, x, j),
+            (_, true) => pass::<1, true>(y, n, a, terms, x, j),
+            (_, false) => pass::<1, false>(y, n, a, terms, x, j),
         }
         j += step;
         first = false;
@@ -712,6 +739,25 @@ mod tests {
                     "{terms} terms, i {i}"
                 );
                 assert_eq!(z[i].to_bits(), zero[i].to_bits(), "{terms} terms, i {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn linear_combinations_equal_one_per_vector() {
+        // 3 vectors of 37 values, 11 terms each.
+        let mut x = [0.0f32; 11 * 37];
+        for j in 0..11 {
+            x[j * 37..(j + 1) * 37].copy_from_slice(&data(37, 90 + j as u32)[..37]);
+        }
+        let a = data(33, 12);
+        let mut y = [1.0f32; 3 * 37];
+        linear_combinations(&mut y, &a[..33], &x, 11);
+        for s in 0..3 {
+            let mut one = [2.0f32; 37];
+            linear_combination(&mut one, &a[s * 11..(s + 1) * 11], &x);
+            for i in 0..37 {
+                assert_eq!(y[s * 37 + i].to_bits(), one[i].to_bits(), "s {s} i {i}");
             }
         }
     }

@@ -19,7 +19,7 @@
 use crate::data::{Dataset, check_compatible};
 use crate::error::{Buffer, Error, check_len, check_min_len};
 use crate::kernels::{
-    SIMD, add_outer_nonzero, affine_many, all_finite, axpy, axpy_n, dot, linear_combination,
+    SIMD, add_outer_nonzero, affine_many, all_finite, axpy, axpy_n, dot, linear_combinations,
 };
 use rand_core::Rng;
 
@@ -588,17 +588,17 @@ impl Mlp {
             // Delta of hidden layer l: (W^T delta) * f'(a), rows added in order.
             let (acts, dl) = before[act_in..act_in + 2 * BLOCK * cols].split_at_mut(BLOCK * cols);
             let weights = &params[layer.weights..layer.biases];
-            for s in 0..count {
-                let d = &mut dl[s * cols..(s + 1) * cols];
-                let coef = &deltas[s * rows..(s + 1) * rows];
-                if dense_weights[l] {
-                    linear_combination(d, coef, weights);
-                } else {
-                    d.fill(0.0);
+            let (dl, acts) = (&mut dl[..count * cols], &acts[..count * cols]);
+            if dense_weights[l] {
+                linear_combinations(dl, deltas, weights, rows);
+            } else {
+                dl.fill(0.0);
+                for (s, d) in dl.chunks_exact_mut(cols).enumerate() {
+                    let coef = &deltas[s * rows..(s + 1) * rows];
                     add_terms(d, weights, rows, |o| (coef[o], o * cols));
                 }
-                self.activation.backprop(d, &acts[s * cols..(s + 1) * cols]);
             }
+            self.activation.backprop(dl, acts);
         }
     }
 }
@@ -611,7 +611,7 @@ const DENSE_MAX_WIDTH: usize = 64;
 
 /// Whether the hidden-delta terms `delta[o] * W[o]`, whose rows `W[o]` are
 /// `x` (`width` values each), may be added all, zero coefficients included
-/// ([`linear_combination`]), rather than through [`add_terms`], which skips
+/// ([`linear_combinations`]), rather than through [`add_terms`], which skips
 /// them.
 ///
 /// Both give the same bits when every element of `x` is finite: `0 * x` is
