@@ -42,6 +42,52 @@ fn data_for(widths: &[usize], n: usize, seed: u32) -> (Vec<f32>, Vec<u16>) {
     (x, y)
 }
 
+/// The SSE2 throughput of separate multiplies and adds (no FMA): seven
+/// independent chains of 4-wide `mulps` and seven of `addps`, enough to cover
+/// the 4-cycle latency on both FP ports. Best of 7 rounds.
+fn peak() {
+    let rounds = 200_000_000u64;
+    let mut best = 0.0f64;
+    for _ in 0..7 {
+        let m = std::hint::black_box([1.000_000_1f32; 4]);
+        let c = std::hint::black_box([1e-7f32; 4]);
+        let mut a = std::hint::black_box([[1.0f32; 4]; 7]);
+        let mut b = std::hint::black_box([[0.0f32; 4]; 7]);
+        let t = std::time::Instant::now();
+        for _ in 0..rounds {
+            for k in 0..7 {
+                for l in 0..4 {
+                    a[k][l] *= m[l];
+                    b[k][l] += c[l];
+                }
+            }
+        }
+        let s = t.elapsed().as_secs_f64();
+        std::hint::black_box((a, b));
+        best = best.max((rounds * 7 * 2 * 4) as f64 / s / 1e9);
+    }
+    println!("{best:.2} GFLOP/s (separate mulps/addps, 1 core)");
+}
+
+/// The clock, from a chain of dependent scalar additions (4 cycles each on
+/// Skylake-SP / Cascade Lake). Best of 5 rounds.
+fn freq() {
+    let n = 400_000_000u64;
+    let d = std::hint::black_box(1e-30f32);
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let mut x = std::hint::black_box(1.0f32);
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            x += d;
+        }
+        let s = t.elapsed().as_secs_f64();
+        std::hint::black_box(x);
+        best = best.max(4.0 * n as f64 / s / 1e9);
+    }
+    println!("{best:.2} GHz (4-cycle addss latency)");
+}
+
 fn parse_shape(s: &str) -> Vec<usize> {
     s.split('-').map(|w| w.parse().unwrap()).collect()
 }
@@ -78,7 +124,9 @@ fn main() {
             mlp.init(&mut params, act.default_init(), &mut rng).unwrap();
             let stride = std::env::var("STRIDE").map_or(997, |s| s.parse().unwrap());
             let period = std::env::var("PERIOD").map_or(batch as u32, |s| s.parse().unwrap());
-            let idx: Vec<u32> = (0..batch as u32).map(|i| ((i % period) * stride) % n as u32).collect();
+            let idx: Vec<u32> = (0..batch as u32)
+                .map(|i| ((i % period) * stride) % n as u32)
+                .collect();
             let mut acc = 0.0;
             if mode == "sparsity" {
                 let (l0, cols) = (shape.layer(0), widths[0]);
@@ -106,7 +154,8 @@ fn main() {
                     let t = std::time::Instant::now();
                     for _ in 0..calls {
                         acc += if mode == "time" {
-                            mlp.loss_grad(&params, &data, &idx, &mut grad, &mut work).unwrap()
+                            mlp.loss_grad(&params, &data, &idx, &mut grad, &mut work)
+                                .unwrap()
                         } else {
                             mlp.loss(&params, &data, &idx, &mut work).unwrap()
                         };
@@ -130,6 +179,8 @@ fn main() {
             }
             println!("{acc} {:#018x}", param_hash(&grad));
         }
+        Some("peak") => peak(),
+        Some("freq") => freq(),
         Some("hashes") => {
             let shapes: &[&[usize]] = &[
                 &[64, 32, 10],
