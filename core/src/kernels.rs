@@ -8,6 +8,9 @@
 //!   `i % LANES == k` in increasing `i`, then the lanes are combined by the
 //!   fixed tree of [`combine_lanes`], then the tail (`len % LANES` elements) is
 //!   added in increasing `i`;
+//! * sums of terms ([`axpy_n`], [`axpy_rows`], [`linear_combinations`],
+//!   [`add_outer_nonzero`]) add every element's terms in a stated order, as
+//!   the same sequence of [`axpy`]s would;
 //! * element-wise kernels ([`axpy`], [`scale`], ...) compute each element on its
 //!   own, so their order does not matter.
 //!
@@ -16,6 +19,15 @@
 //! x86_64 and thumbv7em agree bit for bit. The lane loops are written over
 //! `chunks_exact` with array accumulators, which LLVM turns into SSE/AVX
 //! vectors on x86_64 without changing a single rounding.
+//!
+//! The kernels that the network's passes spend their time in are register
+//! blocked for SSE2: [`affine_many`] computes four rows' dot products at once
+//! (each chunk of the input loaded once for four rows), the sums of terms
+//! work on tiles of 16 elements kept in registers while up to eight terms
+//! are added. Where LLVM's vectorisers would regroup the work in a slower
+//! way, `core::hint::black_box` marks a boundary they do not cross; it
+//! changes no value. Without SIMD (other than x86_64, e.g. a Cortex-M4F) the
+//! same arithmetic is unrolled less, to save flash.
 
 /// Number of independent accumulators in the reductions.
 pub const LANES: usize = 8;

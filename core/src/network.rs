@@ -15,6 +15,14 @@
 //! Samples are processed in blocks of [`BLOCK`]; each gradient element
 //! accumulates its per-sample terms in batch order, so results do not depend
 //! on the block size. Per-sample losses are added in batch order in f64.
+//! Every pre-activation is `dot(W_o, a) + b_o` ([`dot`]'s order). A hidden
+//! delta adds the rows `delta_o * W_o` in row order, starting from `+0`, then
+//! takes the activation's derivative. Terms with a zero delta (ReLU-dead
+//! units) are skipped in the weight gradients and hidden deltas: for finite
+//! activations adding them would change no bit, but `0 * inf` is NaN. How
+//! the passes are blocked and vectorised is free; the unit test
+//! `passes_match_the_reference_bit_for_bit` holds them to a plain
+//! one-sample-at-a-time implementation of this contract.
 
 use crate::data::{Dataset, check_compatible};
 use crate::error::{Buffer, Error, check_len, check_min_len};
