@@ -549,9 +549,30 @@ fn outer_nonzero_pass(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
                 *m |= u8::from(*c != 0.0) << s;
             }
         }
-        for (o, (row, &mask)) in rows_g.chunks_exact_mut(cols).zip(&masks).enumerate() {
+        // The rows in order of their number of terms (a counting sort): the
+        // branch on that number then sees runs of equal values, which it
+        // predicts, instead of a random one per row. Rows are independent,
+        // so their order changes nothing.
+        let mut end = [0usize; 9];
+        for &m in &masks[..count] {
+            end[usize::from(SET_BITS.1[usize::from(m)])] += 1;
+        }
+        for k in 1..9 {
+            end[k] += end[k - 1];
+        }
+        let mut order = [0u8; ROWS];
+        let mut next = [0usize; 9];
+        next[1..].copy_from_slice(&end[..8]);
+        for (o, &m) in masks[..count].iter().enumerate() {
+            let k = usize::from(SET_BITS.1[usize::from(m)]);
+            order[next[k] % ROWS] = o as u8;
+            next[k] += 1;
+        }
+        for &o in &order[end[0]..end[8]] {
+            let o = usize::from(o);
+            let row = &mut rows_g[o * cols..(o + 1) * cols];
             let c: [f32; 8] = core::array::from_fn(|s| d[s][o0 + o]);
-            let mask = usize::from(mask);
+            let mask = usize::from(masks[o % ROWS]);
             let at = &SET_BITS.0[mask];
             match SET_BITS.1[mask] {
                 0 => {}
