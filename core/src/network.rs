@@ -597,7 +597,7 @@ impl Mlp {
             let (acts, dl) = before[act_in..act_in + 2 * BLOCK * cols].split_at_mut(BLOCK * cols);
             let weights = &params[layer.weights..layer.biases];
             let (dl, acts) = (&mut dl[..count * cols], &acts[..count * cols]);
-            if dense_weights[l] {
+            if SIMD && dense_weights[l] {
                 linear_combinations(dl, deltas, weights, rows);
             } else {
                 dl.fill(0.0);
