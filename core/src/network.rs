@@ -636,7 +636,7 @@ fn dense_terms(x: &[f32], width: usize) -> bool {
 /// `(coef, offset) = term(i)`, `i < count`, in increasing `i`, skipping zero
 /// coefficients (adding `0 * x` is exact for finite `x`: skipping it changes
 /// no bit but the sign of an all-zero sum, and it saves the work of ReLU-dead
-/// units). The terms go in passes of up to four over `y` ([`axpy_n`]),
+/// units). The terms go in a few passes over `y` ([`add_gathered`]),
 /// bit-identical to one [`axpy`] per term.
 ///
 /// The non-zero terms are gathered without branches: whether a unit is dead
