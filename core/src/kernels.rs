@@ -8,6 +8,9 @@
 //!   `i % LANES == k` in increasing `i`, then the lanes are combined by the
 //!   fixed tree of [`combine_lanes`], then the tail (`len % LANES` elements) is
 //!   added in increasing `i`;
+//! * sums of terms ([`axpy_n`], [`axpy_rows`], [`linear_combinations`],
+//!   [`add_outer_nonzero`]) add every element's terms in a stated order, as
+//!   the same sequence of [`axpy`]s would;
 //! * element-wise kernels ([`axpy`], [`scale`], ...) compute each element on its
 //!   own, so their order does not matter.
 //!
@@ -16,6 +19,15 @@
 //! x86_64 and thumbv7em agree bit for bit. The lane loops are written over
 //! `chunks_exact` with array accumulators, which LLVM turns into SSE/AVX
 //! vectors on x86_64 without changing a single rounding.
+//!
+//! The kernels that the network's passes spend their time in are register
+//! blocked for SSE2: [`affine_many`] computes four rows' dot products at once
+//! (each chunk of the input loaded once for four rows), the sums of terms
+//! work on tiles of 16 elements kept in registers while up to eight terms
+//! are added. Where LLVM's vectorisers would regroup the work in a slower
+//! way, `core::hint::black_box` marks a boundary they do not cross; it
+//! changes no value. Without SIMD (other than x86_64, e.g. a Cortex-M4F) the
+//! same arithmetic is unrolled less, to save flash.
 
 /// Number of independent accumulators in the reductions.
 pub const LANES: usize = 8;
@@ -30,12 +42,8 @@ pub fn combine_lanes(l: [f32; LANES]) -> f32 {
 }
 
 /// `acc[k] += a[k] * b[k]` for one chunk: the unit every reduction is made of.
-///
-/// Reductions pass their accumulators through `core::hint::black_box` before
-/// [`combine_lanes`]: it changes no value, but it stops LLVM's SLP vectoriser
-/// from regrouping the lanes to suit the final tree (which it does into
-/// 2-wide vectors and shuffles, at half the speed); with it, each half of the
-/// accumulator array becomes one 4-wide SSE register.
+/// Reductions end with `combine_many`, which keeps each half of the
+/// accumulator array in one 4-wide SSE register.
 #[inline(always)]
 fn mac(acc: &mut [f32; LANES], a: &[f32; LANES], b: &[f32; LANES]) {
     for k in 0..LANES {
@@ -54,11 +62,158 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     for (x, y) in ca.iter().zip(cb) {
         mac(&mut acc, x, y);
     }
-    let mut sum = combine_lanes(core::hint::black_box(acc));
+    let [mut sum] = combine_many([acc]);
     for (x, y) in ta.iter().zip(tb) {
         sum += x * y;
     }
     sum
+}
+
+/// [`combine_lanes`] of `R` accumulator arrays at once.
+///
+/// The first level of the tree (`l[k] + l[k + 4]`) adds the two halves of
+/// each array, which are the two SSE registers that hold it; the result goes
+/// through `core::hint::black_box` (no value changes) so that LLVM's SLP
+/// vectoriser keeps those halves as they are in the loops that fill the
+/// accumulators, instead of regrouping the lanes across arrays to suit the
+/// rest of the tree (which it does with shuffles in every iteration). The
+/// rest of the tree is done on the `R` arrays together.
+#[inline(always)]
+fn combine_many<const R: usize>(acc: [[f32; LANES]; R]) -> [f32; R] {
+    let half: [[f32; 4]; R] =
+        core::array::from_fn(|r| core::array::from_fn(|k| acc[r][k] + acc[r][k + 4]));
+    let half = core::hint::black_box(half);
+    core::array::from_fn(|r| (half[r][0] + half[r][2]) + (half[r][1] + half[r][3]))
+}
+
+/// `R` rows split into chunks of [`LANES`] and a tail, for [`dot_rows`].
+struct Rows<'a, const R: usize> {
+    chunks: [&'a [[f32; LANES]]; R],
+    tails: [&'a [f32]; R],
+}
+
+impl<'a, const R: usize> Rows<'a, R> {
+    /// The rows `w[r][..n]`.
+    #[inline(always)]
+    fn new(w: [&'a [f32]; R], n: usize) -> Self {
+        let split = |r: usize| w[r][..n].as_chunks::<LANES>();
+        Rows {
+            chunks: core::array::from_fn(|r| split(r).0),
+            tails: core::array::from_fn(|r| split(r).1),
+        }
+    }
+}
+
+/// `R` dot products of the rows `w` with `x` (as long as the rows), each
+/// bit-identical to [`dot`], loading each chunk of `x` once.
+#[inline(always)]
+fn dot_rows<const R: usize>(w: &Rows<'_, R>, x: &[f32]) -> [f32; R] {
+    let (xc, xt) = x.as_chunks::<LANES>();
+    let mut acc = [[0.0f32; LANES]; R];
+    // Zipped iterators: no bounds checks in the loop (indexing an array of
+    // slices keeps one per row).
+    match (&mut acc[..], &w.chunks[..]) {
+        ([a0, a1, a2, a3], [w0, w1, w2, w3]) => {
+            for ((((x, w0), w1), w2), w3) in xc.iter().zip(*w0).zip(*w1).zip(*w2).zip(*w3) {
+                mac(a0, w0, x);
+                mac(a1, w1, x);
+                mac(a2, w2, x);
+                mac(a3, w3, x);
+            }
+        }
+        ([a0, a1], [w0, w1]) => {
+            for ((x, w0), w1) in xc.iter().zip(*w0).zip(*w1) {
+                mac(a0, w0, x);
+                mac(a1, w1, x);
+            }
+        }
+        _ => {
+            for (a, wc) in acc.iter_mut().zip(&w.chunks) {
+                for (x, w) in xc.iter().zip(*wc) {
+                    mac(a, w, x);
+                }
+            }
+        }
+    }
+    let mut out = combine_many(acc);
+    for (t, &xt) in xt.iter().enumerate() {
+        for (o, tail) in out.iter_mut().zip(&w.tails) {
+            *o += tail[t] * xt;
+        }
+    }
+    out
+}
+
+/// An affine map, `out[o] = dot(&w[o * x.len()..(o + 1) * x.len()], x) + b[o]`
+/// for `o < out.len()`: `w` holds `out.len()` rows of `x.len()` weights,
+/// row-major; every dot product is bit-identical to [`dot`].
+#[inline]
+pub fn affine(w: &[f32], x: &[f32], b: &[f32], out: &mut [f32]) {
+    affine_many(w, &b[..out.len()], x, x.len(), out);
+}
+
+/// [`affine`] applied to several vectors: with `rows = b.len()`,
+/// `out[s * rows..(s + 1) * rows] = W x_s + b` for `x_s = x[s * cols..(s + 1) * cols]`
+/// and every `s` for which both `x_s` and that part of `out` exist;
+/// bit-identical to calling [`affine`] for each `s`.
+///
+/// Four rows of `w` are taken at a time and run over all vectors, so each
+/// chunk of `x_s` is loaded once per four rows.
+#[inline]
+pub fn affine_many(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) {
+    let rows = b.len();
+    let Some(mut count) = out.len().checked_div(rows) else {
+        return;
+    };
+    if let Some(n) = x.len().checked_div(cols) {
+        count = count.min(n);
+    }
+    let w = &w[..rows * cols];
+    let mut o = 0;
+    while o + 4 <= rows {
+        affine_rows::<4>(w, b, x, cols, out, o, count);
+        o += 4;
+    }
+    if SIMD && o + 2 <= rows {
+        affine_rows::<2>(w, b, x, cols, out, o, count);
+        o += 2;
+    }
+    while o < rows {
+        affine_rows::<1>(w, b, x, cols, out, o, count);
+        o += 1;
+    }
+}
+
+/// Rows `o..o + R` of [`affine_many`].
+#[inline(always)]
+fn affine_rows<const R: usize>(
+    w: &[f32],
+    b: &[f32],
+    x: &[f32],
+    cols: usize,
+    out: &mut [f32],
+    o: usize,
+    count: usize,
+) {
+    let rows = b.len();
+    let wr: [&[f32]; R] = core::array::from_fn(|r| &w[(o + r) * cols..(o + r + 1) * cols]);
+    // Behind black_box, the rows are four unrelated pointers to LLVM: it
+    // keeps one register each instead of deriving them from a base and the
+    // stride with three `lea` per chunk.
+    let wr = core::hint::black_box(Rows::new(wr, cols));
+    let br: [f32; R] = core::array::from_fn(|r| b[o + r]);
+    let x = &x[..count * cols];
+    let out = &mut out[..count * rows];
+    for s in 0..count {
+        let d = dot_rows(&wr, &x[s * cols..(s + 1) * cols]);
+        for ((out, d), b) in out[s * rows + o..s * rows + o + R]
+            .iter_mut()
+            .zip(d)
+            .zip(br)
+        {
+            *out = d + b;
+        }
+    }
 }
 
 /// Dot products of one row `w` with several vectors at once:
@@ -83,7 +238,7 @@ pub fn dot_many(w: &[f32], xs: &[f32], stride: usize, out: &mut [f32]) {
             mac(&mut a[2], w, x2);
             mac(&mut a[3], w, x3);
         }
-        let mut r = core::hint::black_box(a).map(combine_lanes);
+        let mut r = combine_many(a);
         for ((((w, x0), x1), x2), x3) in wt.iter().zip(t0).zip(t1).zip(t2).zip(t3) {
             r[0] += w * x0;
             r[1] += w * x1;
@@ -124,22 +279,14 @@ pub fn norm_inf(a: &[f32]) -> f32 {
 /// True if every element is finite.
 #[inline]
 pub fn all_finite(a: &[f32]) -> bool {
-    // An `Inf - Inf` or `NaN` anywhere makes the sum NaN; a chunked sum of
-    // `x - x` vectorises and is exact (0) for every finite element.
-    #![allow(clippy::eq_op)]
-    let mut acc = [0.0f32; LANES];
-    let c = a.chunks_exact(LANES);
-    let t = c.remainder();
-    for x in c {
-        for k in 0..LANES {
-            acc[k] += x[k] - x[k];
-        }
+    // Finite means an exponent field below all ones; an integer OR over the
+    // elements vectorises into four-wide compares.
+    const EXPONENT: u32 = 0x7f80_0000;
+    let mut bad = 0u32;
+    for x in a {
+        bad |= u32::from(x.to_bits() & EXPONENT == EXPONENT);
     }
-    let mut s = combine_lanes(acc);
-    for x in t {
-        s += x - x;
-    }
-    s == 0.0
+    bad == 0
 }
 
 /// `y[i] += a * x[i]` for `i < min(x.len(), y.len())`.
@@ -155,10 +302,292 @@ pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 /// one pass over `y`. Each `x[j]` needs at least `y.len()` elements.
 #[inline]
 pub fn axpy4(y: &mut [f32], a: [f32; 4], x: [&[f32]; 4]) {
+    axpy_n(y, a, x);
+}
+
+/// `y[i] = (...((y[i] + a[0] x[0][i]) + a[1] x[1][i]) ...) + a[N-1] x[N-1][i]`:
+/// `N` [`axpy`]s in that order, bit-identical to calling them one by one, with
+/// one pass over `y`. Each `x[j]` needs at least `y.len()` elements.
+#[inline]
+pub fn axpy_n<const N: usize>(y: &mut [f32], a: [f32; N], x: [&[f32]; N]) {
     let n = y.len();
-    let (x0, x1, x2, x3) = (&x[0][..n], &x[1][..n], &x[2][..n], &x[3][..n]);
-    for ((((yi, x0), x1), x2), x3) in y.iter_mut().zip(x0).zip(x1).zip(x2).zip(x3) {
-        *yi = (((*yi + a[0] * x0) + a[1] * x1) + a[2] * x2) + a[3] * x3;
+    axpy_tiles::<N, false>(y, a, &Tiles::new(x, n));
+}
+
+/// Whether the target has SIMD that the kernels' register blocking is shaped
+/// for (SSE2 on x86_64). Without it (a Cortex-M4F's scalar FPU), the kernels
+/// keep the same arithmetic but unroll less, to save flash.
+pub(crate) const SIMD: bool = cfg!(target_arch = "x86_64");
+
+/// Elements per tile of [`axpy_tiles`]: four SSE registers of `y` with SIMD.
+const TILE: usize = if SIMD { 16 } else { 1 };
+
+/// `N` vectors of `n` elements, split into tiles of [`TILE`] and a tail.
+struct Tiles<'a, const N: usize> {
+    tiles: [&'a [[f32; TILE]]; N],
+    tails: [&'a [f32]; N],
+}
+
+impl<'a, const N: usize> Tiles<'a, N> {
+    #[inline(always)]
+    fn new(x: [&'a [f32]; N], n: usize) -> Self {
+        let split = |j: usize| x[j][..n].as_chunks::<TILE>();
+        Tiles {
+            tiles: core::array::from_fn(|j| split(j).0),
+            tails: core::array::from_fn(|j| split(j).1),
+        }
+    }
+}
+
+/// [`axpy_n`] over pre-split vectors; with `ZERO`, `y`'s values are replaced
+/// by `+0` first (`y[i] = ((0 + a[0] x[0][i]) + ...`).
+///
+/// It works on tiles of 16 elements of `y`, held in registers while the `N`
+/// terms are added: indexing the `N` slices then costs one bounds check per
+/// slice and tile, and the loop needs no scalar epilogue (a plain element loop
+/// over `x[j][i]` gets one of a full vector's length from the loop
+/// vectoriser, for the checks it cannot hoist).
+#[inline(always)]
+fn axpy_tiles<const N: usize, const ZERO: bool>(y: &mut [f32], a: [f32; N], x: &Tiles<'_, N>) {
+    let (yc, yt) = y.as_chunks_mut::<TILE>();
+    for (i, yv) in yc.iter_mut().enumerate() {
+        // An empty barrier (no instruction): without it, LLVM's loop
+        // vectoriser may vectorise across tiles instead, gathering every
+        // element with scalar loads and shuffles (seen for N = 5..7).
+        core::hint::black_box(());
+        let mut v = if ZERO { [0.0; TILE] } else { *yv };
+        for (a, xj) in a.iter().zip(&x.tiles) {
+            let xv = &xj[i];
+            for k in 0..TILE {
+                v[k] += a * xv[k];
+            }
+        }
+        *yv = v;
+    }
+    for (t, yi) in yt.iter_mut().enumerate() {
+        let mut v = if ZERO { 0.0 } else { *yi };
+        for (a, xj) in a.iter().zip(&x.tails) {
+            v += a * xj[t];
+        }
+        *yi = v;
+    }
+}
+
+/// `y += sum_j a[j] * x[j * n..(j + 1) * n]` with `n = y.len()`, the terms in
+/// increasing `j`: bit-identical to one [`axpy`] per term in that order, in
+/// passes of up to eight terms ([`axpy_n`]). Zero coefficients are not skipped.
+#[inline]
+pub fn axpy_rows(y: &mut [f32], a: &[f32], x: &[f32]) {
+    rows_combination::<false>(y, y.len(), a, a.len(), x);
+}
+
+/// `y = sum_j a[j] * x[j * n..(j + 1) * n]` with `n = y.len()`, as
+/// `((0 + a[0] x_0) + a[1] x_1) + ...`: bit-identical to filling `y` with `+0`
+/// and calling [`axpy_rows`] (a `y` that is all `+0` for an empty `a`).
+#[inline]
+pub fn linear_combination(y: &mut [f32], a: &[f32], x: &[f32]) {
+    if a.is_empty() {
+        y.fill(0.0);
+    }
+    rows_combination::<true>(y, y.len(), a, a.len(), x);
+}
+
+/// [`linear_combination`] for several vectors with the same `x`: with
+/// `n = x.len() / terms`, `y[s * n..(s + 1) * n] = sum_j a[s * terms + j] * x_j`
+/// for every `s` for which both that part of `y` and of `a` exist. The rows
+/// of `x` are prepared once for all the vectors.
+#[inline]
+pub fn linear_combinations(y: &mut [f32], a: &[f32], x: &[f32], terms: usize) {
+    let Some(n) = x.len().checked_div(terms) else {
+        y.fill(0.0);
+        return;
+    };
+    rows_combination::<true>(y, n, a, terms, x);
+}
+
+/// `y_s (+)= sum_j a[s * terms + j] * x_j` for the vectors `y_s` of `n`
+/// values in `y` (starting from `+0` with `ZERO`), the terms in passes of up
+/// to eight, each pass's rows of `x` split once for all `y_s`.
+#[inline(always)]
+fn rows_combination<const ZERO: bool>(y: &mut [f32], n: usize, a: &[f32], terms: usize, x: &[f32]) {
+    #[inline(always)]
+    fn pass<const N: usize, const ZERO: bool>(
+        y: &mut [f32],
+        n: usize,
+        a: &[f32],
+        terms: usize,
+        x: &[f32],
+        j: usize,
+    ) {
+        let xs = Tiles::new(
+            core::array::from_fn(|k| &x[(j + k) * n..(j + k + 1) * n]),
+            n,
+        );
+        for (y, a) in y.chunks_exact_mut(n).zip(a.chunks_exact(terms)) {
+            axpy_tiles::<N, ZERO>(y, core::array::from_fn(|k| a[j + k]), &xs);
+        }
+    }
+    if n == 0 || terms == 0 {
+        return;
+    }
+    // Only the first pass may start from zero; the sizes depend on `terms`
+    // alone, so the branches are predictable.
+    let mut j = 0;
+    let mut first = ZERO;
+    while j < terms {
+        let rest = terms - j;
+        let step = if rest >= 8 {
+            8
+        } else if rest >= 4 {
+            4
+        } else if rest >= 2 {
+            2
+        } else {
+            1
+        };
+        match (step, first) {
+            (8, true) => pass::<8, true>(y, n, a, terms, x, j),
+            (8, false) => pass::<8, false>(y, n, a, terms, x, j),
+            (4, true) => pass::<4, true>(y, n, a, terms, x, j),
+            (4, false) => pass::<4, false>(y, n, a, terms, x, j),
+            (2, true) => pass::<2, true>(y, n, a, terms, x, j),
+            (2, false) => pass::<2, false>(y, n, a, terms, x, j),
+            (_, true) => pass::<1, true>(y, n, a, terms, x, j),
+            (_, false) => pass::<1, false>(y, n, a, terms, x, j),
+        }
+        j += step;
+        first = false;
+    }
+}
+
+/// `G += D^T X` in sample order, skipping zero coefficients: with
+/// `rows = g.len() / cols` (`g` row-major) and `count = x.len() / cols`,
+/// every row `o` of `g` gets `d[s * rows + o] * x[s * cols..(s + 1) * cols]`
+/// added for the `s < count` with a non-zero coefficient, in increasing `s` —
+/// bit-identical to one [`axpy`] per such term in that order. Skipping is
+/// what a ReLU network's gradient needs when the vectors may be non-finite
+/// (`0 * inf` is NaN), and it saves the work of dead units.
+///
+/// Samples are taken eight at a time: a row's non-zero terms are found
+/// without branches (a bit mask and a table of set-bit positions) and added
+/// in one pass over the row, so the only data-dependent branch is one on
+/// their number per row.
+#[inline]
+pub fn add_outer_nonzero(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
+    let (Some(rows), Some(count)) = (g.len().checked_div(cols), x.len().checked_div(cols)) else {
+        return;
+    };
+    let mut s = 0;
+    while s < count {
+        let n = (count - s).min(8);
+        outer_nonzero_pass(
+            &mut g[..rows * cols],
+            &d[s * rows..(s + n) * rows],
+            &x[s * cols..(s + n) * cols],
+            cols,
+        );
+        s += n;
+    }
+}
+
+/// Positions of the set bits of every byte, in increasing order (unused
+/// entries 0), and their number.
+const SET_BITS: ([[u8; 8]; 256], [u8; 256]) = {
+    let mut positions = [[0u8; 8]; 256];
+    let mut counts = [0u8; 256];
+    let mut m = 0;
+    while m < 256 {
+        let mut k = 0;
+        let mut bit = 0;
+        while bit < 8 {
+            if m & (1 << bit) != 0 {
+                positions[m][k] = bit as u8;
+                k += 1;
+            }
+            bit += 1;
+        }
+        counts[m] = k as u8;
+        m += 1;
+    }
+    (positions, counts)
+};
+
+/// One group of `1..=8` samples of [`add_outer_nonzero`]: `d` and `x` hold
+/// exactly those samples.
+#[inline(never)]
+fn outer_nonzero_pass(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
+    /// Rows whose masks are computed together (a vector loop over rows).
+    const ROWS: usize = 64;
+    #[inline(always)]
+    fn pass<const N: usize>(row: &mut [f32], c: &[f32; 8], x: &Tiles<'_, 8>, at: &[u8; 8]) {
+        let a = core::array::from_fn(|j| c[usize::from(at[j]) & 7]);
+        let xs = Tiles {
+            tiles: core::array::from_fn(|j| x.tiles[usize::from(at[j]) & 7]),
+            tails: core::array::from_fn(|j| x.tails[usize::from(at[j]) & 7]),
+        };
+        axpy_tiles::<N, false>(row, a, &xs);
+    }
+    let rows = g.len() / cols;
+    let n = (x.len() / cols).min(8);
+    if n == 0 {
+        return;
+    }
+    // The samples' rows, split once for all rows of `g` (slots past `n` repeat
+    // the last sample; their mask bits are never set).
+    let x = Tiles::new(
+        core::array::from_fn(|s| &x[s.min(n - 1) * cols..][..cols]),
+        cols,
+    );
+    let d: [&[f32]; 8] = core::array::from_fn(|s| &d[s.min(n - 1) * rows..][..rows]);
+    let mut o0 = 0;
+    for rows_g in g.chunks_mut(ROWS * cols) {
+        let count = rows_g.len() / cols;
+        // Bit s of masks[o]: coefficient of sample s for row o0 + o is non-zero.
+        let mut masks = [0u8; ROWS];
+        for (s, ds) in d.iter().enumerate().take(n) {
+            for (m, c) in masks.iter_mut().zip(&ds[o0..o0 + count]) {
+                *m |= u8::from(*c != 0.0) << s;
+            }
+        }
+        // The rows in order of their number of terms (a counting sort): the
+        // branch on that number then sees runs of equal values, which it
+        // predicts, instead of a random one per row. Rows are independent,
+        // so their order changes nothing.
+        let mut end = [0usize; 9];
+        for &m in &masks[..count] {
+            end[usize::from(SET_BITS.1[usize::from(m)])] += 1;
+        }
+        for k in 1..9 {
+            end[k] += end[k - 1];
+        }
+        let mut order = [0u8; ROWS];
+        let mut next = [0usize; 9];
+        next[1..].copy_from_slice(&end[..8]);
+        for (o, &m) in masks[..count].iter().enumerate() {
+            let k = usize::from(SET_BITS.1[usize::from(m)]);
+            order[next[k] % ROWS] = o as u8;
+            next[k] += 1;
+        }
+        for &o in &order[end[0]..end[8]] {
+            let o = usize::from(o);
+            let row = &mut rows_g[o * cols..(o + 1) * cols];
+            let c: [f32; 8] = core::array::from_fn(|s| d[s][o0 + o]);
+            let mask = usize::from(masks[o % ROWS]);
+            let at = &SET_BITS.0[mask];
+            match SET_BITS.1[mask] {
+                0 => {}
+                1 => pass::<1>(row, &c, &x, at),
+                2 => pass::<2>(row, &c, &x, at),
+                3 => pass::<3>(row, &c, &x, at),
+                4 => pass::<4>(row, &c, &x, at),
+                5 => pass::<5>(row, &c, &x, at),
+                6 => pass::<6>(row, &c, &x, at),
+                7 => pass::<7>(row, &c, &x, at),
+                // All eight: the terms as they are (the output layer's case).
+                _ => axpy_tiles::<8, false>(row, c, &x),
+            }
+        }
+        o0 += count;
     }
 }
 
@@ -252,6 +681,172 @@ mod tests {
             for s in 0..7 {
                 assert_eq!(out[s].to_bits(), dot(&w[..n], &xs[s * 67..]).to_bits());
             }
+        }
+    }
+
+    #[test]
+    fn affine_equals_dot_plus_bias_bit_for_bit() {
+        // Every row count exercises the 4-, 2- and 1-row paths; every column
+        // count the chunk loop and the tail.
+        let mut w = [0.0f32; 11 * 67];
+        for r in 0..11 {
+            w[r * 67..(r + 1) * 67].copy_from_slice(&data(67, 30 + r as u32));
+        }
+        let b = data(11, 4);
+        let x = data(67, 5);
+        for cols in [0usize, 1, 7, 8, 9, 16, 31, 64, 67] {
+            for rows in 0..=11 {
+                let mut out = [0.0f32; 11];
+                affine(&w, &x[..cols], &b, &mut out[..rows]);
+                for o in 0..rows {
+                    let expected = dot(&w[o * cols..(o + 1) * cols], &x[..cols]) + b[o];
+                    assert_eq!(
+                        out[o].to_bits(),
+                        expected.to_bits(),
+                        "{rows}x{cols} row {o}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn axpy_n_equals_axpys_in_order_bit_for_bit() {
+        fn check<const N: usize>(n: usize) {
+            let xs: [[f32; 67]; N] = core::array::from_fn(|j| data(67, 40 + j as u32));
+            let a: [f32; N] = core::array::from_fn(|j| (j as f32 - 2.5) * 0.37);
+            let mut y1 = data(n, 6);
+            let mut y2 = y1;
+            for j in 0..N {
+                axpy(&mut y1[..n], a[j], &xs[j]);
+            }
+            axpy_n(&mut y2[..n], a, core::array::from_fn(|j| &xs[j][..]));
+            for i in 0..n {
+                assert_eq!(
+                    y1[i].to_bits(),
+                    y2[i].to_bits(),
+                    "N = {N}, n = {n}, i = {i}"
+                );
+            }
+        }
+        for n in [0usize, 1, 3, 4, 8, 17, 61, 67] {
+            check::<1>(n);
+            check::<2>(n);
+            check::<3>(n);
+            check::<5>(n);
+            check::<8>(n);
+        }
+    }
+
+    #[test]
+    fn affine_many_equals_affine_per_vector() {
+        let mut w = [0.0f32; 7 * 19];
+        for r in 0..7 {
+            w[r * 19..(r + 1) * 19].copy_from_slice(&data(19, 50 + r as u32)[..19]);
+        }
+        let b = data(7, 8);
+        let mut x = [0.0f32; 5 * 19];
+        for s in 0..5 {
+            x[s * 19..(s + 1) * 19].copy_from_slice(&data(19, 60 + s as u32)[..19]);
+        }
+        let mut out = [0.0f32; 5 * 7];
+        affine_many(&w, &b[..7], &x, 19, &mut out);
+        for s in 0..5 {
+            let mut one = [0.0f32; 7];
+            affine(&w, &x[s * 19..(s + 1) * 19], &b, &mut one);
+            for o in 0..7 {
+                assert_eq!(out[s * 7 + o].to_bits(), one[o].to_bits(), "s {s} o {o}");
+            }
+        }
+    }
+
+    #[test]
+    fn rows_combinations_equal_axpys_in_order() {
+        // 11 terms: a pass of 8, of 2 and of 1; 37 columns: two tiles and a tail.
+        let mut x = [0.0f32; 11 * 37];
+        for j in 0..11 {
+            x[j * 37..(j + 1) * 37].copy_from_slice(&data(37, 70 + j as u32)[..37]);
+        }
+        let a = data(11, 9);
+        for terms in [0usize, 1, 2, 3, 8, 11] {
+            let mut expected = data(37, 10);
+            let mut y = expected;
+            for j in 0..terms {
+                axpy(&mut expected[..37], a[j], &x[j * 37..]);
+            }
+            axpy_rows(&mut y[..37], &a[..terms], &x);
+            let mut z = data(37, 11);
+            linear_combination(&mut z[..37], &a[..terms], &x);
+            let mut zero = [0.0f32; 37];
+            for j in 0..terms {
+                axpy(&mut zero, a[j], &x[j * 37..]);
+            }
+            for i in 0..37 {
+                assert_eq!(
+                    y[i].to_bits(),
+                    expected[i].to_bits(),
+                    "{terms} terms, i {i}"
+                );
+                assert_eq!(z[i].to_bits(), zero[i].to_bits(), "{terms} terms, i {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn linear_combinations_equal_one_per_vector() {
+        // 3 vectors of 37 values, 11 terms each.
+        let mut x = [0.0f32; 11 * 37];
+        for j in 0..11 {
+            x[j * 37..(j + 1) * 37].copy_from_slice(&data(37, 90 + j as u32)[..37]);
+        }
+        let a = data(33, 12);
+        let mut y = [1.0f32; 3 * 37];
+        linear_combinations(&mut y, &a[..33], &x, 11);
+        for s in 0..3 {
+            let mut one = [2.0f32; 37];
+            linear_combination(&mut one, &a[s * 11..(s + 1) * 11], &x);
+            for i in 0..37 {
+                assert_eq!(y[s * 37 + i].to_bits(), one[i].to_bits(), "s {s} i {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn add_outer_nonzero_equals_axpys_of_nonzero_terms() {
+        // 11 samples (a group of 8 and one of 3), 13 rows, 35 columns; every
+        // third coefficient zero, and one sample holding an infinity whose
+        // zero coefficients must keep it out.
+        let (samples, rows, cols) = (11, 13, 35);
+        let mut x = [0.0f32; 11 * 35];
+        for s in 0..samples {
+            x[s * cols..(s + 1) * cols].copy_from_slice(&data(cols, 80 + s as u32)[..cols]);
+        }
+        x[4 * cols + 6] = f32::INFINITY;
+        let mut d = [0.0f32; 11 * 13];
+        for (i, v) in d.iter_mut().enumerate() {
+            *v = if i % 3 == 0 || i / rows == 4 {
+                0.0
+            } else {
+                (i as f32 - 60.0) * 0.013
+            };
+        }
+        let mut g = [0.0f32; 13 * 35];
+        for (i, v) in g.iter_mut().enumerate() {
+            *v = (i % 17) as f32 * 0.1 - 0.8;
+        }
+        let mut expected = g;
+        for s in 0..samples {
+            for o in 0..rows {
+                let c = d[s * rows + o];
+                if c != 0.0 {
+                    axpy(&mut expected[o * cols..(o + 1) * cols], c, &x[s * cols..]);
+                }
+            }
+        }
+        add_outer_nonzero(&mut g, &d, &x, cols);
+        for i in 0..rows * cols {
+            assert!(g[i].is_finite(), "i {i}");
+            assert_eq!(g[i].to_bits(), expected[i].to_bits(), "i {i}");
         }
     }
 
