@@ -6,3 +6,4 @@ pub mod data;
 pub mod run;
 pub mod stats;
 pub mod sweep;
+pub mod tune;
