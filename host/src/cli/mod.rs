@@ -5,6 +5,7 @@
 pub mod eval;
 pub mod sweep;
 pub mod train;
+pub mod tune;
 
 use crate::data::{DataSpec, Format, Header, LabelColumn, Scaling};
 use crate::run::{BatchSize, ModelSpec, RunSpec};
@@ -43,6 +44,8 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Combine the directories of a sharded sweep.
     Merge(sweep::MergeArgs),
+    /// Race batch sizes (and up to two hyperparameters) and recommend one.
+    Tune(Box<tune::TuneArgs>),
 }
 
 /// Runs the command line; returns the process's exit code.
@@ -53,6 +56,7 @@ pub fn main() -> i32 {
         Command::Eval(args) => eval::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => sweep::merge(args),
+        Command::Tune(args) => tune::run(*args),
     };
     match outcome {
         Ok(()) => 0,
