@@ -254,7 +254,11 @@ pub fn request(args: &TuneArgs) -> Result<Request, clap::Error> {
     .validate()
     .map_err(invalid)?;
     // The grid's values go through the same parser as every flag.
-    request.study().map_err(invalid)?;
+    request.study().map_err(|e| {
+        let marker = format!("[[optimizer]] {}: ", request.optimizer);
+        let reason = e.split_once(&marker).map_or(e.as_str(), |(_, r)| r);
+        invalid(format!("--grid: {reason}"))
+    })?;
     Ok(request)
 }
 

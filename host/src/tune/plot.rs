@@ -118,30 +118,34 @@ fn tracks(tune: &Tune, race: &Race) -> Vec<Track> {
         .collect()
 }
 
-/// Most percentage points the y axis spans: means further below the top
-/// are drawn at the bottom edge as a triangle with their value, so that
-/// one unstable or failed candidate does not squash the close race at the
-/// top.
+/// The y axis reaches at most this many points below the highest mean
+/// (and half as many above it): means further below are drawn at the
+/// bottom edge as a triangle with their value, so that one unstable or
+/// failed candidate does not squash the close race at the top.
 const WINDOW: f64 = 12.0;
 
 /// The y range: every mean and interval of the candidates that did not
-/// fail, padded, at most [`WINDOW`] points below the top.
+/// fail, padded, within [`WINDOW`] of the highest mean.
 fn y_range(tracks: &[Track]) -> (f64, f64) {
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    for t in tracks.iter().filter(|t| !t.failed) {
-        for &(_, mean, ci) in &t.points {
-            let (a, b) = ci.unwrap_or((mean, mean));
-            lo = lo.min(a.min(mean));
-            hi = hi.max(b.max(mean));
-        }
-    }
-    if !lo.is_finite() || !hi.is_finite() {
+    let points = || {
+        tracks
+            .iter()
+            .filter(|t| !t.failed)
+            .flat_map(|t| t.points.iter())
+    };
+    let top = points().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    if !top.is_finite() {
         // Everything failed: show 0..100.
         return (0.0, 100.0);
     }
-    let hi = hi.min(100.0);
-    let lo = lo.max(hi - WINDOW);
+    let (mut lo, mut hi) = (top, top);
+    for &(_, mean, ci) in points() {
+        let (a, b) = ci.unwrap_or((mean, mean));
+        lo = lo.min(a.min(mean));
+        hi = hi.max(b.max(mean));
+    }
+    let lo = lo.max(top - WINDOW);
+    let hi = hi.min(top + WINDOW / 2.0).min(100.0);
     let pad = ((hi - lo) * 0.06).max(0.3);
     ((lo - pad).max(0.0), (hi + pad).min(100.0))
 }
