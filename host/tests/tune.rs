@@ -192,3 +192,26 @@ fn usage_errors_name_the_flag() {
     assert!(run(&["--budget", "20", "--time", "1"]).contains("cannot be used with"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_time_limit_stops_before_a_round_that_does_not_fit() {
+    // The first round always runs; 6 ms cannot fit a second one.
+    let dir = scratch("time");
+    let mut args = TUNE.to_vec();
+    args.extend(["--time", "0.0001"]);
+    let out = sooth(&args, &dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = json(&dir.join("tune.json"));
+    assert_eq!(summary["stop"], "time");
+    assert_eq!(summary["rounds"].as_array().unwrap().len(), 1);
+    // 3 candidates x 2 seeds, and the rows hold no more.
+    assert_eq!(summary["runs"]["race"], 6);
+    assert_eq!(peaks(&dir).len(), 6);
+    // Round 1 leaves batch 64 and 256 (full failed): the lower variance wins.
+    assert_eq!(summary["recommendation"]["rule"]["rule"], "lowest_variance");
+    let _ = std::fs::remove_dir_all(&dir);
+}
