@@ -7,3 +7,4 @@ pub mod report;
 pub mod run;
 pub mod stats;
 pub mod sweep;
+pub mod tune;

@@ -4,10 +4,11 @@
 
 pub mod eval;
 pub mod export;
+pub mod report;
 pub mod slurm;
 pub mod sweep;
-pub mod report;
 pub mod train;
+pub mod tune;
 
 use crate::data::{DataSpec, Format, Header, LabelColumn, Scaling};
 use crate::run::{BatchSize, ModelSpec, RunSpec};
@@ -53,6 +54,8 @@ pub enum Command {
     Slurm(slurm::SlurmArgs),
     /// Analyse a sweep directory: report.md, report.json and plots.
     Report(report::ReportArgs),
+    /// Race batch sizes (and up to two hyperparameters) and recommend one.
+    Tune(Box<tune::TuneArgs>),
 }
 
 /// Runs the command line; returns the process's exit code.
@@ -66,6 +69,7 @@ pub fn main() -> i32 {
         Command::Export(args) => export::run(args),
         Command::Slurm(args) => slurm::run(args),
         Command::Report(args) => report::run(args),
+        Command::Tune(args) => tune::run(*args),
     };
     match outcome {
         Ok(()) => 0,

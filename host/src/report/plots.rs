@@ -18,8 +18,8 @@ use std::sync::OnceLock;
 
 /// DejaVu Sans 2.37 (Bitstream Vera license; see `host/assets/fonts`).
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-/// The family name every text style below uses.
-const FAMILY: &str = "sans-serif";
+/// The family name every text style below uses (and `sooth tune`'s plot).
+pub(crate) const FAMILY: &str = "sans-serif";
 
 /// Pixel size of every plot (SVG and PNG alike), unless a plot needs wider.
 const SIZE: (u32, u32) = (1000, 600);
@@ -49,7 +49,8 @@ pub struct Plot {
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
-fn register_font() -> Result<(), String> {
+/// Makes the embedded font the plots' `FAMILY` (once per process).
+pub(crate) fn register_font() -> Result<(), String> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED
         .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
@@ -110,8 +111,9 @@ fn svg_options() -> &'static resvg::usvg::Options<'static> {
     })
 }
 
-/// Rasterises an SVG document to PNG bytes (same pixel size).
-fn svg_to_png(svg: &str) -> Result<Vec<u8>, String> {
+/// Rasterises an SVG document to PNG bytes (same pixel size), text in the
+/// embedded font: plotters' own bitmap backend misplaces glyphs with it.
+pub(crate) fn svg_to_png(svg: &str) -> Result<Vec<u8>, String> {
     use resvg::tiny_skia::{Color, Pixmap, Transform};
     let tree = resvg::usvg::Tree::from_str(svg, svg_options()).map_err(|e| e.to_string())?;
     let size = tree.size().to_int_size();
