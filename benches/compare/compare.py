@@ -163,7 +163,7 @@ class Sklearn:
     """MLPClassifier runs on the digits split, with test accuracy taken after every epoch (or
     L-BFGS iteration) outside the timed region."""
 
-    def __init__(self, nesterov):
+    def __init__(self, nesterov, he_init=False):
         import numpy as np
         import scipy.optimize
         from sklearn.neural_network import MLPClassifier
@@ -172,6 +172,7 @@ class Sklearn:
         self.scipy_optimize = scipy.optimize
         self.MLPClassifier = MLPClassifier
         self.nesterov = nesterov
+        self.he_init = he_init
         self.x_train, self.y_train, self.x_test, self.y_test = load_digits_split()
 
     def params(self, optimizer, batch, seed, epochs):
@@ -188,6 +189,21 @@ class Sklearn:
         else:
             kw.update(learning_rate_init=ADAM_LR, beta_1=BETA1, beta_2=BETA2, epsilon=EPSILON)
         return kw
+
+    def model(self, optimizer, batch, seed, epochs):
+        model = self.MLPClassifier(**self.params(optimizer, batch, seed, epochs))
+        if self.he_init:
+            np = self.np
+
+            # Diagnostic only: sooth's initialization (weights He-uniform, biases zero) drawn from
+            # scikit-learn's own generator, in place of its Glorot-style default.
+            def he_uniform(fan_in, fan_out, dtype):
+                bound = np.sqrt(6.0 / fan_in)
+                coef = model._random_state.uniform(-bound, bound, (fan_in, fan_out))
+                return coef.astype(dtype, copy=False), np.zeros(fan_out, dtype=dtype)
+
+            model._init_coef = he_uniform
+        return model
 
     def accuracy(self, coefs, intercepts):
         np = self.np
@@ -206,7 +222,7 @@ class Sklearn:
     def run(self, optimizer, batch, seed, epochs):
         if optimizer == "lbfgs":
             return self._run_lbfgs(seed, epochs)
-        model = self.MLPClassifier(**self.params(optimizer, batch, seed, epochs))
+        model = self.model(optimizer, batch, seed, epochs)
         accs = []
         spent = [0.0, 0.0]  # evaluation wall and CPU seconds, taken out of the timings
         end_of_epoch = model._update_no_improvement_count
@@ -240,7 +256,7 @@ class Sklearn:
                     iterations=epochs, evaluations=None, diverged=diverged)
 
     def _run_lbfgs(self, seed, iterations):
-        model = self.MLPClassifier(**self.params("lbfgs", "full", seed, iterations))
+        model = self.model("lbfgs", "full", seed, iterations)
         so = self.scipy_optimize
         minimize = so.minimize
         accs, info = [], {}
@@ -413,6 +429,10 @@ def main():
     ap.add_argument("--wait-load", type=float, metavar="LOAD",
                     help="before each cell, wait up to 60 s for the 1-minute load average to drop "
                          "below LOAD")
+    ap.add_argument("--sklearn-he-init", action="store_true",
+                    help="diagnostic: initialize scikit-learn like sooth (He-uniform weights, zero "
+                         "biases) instead of its default, to see how much of an accuracy gap is "
+                         "initialization")
     ap.add_argument("--no-venv", action="store_true",
                     help="use the running Python as is (it must match requirements.txt)")
     args = ap.parse_args()
@@ -432,7 +452,7 @@ def main():
     import scipy
     import sklearn
 
-    sk = Sklearn(nesterov)
+    sk = Sklearn(nesterov, he_init=args.sklearn_he_init)
     started = time.monotonic()
     load_start = os.getloadavg()
     cells = [(o, b) for o in ("sgd", "adam") if o in optimizers for b in BATCH_SIZES]
@@ -463,7 +483,7 @@ def main():
     elapsed = time.monotonic() - started
 
     report = render(results, dict(
-        seeds=seeds, epochs=epochs, nesterov=nesterov, quick=args.quick, elapsed=elapsed,
+        seeds=seeds, epochs=epochs, nesterov=nesterov, he_init=args.sklearn_he_init, quick=args.quick, elapsed=elapsed,
         load_start=load_start, load_end=os.getloadavg(), binary=binary,
         versions=dict(sooth=git_rev(), sklearn=sklearn.__version__, numpy=numpy.__version__,
                       scipy=scipy.__version__, python=platform.python_version(), blas=blas_info()),
@@ -512,6 +532,9 @@ def render(results, meta):
     L.append(f"- SGD: lr {SGD_LR}, momentum {MOMENTUM}, {momentum} momentum on both sides. "
              f"Adam: lr {ADAM_LR:g}, betas {BETA1}/{BETA2}, eps {EPSILON:g}. L-BFGS: full batch, "
              f"history {LBFGS_HISTORY}, {epochs} iterations (sooth: one iteration per epoch).")
+    if meta["he_init"]:
+        L.append("- **Diagnostic run (`--sklearn-he-init`)**: scikit-learn initialized like sooth "
+                 "(He-uniform weights, zero biases), not with its own default.")
     L.append("")
     L.append("Accuracy: peak (best test accuracy after any epoch or L-BFGS iteration) and final, "
              "mean ± sd over seeds, in %. Time: training only (no test evaluation, no process "
