@@ -92,21 +92,19 @@ def ensure_python_env(args):
     if args.no_venv:
         sys.exit("compare.py: --no-venv, but this Python does not match requirements.txt: "
                  + ", ".join(bad))
-    in_venv = Path(sys.prefix).resolve() == VENV.resolve()
     venv_python = VENV / "bin" / "python"
-    if not in_venv and not venv_python.exists():
-        print(f"compare.py: creating {VENV} ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    print(f"compare.py: installing {REQUIREMENTS.relative_to(REPO)} ({', '.join(bad)}) ...",
-          file=sys.stderr)
+    if Path(sys.prefix).resolve() != VENV.resolve():
+        if not venv_python.exists():
+            print(f"compare.py: creating {VENV} ...", file=sys.stderr)
+            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        os.execv(str(venv_python), [str(venv_python), str(Path(__file__).resolve()), *sys.argv[1:]])
+    print(f"compare.py: installing {REQUIREMENTS.relative_to(REPO)} into {VENV} "
+          f"({', '.join(bad)}) ...", file=sys.stderr)
     subprocess.run([str(venv_python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                     "-r", str(REQUIREMENTS)], check=True)
-    if in_venv:
-        still = pin_mismatches()
-        if still:
-            sys.exit("compare.py: the venv still does not match requirements.txt: " + ", ".join(still))
-        return
-    os.execv(str(venv_python), [str(venv_python), str(Path(__file__).resolve()), *sys.argv[1:]])
+    still = pin_mismatches()
+    if still:
+        sys.exit("compare.py: the venv still does not match requirements.txt: " + ", ".join(still))
 
 
 def build_sooth():
