@@ -21,6 +21,7 @@ for _var in THREAD_VARS:
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import csv  # noqa: E402
 import datetime  # noqa: E402
 import importlib.metadata  # noqa: E402
 import json  # noqa: E402
@@ -31,6 +32,7 @@ import shlex  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -221,21 +223,26 @@ class Sklearn:
         if optimizer == "lbfgs":
             return self._run_lbfgs(seed, epochs)
         model = self.model(optimizer, batch, seed, epochs)
-        accs = []
+        accs, epoch_seconds = [], []
         spent = [0.0, 0.0]  # evaluation wall and CPU seconds, taken out of the timings
+        resumed = [0.0]  # when the current epoch started
         end_of_epoch = model._update_no_improvement_count
 
         # Called by _fit_stochastic once per epoch, after the epoch's last update.
         def evaluate_then_continue(*a, **k):
             t0, c0 = time.perf_counter(), time.process_time()
+            epoch_seconds.append(t0 - resumed[0])
             accs.append(self.accuracy(model.coefs_, model.intercepts_))
-            spent[0] += time.perf_counter() - t0
+            result = end_of_epoch(*a, **k)
+            resumed[0] = time.perf_counter()
+            spent[0] += resumed[0] - t0
             spent[1] += time.process_time() - c0
-            return end_of_epoch(*a, **k)
+            return result
 
         model._update_no_improvement_count = evaluate_then_continue
         diverged = False
         t0, c0 = time.perf_counter(), time.process_time()
+        resumed[0] = t0
         try:
             model.fit(self.x_train, self.y_train)
         except ValueError as e:  # raised after the last epoch when the weights are not finite
@@ -251,21 +258,27 @@ class Sklearn:
             if abs(check - accs[-1]) > 1e-12:
                 raise RuntimeError(f"per-epoch accuracy {accs[-1]} != model.score {check}")
         return dict(peak=max(accs), final=accs[-1], seconds=wall, cpu_seconds=cpu,
-                    iterations=epochs, evaluations=None, diverged=diverged)
+                    fastest=min(epoch_seconds), iterations=epochs, evaluations=None,
+                    diverged=diverged)
 
     def _run_lbfgs(self, seed, iterations):
         model = self.model("lbfgs", "full", seed, iterations)
         so = self.scipy_optimize
         minimize = so.minimize
-        accs, info = [], {}
+        accs, iteration_seconds, info = [], [], {}
         spent = [0.0, 0.0]
+        resumed = [0.0]
 
         # scikit-learn calls scipy.optimize.minimize once; add a per-iteration callback.
         def minimize_with_callback(*a, **k):
+            resumed[0] = time.perf_counter()
+
             def after_iteration(intermediate_result):
                 t0, c0 = time.perf_counter(), time.process_time()
+                iteration_seconds.append(t0 - resumed[0])
                 accs.append(self.accuracy_packed(intermediate_result.x))
-                spent[0] += time.perf_counter() - t0
+                resumed[0] = time.perf_counter()
+                spent[0] += resumed[0] - t0
                 spent[1] += time.process_time() - c0
 
             res = minimize(*a, callback=after_iteration, **k)
@@ -288,7 +301,7 @@ class Sklearn:
         if abs(final - accs[-1]) > 1e-12:
             raise RuntimeError(f"last callback accuracy {accs[-1]} != model.score {final}")
         return dict(peak=max(accs), final=final, seconds=wall, cpu_seconds=cpu,
-                    iterations=info["nit"], evaluations=info["nfev"], diverged=False,
+                    fastest=min(iteration_seconds), iterations=info["nit"], evaluations=info["nfev"], diverged=False,
                     message=info["message"])
 
 
@@ -296,7 +309,7 @@ class Sklearn:
 # sooth runs.
 
 
-def sooth_args(optimizer, batch, seed, epochs, nesterov):
+def sooth_args(optimizer, batch, seed, epochs, nesterov, metrics):
     args = ["train", "--dataset", "digits", "--hidden", str(HIDDEN), "--activation", "relu",
             "--l2", "0", "--optimizer", optimizer, "--batch-size", str(batch),
             "--sampling", "shuffle", "--last-batch", "keep", "--epochs", str(epochs),
@@ -309,11 +322,12 @@ def sooth_args(optimizer, batch, seed, epochs, nesterov):
     else:
         args += ["--history", str(LBFGS_HISTORY), "--line-search", "wolfe", "--c1", "1e-4",
                  "--c2", "0.9"]
-    return args + ["--json", "--quiet"]
+    return args + ["--metrics", str(metrics), "--json", "--quiet"]
 
 
-def run_sooth(binary, optimizer, batch, seed, epochs, nesterov):
-    cmd = [str(binary)] + sooth_args(optimizer, batch, seed, epochs, nesterov)
+def run_sooth(binary, optimizer, batch, seed, epochs, nesterov, scratch):
+    metrics = Path(scratch) / "metrics.csv"
+    cmd = [str(binary)] + sooth_args(optimizer, batch, seed, epochs, nesterov, metrics)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True)
@@ -323,12 +337,16 @@ def run_sooth(binary, optimizer, batch, seed, epochs, nesterov):
     if out.returncode != 0:
         sys.exit(f"compare.py: {shlex.join(cmd)} failed ({out.returncode}):\n{out.stderr}")
     r = json.loads(out.stdout)
+    with open(metrics, newline="") as f:
+        cumulative = [float(row["train_seconds"]) for row in csv.DictReader(f)]
+    fastest = min(b - a for a, b in zip([0.0] + cumulative, cumulative))
     return dict(peak=r["peak_test_accuracy"], final=r["final_test_accuracy"],
                 seconds=r["train_seconds"], wall_seconds=r["wall_seconds"],
                 process_seconds=outside,
                 # sooth reports wall time only; scale it by the process's CPU share (CPU time /
                 # wall time of the whole process) for an estimate of the CPU time spent training.
-                cpu_seconds=r["train_seconds"] * min(1.0, child_cpu / outside), iterations=r["epochs"], evaluations=r["evaluations"],
+                cpu_seconds=r["train_seconds"] * min(1.0, child_cpu / outside),
+                fastest=fastest, iterations=r["epochs"], evaluations=r["evaluations"],
                 diverged=False, recoveries=r["recoveries"],
                 line_search_failures=r["line_search_failures"])
 
@@ -457,7 +475,8 @@ def main():
     if "lbfgs" in optimizers:
         cells.append(("lbfgs", "full"))
     results = []
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    with threadpool_limits(limits=1), warnings.catch_warnings(), \
+            tempfile.TemporaryDirectory(prefix="sooth-compare-") as scratch:
         warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter: expected here
         for optimizer, batch in cells:
             wait_for_load(args.wait_load, 60)
@@ -470,7 +489,8 @@ def main():
                     if side == "sk":
                         sk_runs.append(sk.run(optimizer, batch, seed, epochs))
                     else:
-                        so_runs.append(run_sooth(binary, optimizer, batch, seed, epochs, nesterov))
+                        so_runs.append(run_sooth(binary, optimizer, batch, seed, epochs, nesterov,
+                                                 scratch))
             load.append(os.getloadavg()[0])
             results.append(dict(optimizer=optimizer, batch=batch, sk=sk_runs, so=so_runs,
                                 load=statistics.fmean(load)))
@@ -586,20 +606,24 @@ def render(results, meta):
              "CPU time around `fit`; sooth CPU = `train_seconds` x (the process's CPU time / its wall "
              "time), an estimate, since sooth reports wall time only. sooth start-up = median of "
              "(subprocess wall time - the run's own `wall_seconds`): process start and data "
-             "loading, not counted anywhere above.")
+             "loading, not counted anywhere above. fastest = the fastest single epoch (iteration) "
+             "of a run, median over seeds: the least disturbed by other workers.")
     L.append("")
     L.append("| optimizer | batch | sklearn wall | sooth wall | ratio of minima | sklearn CPU median "
-             "| sooth CPU median | CPU ratio | sooth start-up ms |")
-    L.append("|---|---|---|---|---|---|---|---|---|")
+             "| sooth CPU median | CPU ratio | sklearn fastest | sooth fastest | fastest ratio "
+             "| sooth start-up ms |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         sk, so = per_epoch_ms(r["sk"]), per_epoch_ms(r["so"])
         sk_cpu = statistics.median(1e3 * x["cpu_seconds"] / x["iterations"] for x in r["sk"])
         so_cpu = statistics.median(1e3 * x["cpu_seconds"] / x["iterations"] for x in r["so"])
         startup = statistics.median(1e3 * (x["process_seconds"] - x["wall_seconds"]) for x in r["so"])
+        sk_fast = statistics.median(1e3 * x["fastest"] for x in r["sk"])
+        so_fast = statistics.median(1e3 * x["fastest"] for x in r["so"])
         L.append(f"| {r['optimizer']} | {r['batch']} | {min(sk):.2f} / {statistics.median(sk):.2f} / "
                  f"{max(sk):.2f} | {min(so):.3f} / {statistics.median(so):.3f} / {max(so):.3f} "
                  f"| {min(sk) / min(so):.1f}x | {sk_cpu:.2f} | {so_cpu:.3f} | {sk_cpu / so_cpu:.1f}x "
-                 f"| {startup:.1f} |")
+                 f"| {sk_fast:.2f} | {so_fast:.3f} | {sk_fast / so_fast:.1f}x | {startup:.1f} |")
     L.append("")
 
     lb = [r for r in results if r["optimizer"] == "lbfgs"]
@@ -644,7 +668,7 @@ def render(results, meta):
     L.append("```")
     for opt in sorted({r["optimizer"] for r in results}, key=["sgd", "adam", "lbfgs"].index):
         batch = "full" if opt == "lbfgs" else "<b>"
-        args = sooth_args(opt, batch, "<seed>", epochs, nesterov)
+        args = sooth_args(opt, batch, "<seed>", epochs, nesterov, "<tmp>/metrics.csv")
         L.append("target/release/sooth " + " ".join(args))
     L.append("```")
     L.append("")
