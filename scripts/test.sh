@@ -20,8 +20,9 @@ export SOOTH_FIRMWARE_ELF_RELEASE="$elf_dir/release/sooth-firmware"
 echo "== unit, integration and doc tests (debug; includes the firmware under QEMU)"
 cargo test --workspace --locked
 
-echo "== golden-bit tests in release (the same bits as in debug)"
+echo "== golden-bit tests and the core's unit tests in release (its vectorised code paths)"
 cargo test --workspace --locked --release --test golden
+cargo test --locked --release -p sooth-core --lib
 
 echo "== firmware: memory budget (release: 256 KiB flash, 96 KiB RAM)"
 firmware/memory-table.sh debug="$SOOTH_FIRMWARE_ELF_DEBUG" release="$SOOTH_FIRMWARE_ELF_RELEASE"

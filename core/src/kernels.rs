@@ -289,6 +289,22 @@ pub fn all_finite(a: &[f32]) -> bool {
     bad == 0
 }
 
+/// Magnitudes below this (2^-100, about 7.9e-31) are flushed to 0 in the
+/// optimizers' decaying state (momentum, moments, CG directions).
+///
+/// The state of a parameter whose gradient is exactly 0 (a dead ReLU unit)
+/// decays geometrically, `v <- 0.9 v`, into subnormal numbers, which x86
+/// computes ~100x slower: SGD with momentum at batch 8 ran 3.4x slower per
+/// epoch after a few epochs. Flushing far above the subnormal range (2^-126)
+/// keeps the state out of it, with the same bits on every platform.
+pub const NEGLIGIBLE: f32 = 7.888_609e-31;
+
+/// `x`, or 0 when `|x| <` [`NEGLIGIBLE`] (NaN stays NaN).
+#[inline(always)]
+pub fn flush_negligible(x: f32) -> f32 {
+    if libm::fabsf(x) < NEGLIGIBLE { 0.0 } else { x }
+}
+
 /// `y[i] += a * x[i]` for `i < min(x.len(), y.len())`.
 #[inline]
 pub fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
@@ -865,6 +881,16 @@ mod tests {
                 assert_eq!(y1[i].to_bits(), y2[i].to_bits());
             }
         }
+    }
+
+    #[test]
+    fn negligible_values_flush_to_zero() {
+        assert_eq!(flush_negligible(1e-31), 0.0);
+        assert_eq!(flush_negligible(-1e-31), 0.0);
+        assert_eq!(flush_negligible(1e-29), 1e-29);
+        assert_eq!(flush_negligible(-3.5), -3.5);
+        assert!(flush_negligible(f32::NAN).is_nan());
+        assert!(NEGLIGIBLE.is_normal() && NEGLIGIBLE == 2f32.powi(-100));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::{
     split_vectors,
 };
 use crate::error::{Buffer, Error, check_len};
-use crate::kernels::{all_finite, axpy, norm_inf};
+use crate::kernels::{all_finite, axpy, flush_negligible, norm_inf};
 
 /// Hyperparameters of [`Adam`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -66,7 +66,9 @@ impl AdamConfig {
 }
 
 /// Adam: `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g^2`,
-/// `x -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)`.
+/// `x -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)`, computed as
+/// `x -= a_t m / (sqrt(v) + eps sqrt(1 - b2^t))` with
+/// `a_t = lr sqrt(1 - b2^t) / (1 - b1^t)` (the same update, fewer divisions).
 ///
 /// State: 4 vectors of `n` floats (gradient, first and second moments, last
 /// good point): `16 n` bytes.
@@ -145,16 +147,21 @@ impl Optimizer for Adam<'_> {
         }
         self.beta1_t *= b1;
         self.beta2_t *= b2;
-        let (c1, c2) = (1.0 - self.beta1_t, 1.0 - self.beta2_t);
+        // The bias corrections folded into the step (Kingma & Ba's
+        // "efficient" form, the same update): one division and one root per
+        // parameter instead of three and one.
+        let root_c2 = libm::sqrtf(1.0 - self.beta2_t);
+        let step = lr * root_c2 / (1.0 - self.beta1_t);
+        let eps_hat = eps * root_c2;
         for (((xi, mi), vi), &gi) in x
             .iter_mut()
             .zip(self.m.iter_mut())
             .zip(self.v.iter_mut())
             .zip(self.grad.iter())
         {
-            *mi = b1 * *mi + (1.0 - b1) * gi;
-            *vi = b2 * *vi + (1.0 - b2) * (gi * gi);
-            *xi -= lr * (*mi / c1) / (libm::sqrtf(*vi / c2) + eps);
+            *mi = flush_negligible(b1 * *mi + (1.0 - b1) * gi);
+            *vi = flush_negligible(b2 * *vi + (1.0 - b2) * (gi * gi));
+            *xi -= step * *mi / (libm::sqrtf(*vi) + eps_hat);
         }
         report.step_length = f64::from(lr);
         if !all_finite(x) {

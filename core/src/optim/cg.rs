@@ -6,7 +6,7 @@ use super::{
     split_vectors,
 };
 use crate::error::{Buffer, Error, check_len};
-use crate::kernels::{all_finite, dot, norm_inf};
+use crate::kernels::{all_finite, dot, flush_negligible, norm_inf};
 
 /// The formula for the conjugacy coefficient `beta`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,7 +132,7 @@ impl Optimizer for Cg<'_> {
             };
             if beta.is_finite() {
                 for (di, &gi) in d.iter_mut().zip(g) {
-                    *di = beta * *di - gi;
+                    *di = flush_negligible(beta * *di - gi);
                 }
                 restart = !(dot(g, d) < 0.0);
             } else {

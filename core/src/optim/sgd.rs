@@ -4,7 +4,7 @@ use super::{
     Objective, Optimizer, StepReport, check_param, checked_loss_grad, recover, split_vectors,
 };
 use crate::error::{Error, check_len};
-use crate::kernels::{all_finite, axpy, norm_inf};
+use crate::kernels::{all_finite, axpy, flush_negligible, norm_inf};
 
 /// Hyperparameters of [`Sgd`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -129,7 +129,7 @@ impl Optimizer for Sgd<'_> {
                 .zip(self.velocity.iter_mut())
                 .zip(self.grad.iter())
             {
-                *vi = mu * *vi + gi;
+                *vi = flush_negligible(mu * *vi + gi);
                 let d = if nesterov { gi + mu * *vi } else { *vi };
                 *xi -= lr * d;
             }
@@ -144,5 +144,46 @@ impl Optimizer for Sgd<'_> {
 
     fn reset(&mut self) {
         self.velocity.fill(0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Gradient 1 on coordinate 1 at the first call only, then 0 (a unit
+    /// that dies); coordinate 0 is a plain quadratic.
+    struct DyingUnit(u32);
+
+    impl Objective for DyingUnit {
+        fn loss_grad(&mut self, x: &[f32], grad: &mut [f32]) -> Result<f64, Error> {
+            self.0 += 1;
+            grad[0] = x[0];
+            grad[1] = if self.0 == 1 { 1.0 } else { 0.0 };
+            Ok(0.5 * f64::from(x[0] * x[0]))
+        }
+        fn loss(&mut self, x: &[f32]) -> Result<f64, Error> {
+            Ok(0.5 * f64::from(x[0] * x[0]))
+        }
+    }
+
+    #[test]
+    fn momentum_of_a_dead_unit_decays_to_zero_not_into_subnormals() {
+        let mut storage = [0.0f32; 6];
+        let config = SgdConfig {
+            momentum: 0.9,
+            ..SgdConfig::new(0.1)
+        };
+        let mut sgd = Sgd::new(config, 2, &mut storage).unwrap();
+        let mut x = [1.0f32, 0.0];
+        let mut objective = DyingUnit(0);
+        for step in 0..2000 {
+            sgd.step(&mut x, &mut objective).unwrap();
+            for &v in sgd.velocity.iter() {
+                assert!(v == 0.0 || v.is_normal(), "step {step}: velocity {v:e}");
+            }
+        }
+        // 0.9^k passes 2^-100 after ~650 steps: by now it is exactly 0.
+        assert_eq!(sgd.velocity[1], 0.0);
     }
 }
