@@ -64,6 +64,11 @@ pub mod optim;
 pub mod sampler;
 pub mod train;
 
+/// The README's Rust examples, compiled and run as doctests of the core.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 pub use data::{Dataset, PackedDataset, Packing, SliceDataset};
 pub use error::{Buffer, Error};
 pub use hash::param_hash;
