@@ -61,9 +61,9 @@ fn run_sweep(config: &Path, out: &Path, extra: &[&str]) {
     );
 }
 
-/// The rows of a sweep without their timings, in file order.
-fn rows(dir: &Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(dir.join("runs.jsonl")).unwrap();
+/// The lines of a sweep's JSON-lines file without their timings, in file order.
+fn without_timings(dir: &Path, file: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
     text.lines()
         .map(|l| {
             let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
@@ -75,17 +75,12 @@ fn rows(dir: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+fn rows(dir: &Path) -> Vec<serde_json::Value> {
+    without_timings(dir, "runs.jsonl")
+}
+
 fn curves(dir: &Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(dir.join("curves.jsonl")).unwrap();
-    text.lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let o = v.as_object_mut().unwrap();
-            o.remove("wall_seconds");
-            o.remove("train_seconds");
-            v
-        })
-        .collect()
+    without_timings(dir, "curves.jsonl")
 }
 
 fn count_lines(path: &Path) -> usize {

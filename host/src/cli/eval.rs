@@ -59,12 +59,7 @@ pub fn run(args: EvalArgs) -> Result<(), String> {
     }
     args.data.check("eval").unwrap_or_else(|e| e.exit());
     let name = args.model.display().to_string();
-    let bytes = std::fs::read(&args.model).map_err(|e| {
-        format!(
-            "{name}: {}",
-            crate::data::read_error(&e, "a sooth model file")
-        )
-    })?;
+    let bytes = super::read_model_file(&args.model)?;
     let model = SavedModel::read(&bytes).map_err(|e| format!("{name}: {e}"))?;
     let mlp = model.mlp();
     let shape = mlp.shape();

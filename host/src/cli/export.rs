@@ -27,12 +27,7 @@ pub struct ExportArgs {
 /// Runs `sooth export`.
 pub fn run(args: ExportArgs) -> Result<(), String> {
     let name = args.model.display().to_string();
-    let bytes = std::fs::read(&args.model).map_err(|e| {
-        format!(
-            "{name}: {}",
-            crate::data::read_error(&e, "a sooth model file")
-        )
-    })?;
+    let bytes = super::read_model_file(&args.model)?;
     let model = SavedModel::read(&bytes).map_err(|e| format!("{name}: {e}"))?;
     let mlp = model.mlp();
     let widths: Vec<String> = mlp.shape().widths().iter().map(|w| w.to_string()).collect();

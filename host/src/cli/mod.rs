@@ -80,6 +80,20 @@ pub fn main() -> i32 {
     }
 }
 
+/// The bytes of the saved model at `path`, checked to be a sooth model
+/// (`SavedModel::read` them to use it), or an error naming the file.
+pub fn read_model_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let name = path.display();
+    let bytes = std::fs::read(path).map_err(|e| {
+        format!(
+            "{name}: {}",
+            crate::data::read_error(&e, "a sooth model file")
+        )
+    })?;
+    sooth_core::SavedModel::read(&bytes).map_err(|e| format!("{name}: {e}"))?;
+    Ok(bytes)
+}
+
 /// A usage error of the command `sub` in clap's words and format (exit
 /// code 2), for combinations of flags that clap's own rules cannot express.
 pub fn usage_error(sub: &str, kind: ErrorKind, message: impl std::fmt::Display) -> clap::Error {

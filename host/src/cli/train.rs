@@ -217,12 +217,7 @@ pub fn write_metrics(path: &Path, curve: &[EpochRecord]) -> Result<(), String> {
 /// network and the data's scaling.
 fn initial_params(path: &Path, spec: &RunSpec, data: &Loaded) -> Result<Vec<f32>, String> {
     let name = path.display();
-    let bytes = std::fs::read(path).map_err(|e| {
-        format!(
-            "{name}: {}",
-            crate::data::read_error(&e, "a sooth model file")
-        )
-    })?;
+    let bytes = super::read_model_file(path)?;
     let model = sooth_core::SavedModel::read(&bytes).map_err(|e| format!("{name}: {e}"))?;
     let wanted = spec
         .model

@@ -299,16 +299,7 @@ fn optimizer_flag_names() -> Vec<String> {
 }
 
 /// The data, model and optimizer flag groups, parsed alone: their defaults.
-#[derive(Debug, Parser)]
-#[command(name = "sooth")]
-struct Flags {
-    #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    model: ModelArgs,
-    #[command(flatten)]
-    optimizer: OptimizerArgs,
-}
+use crate::sweep::study::FlagParser as Flags;
 
 type FlagList = Vec<(&'static str, Option<String>)>;
 

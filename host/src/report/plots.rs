@@ -24,8 +24,9 @@ pub(crate) const FAMILY: &str = "sans-serif";
 /// Pixel size of every plot (SVG and PNG alike), unless a plot needs wider.
 const SIZE: (u32, u32) = (1000, 600);
 
-/// Colours by optimizer position (sgd, adam, cg, lbfgs, then more).
-const PALETTE: [RGBColor; 8] = [
+/// Colours by series (tab10): optimizers in report plots (sgd, adam, cg,
+/// lbfgs, then more), candidates in `sooth tune`'s race.
+pub(crate) const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -34,6 +35,8 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(140, 86, 75),
     RGBColor(227, 119, 194),
     RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
 
 /// A plot written to the sweep directory.

@@ -131,16 +131,17 @@ pub struct Study {
     pub sample_seed: u64,
 }
 
-/// Parses flag lists with the command line's own parsers.
+/// The data, model and optimizer flag groups of the command line, parsed
+/// together: how study options and `sooth tune`'s flags get their meaning.
 #[derive(Debug, Parser)]
 #[command(name = "sooth")]
-struct FlagParser {
+pub(crate) struct FlagParser {
     #[command(flatten)]
-    data: DataArgs,
+    pub(crate) data: DataArgs,
     #[command(flatten)]
-    model: ModelArgs,
+    pub(crate) model: ModelArgs,
     #[command(flatten)]
-    optimizer: OptimizerArgs,
+    pub(crate) optimizer: OptimizerArgs,
 }
 
 /// The flags of a map, as command-line arguments.

@@ -10,7 +10,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
 
-use crate::report::plots::{FAMILY, register_font, svg_to_png};
+use crate::report::plots::{FAMILY, PALETTE, register_font, svg_to_png};
 /// Width of the plot and of the legend beside it, pixels.
 const PLOT_WIDTH: u32 = 760;
 const LEGEND_WIDTH: u32 = 340;
@@ -18,20 +18,6 @@ const LEGEND_WIDTH: u32 = 340;
 const HEIGHT: u32 = 600;
 /// Legend row height, pixels.
 const ROW: i32 = 26;
-
-/// Colours by candidate (tab10).
-const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-];
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
