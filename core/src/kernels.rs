@@ -263,17 +263,19 @@ pub fn sum_squares(a: &[f32]) -> f32 {
 /// Largest absolute value (the infinity norm); NaN if any element is NaN.
 #[inline]
 pub fn norm_inf(a: &[f32]) -> f32 {
-    let mut m = 0.0f32;
-    for &x in a {
-        let ax = libm::fabsf(x);
-        if ax.is_nan() {
-            return f32::NAN;
-        }
-        if ax > m {
-            m = ax;
-        }
+    // The bits of `|x|` order like the values, and every NaN's lie above
+    // infinity's: one integer maximum over the elements, which vectorises
+    // (a compare-and-return loop does not), gives the same result.
+    const INFINITY: u32 = 0x7f80_0000;
+    let mut m = 0u32;
+    for x in a {
+        m = m.max(x.to_bits() & 0x7fff_ffff);
     }
-    m
+    if m > INFINITY {
+        f32::NAN
+    } else {
+        f32::from_bits(m)
+    }
 }
 
 /// True if every element is finite.
@@ -913,6 +915,12 @@ mod tests {
         assert!(norm_inf(&a).is_nan());
         a[2] = f32::NEG_INFINITY;
         assert!(!all_finite(&a));
+        assert_eq!(norm_inf(&a), f32::INFINITY);
+        // A NaN wins wherever it is, and whatever its sign and payload.
+        a[0] = -f32::NAN;
+        assert!(norm_inf(&a).is_nan());
+        assert_eq!(norm_inf(&[]), 0.0);
+        assert_eq!(norm_inf(&[-0.0, -1.5e-45]).to_bits(), 1.5e-45f32.to_bits());
     }
 
     #[test]

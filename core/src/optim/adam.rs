@@ -153,15 +153,24 @@ impl Optimizer for Adam<'_> {
         let root_c2 = libm::sqrtf(1.0 - self.beta2_t);
         let step = lr * root_c2 / (1.0 - self.beta1_t);
         let eps_hat = eps * root_c2;
-        for (((xi, mi), vi), &gi) in x
+        // Three passes, so that only the root stays scalar (`libm::sqrtf` is
+        // opaque to the vectoriser): the moments, then each parameter's
+        // denominator into the spent gradient buffer, then the step. The
+        // same operations on the same values as one fused loop.
+        for ((mi, vi), &gi) in self
+            .m
             .iter_mut()
-            .zip(self.m.iter_mut())
             .zip(self.v.iter_mut())
             .zip(self.grad.iter())
         {
             *mi = flush_negligible(b1 * *mi + (1.0 - b1) * gi);
             *vi = flush_negligible(b2 * *vi + (1.0 - b2) * (gi * gi));
-            *xi -= step * *mi / (libm::sqrtf(*vi) + eps_hat);
+        }
+        for (di, &vi) in self.grad.iter_mut().zip(self.v.iter()) {
+            *di = libm::sqrtf(vi) + eps_hat;
+        }
+        for ((xi, &mi), &di) in x.iter_mut().zip(self.m.iter()).zip(self.grad.iter()) {
+            *xi -= step * mi / di;
         }
         report.step_length = f64::from(lr);
         if !all_finite(x) {
