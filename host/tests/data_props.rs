@@ -210,15 +210,23 @@ proptest! {
         let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
         all.sort_unstable();
         prop_assert_eq!(all, (0..labels.len()).collect::<Vec<_>>());
-        prop_assert!(test.len() <= (fraction * labels.len() as f64).ceil() as usize);
+        let n = labels.len();
+        // The requested test size: ceil(fraction * n), as documented.
+        let n_test = ((fraction * n as f64 - 1e-9).ceil().max(0.0) as usize).min(n);
+        prop_assert!(test.len() <= n_test);
         for class in 0..6u16 {
             let total = labels.iter().filter(|&&l| l == class).count();
             let kept = train.iter().filter(|&&i| labels[i] == class).count();
             prop_assert!(total == 0 || kept >= 1);
-            // Each class's test share is within one row of its proportional share.
-            let share = (total - kept) as f64;
-            let ideal = total as f64 * test.len() as f64 / labels.len() as f64;
-            prop_assert!(share <= ideal.ceil() + 1.0, "class {} share {} ideal {}", class, share, ideal);
+            // Each class's test share is its proportional share of the
+            // REQUESTED test size, rounded down or up (largest remainder),
+            // less what it must keep for training (its last row). The share
+            // of the actual test size is no bound: when small classes keep
+            // their last row, the test part shrinks, the others' shares not.
+            let share = total - kept;
+            let (floor, ceil) = ((total * n_test) / n, (total * n_test).div_ceil(n));
+            prop_assert!(share <= ceil, "class {} share {} > ceil {}", class, share, ceil);
+            prop_assert!(share >= floor.min(total.saturating_sub(1)), "class {} share {} < floor {}", class, share, floor);
         }
     }
 
