@@ -28,16 +28,24 @@ fn bench_shape<D: Dataset>(c: &mut Criterion, widths: &[usize], data: &D, batche
         .join("-");
     let mut group = c.benchmark_group(format!("loss_grad/{name}"));
     let n = data.len() as u32;
-    for &batch in batches {
-        let indices: Vec<u32> = (0..batch as u32).map(|i| (i * 997) % n).collect();
-        group.throughput(Throughput::Elements(batch as u64));
-        group.bench_with_input(BenchmarkId::new("batch", batch), &indices, |b, idx| {
-            b.iter(|| {
-                mlp.loss_grad(black_box(&params), data, idx, &mut grad, &mut work)
-                    .unwrap()
-            })
-        });
+    // The kernels picked at run time (AVX where the CPU has it), then the
+    // portable ones (SSE2 on x86_64): the same bits, for the timing.
+    for (kernels, avx) in [("batch", true), ("portable/batch", false)] {
+        if kernels::use_avx(avx) != avx {
+            continue;
+        }
+        for &batch in batches {
+            let indices: Vec<u32> = (0..batch as u32).map(|i| (i * 997) % n).collect();
+            group.throughput(Throughput::Elements(batch as u64));
+            group.bench_with_input(BenchmarkId::new(kernels, batch), &indices, |b, idx| {
+                b.iter(|| {
+                    mlp.loss_grad(black_box(&params), data, idx, &mut grad, &mut work)
+                        .unwrap()
+                })
+            });
+        }
     }
+    kernels::use_avx(true);
     group.finish();
 }
 

@@ -2,7 +2,8 @@
 //! workspaces whose widths are const generics, viewed as the flat slices that
 //! every algorithm of the core works on (the heapless `Vec`/`VecView` split).
 //!
-//! This module holds the crate's only `unsafe` code: the views of a
+//! This module holds one of the crate's two places of `unsafe` code (the
+//! other is the AVX kernels, `kernels::avx`): the views of a
 //! `#[repr(C)]` struct of `f32` arrays as one `[f32]`.
 //!
 //! ```

@@ -29,6 +29,24 @@
 //! changes no value. Without SIMD (other than x86_64, e.g. a Cortex-M4F) the
 //! same arithmetic is unrolled less, to save flash.
 
+#[cfg(target_arch = "x86_64")]
+mod avx;
+
+/// Turns the AVX versions of the network's kernels off (`false`) or on
+/// (`true`, where the CPU has AVX); returns whether they are in use. They
+/// are on by default wherever AVX is detected, and give the same bits as
+/// the portable kernels: this switch exists to show that (and to time both).
+/// Other targets have no AVX kernels, and this returns `false`.
+pub fn use_avx(enabled: bool) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return avx::set_enabled(enabled);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = enabled;
+        false
+    }
+}
+
 /// Number of independent accumulators in the reductions.
 pub const LANES: usize = 8;
 
@@ -161,6 +179,16 @@ pub fn affine(w: &[f32], x: &[f32], b: &[f32], out: &mut [f32]) {
 /// chunk of `x_s` is loaded once per four rows.
 #[inline]
 pub fn affine_many(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx::affine_many(w, b, x, cols, out) {
+        return;
+    }
+    affine_many_portable(w, b, x, cols, out);
+}
+
+/// [`affine_many`] without the run-time choice of kernels.
+#[inline(always)]
+fn affine_many_portable(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) {
     let rows = b.len();
     let Some(mut count) = out.len().checked_div(rows) else {
         return;
@@ -391,12 +419,31 @@ fn axpy_tiles<const N: usize, const ZERO: bool>(y: &mut [f32], a: [f32; N], x: &
     }
 }
 
+/// How a sum of terms is added to one vector: [`axpy_tiles`], or the same
+/// arithmetic with other registers (the AVX kernels). Implementations give
+/// bit-identical results.
+trait AddTerms: Copy {
+    /// [`axpy_tiles::<N, ZERO>`](axpy_tiles).
+    fn add<const N: usize, const ZERO: bool>(self, y: &mut [f32], a: [f32; N], x: &Tiles<'_, N>);
+}
+
+/// [`AddTerms`] by [`axpy_tiles`] itself.
+#[derive(Clone, Copy)]
+struct Portable;
+
+impl AddTerms for Portable {
+    #[inline(always)]
+    fn add<const N: usize, const ZERO: bool>(self, y: &mut [f32], a: [f32; N], x: &Tiles<'_, N>) {
+        axpy_tiles::<N, ZERO>(y, a, x);
+    }
+}
+
 /// `y += sum_j a[j] * x[j * n..(j + 1) * n]` with `n = y.len()`, the terms in
 /// increasing `j`: bit-identical to one [`axpy`] per term in that order, in
 /// passes of up to eight terms ([`axpy_n`]). Zero coefficients are not skipped.
 #[inline]
 pub fn axpy_rows(y: &mut [f32], a: &[f32], x: &[f32]) {
-    rows_combination::<false>(y, y.len(), a, a.len(), x);
+    rows_combination::<false, _>(Portable, y, y.len(), a, a.len(), x);
 }
 
 /// `y = sum_j a[j] * x[j * n..(j + 1) * n]` with `n = y.len()`, as
@@ -407,7 +454,7 @@ pub fn linear_combination(y: &mut [f32], a: &[f32], x: &[f32]) {
     if a.is_empty() {
         y.fill(0.0);
     }
-    rows_combination::<true>(y, y.len(), a, a.len(), x);
+    rows_combination::<true, _>(Portable, y, y.len(), a, a.len(), x);
 }
 
 /// [`linear_combination`] for several vectors with the same `x`: with
@@ -416,20 +463,44 @@ pub fn linear_combination(y: &mut [f32], a: &[f32], x: &[f32]) {
 /// of `x` are prepared once for all the vectors.
 #[inline]
 pub fn linear_combinations(y: &mut [f32], a: &[f32], x: &[f32], terms: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if avx::linear_combinations(y, a, x, terms) {
+        return;
+    }
+    linear_combinations_portable(Portable, y, a, x, terms);
+}
+
+/// [`linear_combinations`] without the run-time choice of kernels.
+#[inline(always)]
+fn linear_combinations_portable<T: AddTerms>(
+    t: T,
+    y: &mut [f32],
+    a: &[f32],
+    x: &[f32],
+    terms: usize,
+) {
     let Some(n) = x.len().checked_div(terms) else {
         y.fill(0.0);
         return;
     };
-    rows_combination::<true>(y, n, a, terms, x);
+    rows_combination::<true, T>(t, y, n, a, terms, x);
 }
 
 /// `y_s (+)= sum_j a[s * terms + j] * x_j` for the vectors `y_s` of `n`
 /// values in `y` (starting from `+0` with `ZERO`), the terms in passes of up
 /// to eight, each pass's rows of `x` split once for all `y_s`.
 #[inline(always)]
-fn rows_combination<const ZERO: bool>(y: &mut [f32], n: usize, a: &[f32], terms: usize, x: &[f32]) {
+fn rows_combination<const ZERO: bool, T: AddTerms>(
+    t: T,
+    y: &mut [f32],
+    n: usize,
+    a: &[f32],
+    terms: usize,
+    x: &[f32],
+) {
     #[inline(always)]
-    fn pass<const N: usize, const ZERO: bool>(
+    fn pass<const N: usize, const ZERO: bool, T: AddTerms>(
+        t: T,
         y: &mut [f32],
         n: usize,
         a: &[f32],
@@ -442,7 +513,7 @@ fn rows_combination<const ZERO: bool>(y: &mut [f32], n: usize, a: &[f32], terms:
             n,
         );
         for (y, a) in y.chunks_exact_mut(n).zip(a.chunks_exact(terms)) {
-            axpy_tiles::<N, ZERO>(y, core::array::from_fn(|k| a[j + k]), &xs);
+            t.add::<N, ZERO>(y, core::array::from_fn(|k| a[j + k]), &xs);
         }
     }
     if n == 0 || terms == 0 {
@@ -464,14 +535,14 @@ fn rows_combination<const ZERO: bool>(y: &mut [f32], n: usize, a: &[f32], terms:
             1
         };
         match (step, first) {
-            (8, true) => pass::<8, true>(y, n, a, terms, x, j),
-            (8, false) => pass::<8, false>(y, n, a, terms, x, j),
-            (4, true) => pass::<4, true>(y, n, a, terms, x, j),
-            (4, false) => pass::<4, false>(y, n, a, terms, x, j),
-            (2, true) => pass::<2, true>(y, n, a, terms, x, j),
-            (2, false) => pass::<2, false>(y, n, a, terms, x, j),
-            (_, true) => pass::<1, true>(y, n, a, terms, x, j),
-            (_, false) => pass::<1, false>(y, n, a, terms, x, j),
+            (8, true) => pass::<8, true, T>(t, y, n, a, terms, x, j),
+            (8, false) => pass::<8, false, T>(t, y, n, a, terms, x, j),
+            (4, true) => pass::<4, true, T>(t, y, n, a, terms, x, j),
+            (4, false) => pass::<4, false, T>(t, y, n, a, terms, x, j),
+            (2, true) => pass::<2, true, T>(t, y, n, a, terms, x, j),
+            (2, false) => pass::<2, false, T>(t, y, n, a, terms, x, j),
+            (_, true) => pass::<1, true, T>(t, y, n, a, terms, x, j),
+            (_, false) => pass::<1, false, T>(t, y, n, a, terms, x, j),
         }
         j += step;
         first = false;
@@ -492,18 +563,40 @@ fn rows_combination<const ZERO: bool>(y: &mut [f32], n: usize, a: &[f32], terms:
 /// their number per row.
 #[inline]
 pub fn add_outer_nonzero(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if avx::add_outer_nonzero(g, d, x, cols) {
+        return;
+    }
+    add_outer_nonzero_portable::<false, Portable>(Portable, g, d, x, cols);
+}
+
+/// [`add_outer_nonzero`] without the run-time choice of kernels; with
+/// `INLINE`, the passes over groups of samples are inlined (into a caller
+/// compiled for other target features), else one shared copy is called.
+#[inline(always)]
+fn add_outer_nonzero_portable<const INLINE: bool, T: AddTerms>(
+    t: T,
+    g: &mut [f32],
+    d: &[f32],
+    x: &[f32],
+    cols: usize,
+) {
     let (Some(rows), Some(count)) = (g.len().checked_div(cols), x.len().checked_div(cols)) else {
         return;
     };
     let mut s = 0;
     while s < count {
         let n = (count - s).min(8);
-        outer_nonzero_pass(
+        let (g, d, x) = (
             &mut g[..rows * cols],
             &d[s * rows..(s + n) * rows],
             &x[s * cols..(s + n) * cols],
-            cols,
         );
+        if INLINE {
+            outer_nonzero_group(t, g, d, x, cols);
+        } else {
+            outer_nonzero_pass(g, d, x, cols);
+        }
         s += n;
     }
 }
@@ -534,16 +627,28 @@ const SET_BITS: ([[u8; 8]; 256], [u8; 256]) = {
 /// exactly those samples.
 #[inline(never)]
 fn outer_nonzero_pass(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
+    outer_nonzero_group(Portable, g, d, x, cols);
+}
+
+/// The body of [`outer_nonzero_pass`], for inlining.
+#[inline(always)]
+fn outer_nonzero_group<T: AddTerms>(t: T, g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
     /// Rows whose masks are computed together (a vector loop over rows).
     const ROWS: usize = 64;
     #[inline(always)]
-    fn pass<const N: usize>(row: &mut [f32], c: &[f32; 8], x: &Tiles<'_, 8>, at: &[u8; 8]) {
+    fn pass<const N: usize, T: AddTerms>(
+        t: T,
+        row: &mut [f32],
+        c: &[f32; 8],
+        x: &Tiles<'_, 8>,
+        at: &[u8; 8],
+    ) {
         let a = core::array::from_fn(|j| c[usize::from(at[j]) & 7]);
         let xs = Tiles {
             tiles: core::array::from_fn(|j| x.tiles[usize::from(at[j]) & 7]),
             tails: core::array::from_fn(|j| x.tails[usize::from(at[j]) & 7]),
         };
-        axpy_tiles::<N, false>(row, a, &xs);
+        t.add::<N, false>(row, a, &xs);
     }
     let rows = g.len() / cols;
     let n = (x.len() / cols).min(8);
@@ -594,18 +699,86 @@ fn outer_nonzero_pass(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
             let at = &SET_BITS.0[mask];
             match SET_BITS.1[mask] {
                 0 => {}
-                1 => pass::<1>(row, &c, &x, at),
-                2 => pass::<2>(row, &c, &x, at),
-                3 => pass::<3>(row, &c, &x, at),
-                4 => pass::<4>(row, &c, &x, at),
-                5 => pass::<5>(row, &c, &x, at),
-                6 => pass::<6>(row, &c, &x, at),
-                7 => pass::<7>(row, &c, &x, at),
+                1 => pass::<1, T>(t, row, &c, &x, at),
+                2 => pass::<2, T>(t, row, &c, &x, at),
+                3 => pass::<3, T>(t, row, &c, &x, at),
+                4 => pass::<4, T>(t, row, &c, &x, at),
+                5 => pass::<5, T>(t, row, &c, &x, at),
+                6 => pass::<6, T>(t, row, &c, &x, at),
+                7 => pass::<7, T>(t, row, &c, &x, at),
                 // All eight: the terms as they are (the output layer's case).
-                _ => axpy_tiles::<8, false>(row, c, &x),
+                _ => t.add::<8, false>(row, c, &x),
             }
         }
         o0 += count;
+    }
+}
+
+/// `x[i] = e^x[i]`, bit-identical to `libm::expf`, for `|x[i]| < 87` or NaN
+/// (outside that range the value is unspecified, finite or not). With AVX,
+/// eight at a time: libm's branches on the range of `x` were mispredicted
+/// and its division unpipelined, ~10% of an epoch at batch 32. Checked
+/// against `libm::expf` over every `f32` in `[-44, 0]`.
+#[inline]
+pub fn exp_moderate(x: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx::exp_moderate(x) {
+        return;
+    }
+    for v in x {
+        *v = expf_moderate_one(*v);
+    }
+}
+
+/// [`exp_moderate`] of one value: FreeBSD's algorithm (libm's), the same
+/// operations in the same order, with the argument reduction's branches
+/// made selects (the AVX kernel's lane-wise form).
+#[inline(always)]
+fn expf_moderate_one(x: f32) -> f32 {
+    // libm's constants, by their bits.
+    const LN2_HI: f32 = f32::from_bits(0x3f31_7200); // 6.9314575195e-01
+    const LN2_LO: f32 = f32::from_bits(0x35bf_be8e); // 1.4286067653e-06
+    const INV_LN2: f32 = f32::from_bits(0x3fb8_aa3b); // 1.4426950216e+00
+    const P1: f32 = f32::from_bits(0x3e2a_aa8f); // 1.6666625440e-1
+    const P2: f32 = f32::from_bits(0xbb35_5215); // -2.7667332906e-3
+    let abs = x.to_bits() & 0x7fff_ffff;
+    let sign = x.to_bits() & 0x8000_0000;
+    let signed = |v: f32| f32::from_bits(v.to_bits() | sign);
+    // Argument reduction x = k ln2 + r: k by rounding beyond 1.5 ln2, +-1
+    // beyond 0.5 ln2, 0 below (where `r = x - 0 = x` exactly, as libm's
+    // separate branch has it). libm's `(INV_LN2 * x + +-0.5) as i32`
+    // truncates; here the truncation is done in floats, which vectorises
+    // (`|t| < 2^23`: adding and taking away 2^23 rounds to an integer, one
+    // less if that rounded up).
+    const TWO_23: f32 = 8_388_608.0;
+    let t = INV_LN2 * x + signed(0.5);
+    let t_abs = f32::from_bits(t.to_bits() & 0x7fff_ffff);
+    let n = (t_abs + TWO_23) - TWO_23;
+    let n = if n > t_abs { n - 1.0 } else { n };
+    let kf = if abs > 0x3f85_1592 {
+        signed(n)
+    } else if abs > 0x3eb1_7218 {
+        signed(1.0)
+    } else {
+        0.0
+    };
+    // The integer k from the float (exact for |k| < 2^22).
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
+    let k = ((kf + MAGIC).to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    let hi = x - kf * LN2_HI;
+    let lo = kf * LN2_LO;
+    let r = hi - lo;
+    let rr = r * r;
+    let c = r - rr * (P1 + rr * P2);
+    let y = 1.0 + (r * c / (2.0 - c) - lo + hi);
+    // libm's `scalbnf(y, k)` is this one exact multiplication for such `k`.
+    let scaled = y * f32::from_bits((k.wrapping_add(127) as u32) << 23);
+    if x.is_nan() {
+        x
+    } else if abs <= 0x3900_0000 {
+        1.0 + x
+    } else {
+        scaled
     }
 }
 
@@ -644,6 +817,7 @@ pub fn negate(y: &mut [f32], x: &[f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    extern crate std;
 
     fn sequential_lane_dot(a: &[f32], b: &[f32]) -> f32 {
         // The contract, written out the slow way.
@@ -671,6 +845,104 @@ mod tests {
             *v = (x >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
         }
         out
+    }
+
+    /// [`exp_moderate`] (in slices of 13: the AVX kernel's vectors and its
+    /// tail) and [`expf_moderate_one`] against libm over every `step`-th `f32`
+    /// in `[-44, 0]`, and around the ends of the reduction's ranges.
+    fn check_exp(step: usize) {
+        let mut values = std::vec::Vec::new();
+        values.extend(
+            (0x8000_0000u32..=(-44.0f32).to_bits())
+                .step_by(step)
+                .map(f32::from_bits),
+        );
+        for edge in [0x3900_0000u32, 0x3eb1_7218, 0x3f85_1592] {
+            for bits in edge - 2..=edge + 2 {
+                values.extend([f32::from_bits(bits), -f32::from_bits(bits)]);
+            }
+        }
+        values.extend([0.0, -0.0, 1.0, 5.5, 80.0, -80.0, -86.9, f32::NAN, -f32::NAN]);
+        for chunk in values.chunks(13) {
+            let mut e = [0.0f32; 13];
+            let e = &mut e[..chunk.len()];
+            e.copy_from_slice(chunk);
+            exp_moderate(e);
+            for (&x, &e) in chunk.iter().zip(e.iter()) {
+                let expected = libm::expf(x).to_bits();
+                assert_eq!(e.to_bits(), expected, "x = {x:e} ({:#010x})", x.to_bits());
+                assert_eq!(expf_moderate_one(x).to_bits(), expected, "one, x = {x:e}");
+            }
+        }
+    }
+
+    #[test]
+    fn exp_moderate_equals_libm_bit_for_bit() {
+        check_exp(4099);
+    }
+
+    /// Every `f32` in `[-44, 0]` (1.1e9 values, about a minute in release):
+    /// `cargo test --release -p sooth-core --lib -- --ignored exp_moderate`.
+    #[test]
+    #[ignore]
+    fn exp_moderate_equals_libm_exhaustively() {
+        check_exp(1);
+    }
+
+    /// The portable kernels and the dispatched ones (AVX where the CPU has
+    /// it; the other tests check those against their contracts) agree bit
+    /// for bit, over shapes that exercise every block and tail.
+    #[test]
+    fn portable_kernels_equal_the_dispatched_ones() {
+        let values = |n: usize, seed: u32| -> std::vec::Vec<f32> {
+            (0..n)
+                .map(|i| {
+                    let v = data(67, seed + (i / 67) as u32)[i % 67];
+                    // Every fifth value a zero (dead units' coefficients).
+                    if i % 5 == 2 { 0.0 } else { v }
+                })
+                .collect()
+        };
+        for (rows, cols, count) in [
+            (32, 64, 8),
+            (10, 32, 8),
+            (11, 67, 5),
+            (3, 9, 1),
+            (13, 35, 11),
+        ] {
+            let (w, b, x) = (
+                values(rows * cols, 1),
+                values(rows, 20),
+                values(count * cols, 30),
+            );
+            let mut fast = std::vec![0.0f32; count * rows];
+            let mut portable = fast.clone();
+            affine_many(&w, &b, &x, cols, &mut fast);
+            affine_many_portable(&w, &b, &x, cols, &mut portable);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<std::vec::Vec<_>>();
+            assert_eq!(
+                bits(&fast),
+                bits(&portable),
+                "affine {rows}x{cols}, {count}"
+            );
+
+            let d = values(count * rows, 40);
+            let mut fast = values(rows * cols, 50);
+            let mut portable = fast.clone();
+            add_outer_nonzero(&mut fast, &d, &x, cols);
+            add_outer_nonzero_portable::<false, _>(Portable, &mut portable, &d, &x, cols);
+            assert_eq!(bits(&fast), bits(&portable), "outer {rows}x{cols}, {count}");
+
+            let mut fast = std::vec![1.0f32; count * cols];
+            let mut portable = fast.clone();
+            linear_combinations(&mut fast, &d, &w, rows);
+            linear_combinations_portable(Portable, &mut portable, &d, &w, rows);
+            assert_eq!(
+                bits(&fast),
+                bits(&portable),
+                "combinations {rows}x{cols}, {count}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //!
 //! ## Layers
 //! * [`kernels`]: the hot loops (dot products, axpys) with a fixed summation
-//!   order, written so that LLVM vectorises them without changing a rounding.
+//!   order, written so that LLVM vectorises them without changing a rounding;
+//!   on x86_64, AVX versions of the network's kernels are picked at run time
+//!   (same bits; [`kernels::use_avx`]).
 //! * [`network`]: [`Shape`] (layer widths as values), [`Mlp`] (forward and
 //!   backward passes, loss, evaluation) over one flat `[f32]` of parameters.
 //! * [`fixed`]: compile-time-sized storage (const generics) viewed as the

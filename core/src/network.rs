@@ -27,7 +27,8 @@
 use crate::data::{Dataset, check_compatible};
 use crate::error::{Buffer, Error, check_len, check_min_len};
 use crate::kernels::{
-    SIMD, add_outer_nonzero, affine_many, all_finite, axpy, axpy_n, dot, linear_combinations,
+    SIMD, add_outer_nonzero, affine_many, all_finite, axpy, axpy_n, dot, exp_moderate,
+    linear_combinations,
 };
 use rand_core::Rng;
 
@@ -520,15 +521,15 @@ impl Mlp {
         }
         self.forward(params, block.len(), work);
         let out = self.shape.work_offset_activation(self.shape.len - 1);
-        let mut loss = 0.0f64;
+        let z = &mut work[out..out + block.len() * classes];
+        let labels = &labels[..block.len()];
         let mut correct = 0;
-        for (s, &label) in labels[..block.len()].iter().enumerate() {
-            let z = &mut work[out + s * classes..out + (s + 1) * classes];
-            if head == Head::LossCorrect && argmax(z) == label {
-                correct += 1;
+        if head == Head::LossCorrect {
+            for (z, &label) in z.chunks_exact(classes).zip(labels) {
+                correct += u32::from(argmax(z) == label);
             }
-            loss += f64::from(cross_entropy(z, label, head == Head::LossDelta));
         }
+        let loss = cross_entropy(z, classes, labels, head == Head::LossDelta);
         Ok((loss, correct))
     }
 
@@ -762,42 +763,80 @@ fn argmax(z: &[f32]) -> usize {
 /// slower once the network grew confident).
 const NEGLIGIBLE_EXPONENT: f32 = -44.0;
 
-/// Softmax cross-entropy of logits `z` for class `label`, by log-sum-exp.
-/// With `delta`, overwrites `z` with `softmax(z) - onehot(label)`;
-/// probabilities below e^-44 count as 0 ([`NEGLIGIBLE_EXPONENT`]).
-/// Any NaN or infinity in `z` gives a NaN loss.
-fn cross_entropy(z: &mut [f32], label: usize, delta: bool) -> f32 {
-    let mut m = z[0];
-    for &v in &z[1..] {
-        if v > m {
-            m = v;
+/// Summed softmax cross-entropy of the logits `z` (one row of `classes` per
+/// label) for the classes `labels`, by log-sum-exp; each sample's loss is
+/// added in order, as an `f64`. With `delta`, overwrites each row with
+/// `softmax(z) - onehot(label)`; probabilities below e^-44 count as 0
+/// ([`NEGLIGIBLE_EXPONENT`]). Any NaN or infinity in a row gives that
+/// sample a NaN loss. At most [`BLOCK`] samples; `z` is clobbered either way.
+fn cross_entropy(z: &mut [f32], classes: usize, labels: &[usize], delta: bool) -> f64 {
+    let count = labels.len().min(BLOCK);
+    let z = &mut z[..count * classes];
+    let mut maxima = [0.0f32; BLOCK];
+    let mut z_labels = [0.0f32; BLOCK];
+    for (s, (row, &label)) in z.chunks_exact(classes).zip(labels).enumerate() {
+        let mut m = row[0];
+        for &v in &row[1..] {
+            if v > m {
+                m = v;
+            }
+        }
+        maxima[s] = m;
+        z_labels[s] = row[label];
+    }
+    // Every row's `e^(z - max)` in place, the whole block in a few calls
+    // (independent vectors, where the kernels have them).
+    let (mut s, mut c) = (0, 0);
+    for chunk in z.chunks_mut(EXP_CHUNK) {
+        let (s0, c0) = (s, c);
+        let mut shifted = [0.0f32; EXP_CHUNK];
+        let shifted = &mut shifted[..chunk.len()];
+        for (e, v) in shifted.iter_mut().zip(chunk.iter()) {
+            // `exp_moderate` wants |x| < 87: the negligible ones are set
+            // to 0 after it. NaN stays NaN (the comparison is false).
+            let d = *v - maxima[s];
+            *e = if d < NEGLIGIBLE_EXPONENT { 0.0 } else { d };
+            c += 1;
+            if c == classes {
+                (s, c) = (s + 1, 0);
+            }
+        }
+        exp_moderate(shifted);
+        (s, c) = (s0, c0);
+        for (v, &e) in chunk.iter_mut().zip(shifted.iter()) {
+            *v = if *v - maxima[s] < NEGLIGIBLE_EXPONENT {
+                0.0
+            } else {
+                e
+            };
+            c += 1;
+            if c == classes {
+                (s, c) = (s + 1, 0);
+            }
         }
     }
-    let z_label = z[label];
-    let mut sum = 0.0f32;
-    for v in z.iter_mut() {
-        let d = *v - m;
-        // NaN stays NaN (the comparison is false).
-        let e = if d < NEGLIGIBLE_EXPONENT {
-            0.0
-        } else {
-            libm::expf(d)
-        };
-        sum += e;
+    let mut total = 0.0f64;
+    for (s, (row, &label)) in z.chunks_exact_mut(classes).zip(labels).enumerate() {
+        let mut sum = 0.0f32;
+        for &e in row.iter() {
+            sum += e;
+        }
+        let m = maxima[s];
+        let loss = (m + libm::logf(sum)) - z_labels[s];
         if delta {
-            *v = e;
+            let inv = 1.0 / sum;
+            for v in row.iter_mut() {
+                *v *= inv;
+            }
+            row[label] -= 1.0;
         }
+        total += f64::from(if m.is_finite() { loss } else { f32::NAN });
     }
-    let loss = (m + libm::logf(sum)) - z_label;
-    if delta {
-        let inv = 1.0 / sum;
-        for v in z.iter_mut() {
-            *v *= inv;
-        }
-        z[label] -= 1.0;
-    }
-    if m.is_finite() { loss } else { f32::NAN }
+    total
 }
+
+/// Logits whose exponentials [`cross_entropy`] computes in one call.
+const EXP_CHUNK: usize = 64;
 
 #[cfg(test)]
 mod tests {
@@ -806,6 +845,11 @@ mod tests {
     use crate::data::SliceDataset;
     use std::vec;
     use std::vec::Vec;
+
+    /// [`cross_entropy`] of one sample (the loss as computed, in `f32`).
+    fn ce1(z: &mut [f32], label: usize, delta: bool) -> f32 {
+        cross_entropy(z, z.len(), &[label], delta) as f32
+    }
 
     /// The loss and gradient contract, written out one sample at a time:
     /// every pre-activation is `dot(W_o, a) + b_o` ([`dot`]'s own order is
@@ -855,7 +899,7 @@ mod tests {
                 acts.push(z);
             }
             let mut delta = acts[layers].clone();
-            total += f64::from(cross_entropy(&mut delta, usize::from(y[index]), true));
+            total += f64::from(ce1(&mut delta, usize::from(y[index]), true));
             for l in (0..layers).rev() {
                 let layer = shape.layer(l);
                 for o in 0..layer.rows {
@@ -1034,20 +1078,20 @@ mod tests {
     #[test]
     fn cross_entropy_is_stable_for_large_logits() {
         let mut z = [1000.0f32, 0.0, -1000.0];
-        assert_eq!(cross_entropy(&mut z, 0, false), 0.0);
+        assert_eq!(ce1(&mut z, 0, false), 0.0);
         let mut z = [1000.0f32, 0.0, -1000.0];
-        assert_eq!(cross_entropy(&mut z, 1, true), 1000.0);
+        assert_eq!(ce1(&mut z, 1, true), 1000.0);
         assert_eq!(z, [1.0, -1.0, 0.0]);
         let mut z = [f32::INFINITY, 0.0];
-        assert!(cross_entropy(&mut z, 1, false).is_nan());
+        assert!(ce1(&mut z, 1, false).is_nan());
         let mut z = [0.0, f32::NAN];
-        assert!(cross_entropy(&mut z, 0, false).is_nan());
+        assert!(ce1(&mut z, 0, false).is_nan());
     }
 
     #[test]
     fn cross_entropy_of_uniform_logits_is_ln_classes() {
         let mut z = [0.5f32; 10];
-        let l = cross_entropy(&mut z, 3, false);
+        let l = ce1(&mut z, 3, false);
         assert!((l - libm::logf(10.0)).abs() < 1e-6);
     }
 

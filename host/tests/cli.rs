@@ -811,6 +811,33 @@ fn cli_gives_the_firmware_hash_sgd() {
     assert_cli_matches_reference("sgd");
 }
 
+/// The portable kernels (`SOOTH_KERNELS=portable`: SSE2 on x86_64) give the
+/// same bits as the AVX ones the host picks by default.
+#[test]
+fn portable_kernels_give_the_same_hash() {
+    for run in &reference::RUNS {
+        let flags = reference_flags(run);
+        let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
+        args.extend(["--json", "--quiet"]);
+        let out = Command::new(env!("CARGO_BIN_EXE_sooth"))
+            .args(&args)
+            .env("SOOTH_KERNELS", "portable")
+            .output()
+            .expect("the sooth binary runs");
+        assert!(
+            out.status.success(),
+            "sooth {args:?} with portable kernels failed"
+        );
+        let s: Summary = serde_json::from_slice(&out.stdout).expect("a JSON summary");
+        assert_eq!(
+            s.param_hash,
+            reference_hash(run),
+            "{}: portable kernels",
+            run.name
+        );
+    }
+}
+
 // ---------------------------------------------------------------- bad input
 
 #[test]

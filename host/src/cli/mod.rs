@@ -61,6 +61,18 @@ pub enum Command {
 /// Runs the command line; returns the process's exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    // The kernels give the same bits either way; this is for timing them
+    // and for showing that they agree.
+    match std::env::var("SOOTH_KERNELS").as_deref() {
+        Ok("portable") => {
+            sooth_core::kernels::use_avx(false);
+        }
+        Ok("auto") | Err(_) => {}
+        Ok(other) => {
+            eprintln!("error: SOOTH_KERNELS={other}: expected `auto` (the default) or `portable`");
+            return 2;
+        }
+    }
     let outcome = match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),

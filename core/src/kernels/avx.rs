@@ -1,0 +1,405 @@
+//! AVX versions of the network's hot kernels, chosen at run time on x86_64.
+//!
+//! They compute exactly what the portable kernels compute, in the same order
+//! (the summation contract of the [parent module](super)): only the register
+//! blocking changes. The eight lanes of a reduction are one 256-bit register
+//! instead of two 128-bit ones, so a block of four rows by two samples keeps
+//! its eight accumulators in registers, and the lanes are combined by the
+//! same tree, four results at a time. The sums of terms are the portable
+//! code compiled with AVX enabled (a tile of 16 is two registers). AVX has no
+//! fused multiply-add, so every product is rounded before it is added, as on
+//! SSE2 and on a Cortex-M4F.
+//!
+//! This module holds the crate's `unsafe` code besides [`crate::fixed`]:
+//! calling `#[target_feature(enable = "avx")]` functions, which is sound only
+//! on a CPU that has AVX and an OS that saves its registers. Every such call
+//! sits behind [`available`], which checks both with `cpuid` and `xgetbv`.
+#![allow(unsafe_code)]
+
+use core::arch::x86_64::{
+    __cpuid, __m128, __m256, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_UNORD_Q, _mm_add_ps, _mm_castps_si128,
+    _mm_castsi128_ps, _mm_loadu_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_set1_epi32, _mm_setzero_ps,
+    _mm_slli_epi32, _mm_storeu_ps, _mm_sub_epi32, _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_ps,
+    _mm256_and_ps, _mm256_blendv_ps, _mm256_castps128_ps256, _mm256_castps256_ps128, _mm256_cmp_ps,
+    _mm256_div_ps, _mm256_extractf128_ps, _mm256_insertf128_ps, _mm256_loadu_ps, _mm256_mul_ps,
+    _mm256_or_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps, _mm256_sub_ps, _xgetbv,
+};
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use super::{AddTerms, TILE, Tiles};
+
+/// 0: not yet detected; [`OFF`]; [`ON`].
+static STATE: AtomicU8 = AtomicU8::new(0);
+const OFF: u8 = 1;
+const ON: u8 = 2;
+
+/// Whether the CPU and the OS support AVX (`cpuid` leaf 1: AVX and OSXSAVE;
+/// `xgetbv`: the OS saves the SSE and AVX register state).
+fn detect() -> bool {
+    const OSXSAVE: u32 = 1 << 27;
+    const AVX: u32 = 1 << 28;
+    // SAFETY: `cpuid` exists on every x86_64 CPU, and leaf 1 on every one.
+    #[allow(unused_unsafe)]
+    let leaf1 = unsafe { __cpuid(1) };
+    if leaf1.ecx & OSXSAVE == 0 || leaf1.ecx & AVX == 0 {
+        return false;
+    }
+    // SAFETY: OSXSAVE is set, so `xgetbv` is enabled.
+    let xcr0 = unsafe { xcr0() };
+    xcr0 & 0b110 == 0b110
+}
+
+/// Extended control register 0 (which register states the OS saves).
+#[target_feature(enable = "xsave")]
+unsafe fn xcr0() -> u64 {
+    // SAFETY: the caller checked OSXSAVE.
+    unsafe { _xgetbv(0) }
+}
+
+/// Whether the AVX kernels are in use: detected once, unless
+/// [`set_enabled`] turned them off.
+#[inline]
+pub(super) fn available() -> bool {
+    match STATE.load(Ordering::Relaxed) {
+        ON => true,
+        OFF => false,
+        _ => {
+            let on = detect();
+            STATE.store(if on { ON } else { OFF }, Ordering::Relaxed);
+            on
+        }
+    }
+}
+
+/// Turns the AVX kernels off (`false`) or back on where the CPU has AVX
+/// (`true`); returns whether they are now in use.
+pub(super) fn set_enabled(enabled: bool) -> bool {
+    let on = enabled && detect();
+    STATE.store(if on { ON } else { OFF }, Ordering::Relaxed);
+    on
+}
+
+/// [`super::affine_many`] with AVX, if [`available`]; `false` if not (and
+/// nothing was computed).
+#[inline]
+pub(super) fn affine_many(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) -> bool {
+    if !available() {
+        return false;
+    }
+    // SAFETY: `available` checked that the CPU and OS support AVX.
+    unsafe { affine_many_avx(w, b, x, cols, out) };
+    true
+}
+
+/// [`super::exp_moderate`] with AVX, if [`available`].
+#[inline]
+pub(super) fn exp_moderate(x: &mut [f32]) -> bool {
+    if !available() {
+        return false;
+    }
+    // SAFETY: as in `affine_many`.
+    unsafe { exp_moderate_avx(x) };
+    true
+}
+
+/// [`super::add_outer_nonzero`] with AVX, if [`available`].
+#[inline]
+pub(super) fn add_outer_nonzero(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) -> bool {
+    if !available() {
+        return false;
+    }
+    // SAFETY: as in `affine_many`.
+    unsafe { add_outer_nonzero_avx(g, d, x, cols) };
+    true
+}
+
+/// [`super::linear_combinations`] with AVX, if [`available`].
+#[inline]
+pub(super) fn linear_combinations(y: &mut [f32], a: &[f32], x: &[f32], terms: usize) -> bool {
+    if !available() {
+        return false;
+    }
+    // SAFETY: as in `affine_many`.
+    unsafe { linear_combinations_avx(y, a, x, terms) };
+    true
+}
+
+#[target_feature(enable = "avx")]
+unsafe fn add_outer_nonzero_avx(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
+    super::add_outer_nonzero_portable::<true, Avx>(Avx(()), g, d, x, cols);
+}
+
+#[target_feature(enable = "avx")]
+unsafe fn linear_combinations_avx(y: &mut [f32], a: &[f32], x: &[f32], terms: usize) {
+    super::linear_combinations_portable(Avx(()), y, a, x, terms);
+}
+
+/// Proof that AVX is enabled: made only inside the `#[target_feature]`
+/// functions above, which are only called after [`available`].
+#[derive(Clone, Copy)]
+struct Avx(());
+
+impl AddTerms for Avx {
+    /// [`super::axpy_tiles`] with each tile of 16 in two 256-bit registers.
+    #[inline(always)]
+    fn add<const N: usize, const ZERO: bool>(self, y: &mut [f32], a: [f32; N], x: &Tiles<'_, N>) {
+        // SAFETY (all intrinsics below): `self` proves AVX is enabled.
+        let mut coef = [unsafe { _mm256_setzero_ps() }; N];
+        for j in 0..N {
+            coef[j] = unsafe { _mm256_set1_ps(a[j]) };
+        }
+        let (yc, yt) = y.as_chunks_mut::<TILE>();
+        for (i, yv) in yc.iter_mut().enumerate() {
+            let [lo, hi] = yv.as_chunks_mut::<8>().0 else {
+                unreachable!("a tile is two vectors")
+            };
+            let (mut v0, mut v1) = if ZERO {
+                unsafe { (_mm256_setzero_ps(), _mm256_setzero_ps()) }
+            } else {
+                (load8(lo), load8(hi))
+            };
+            for (c, xj) in coef.iter().zip(&x.tiles) {
+                let [x0, x1] = xj[i].as_chunks::<8>().0 else {
+                    unreachable!("a tile is two vectors")
+                };
+                unsafe {
+                    v0 = _mm256_add_ps(v0, _mm256_mul_ps(*c, load8(x0)));
+                    v1 = _mm256_add_ps(v1, _mm256_mul_ps(*c, load8(x1)));
+                }
+            }
+            store8(lo, v0);
+            store8(hi, v1);
+        }
+        for (t, yi) in yt.iter_mut().enumerate() {
+            let mut v = if ZERO { 0.0 } else { *yi };
+            for (a, xj) in a.iter().zip(&x.tails) {
+                v += a * xj[t];
+            }
+            *yi = v;
+        }
+    }
+}
+
+/// Stores eight lanes.
+#[inline(always)]
+fn store8(p: &mut [f32; 8], v: __m256) {
+    // SAFETY: `p` is eight writable f32s; the store is unaligned; AVX is
+    // enabled in every caller.
+    unsafe { _mm256_storeu_ps(p.as_mut_ptr(), v) }
+}
+
+/// Loads eight lanes. `p` must hold at least eight elements (checked).
+#[inline(always)]
+fn load8(p: &[f32; 8]) -> __m256 {
+    // SAFETY: `p` is eight readable f32s; the load is unaligned; AVX is
+    // enabled in every caller (they are all inlined into `affine_many_avx`).
+    unsafe { _mm256_loadu_ps(p.as_ptr()) }
+}
+
+/// [`super::affine_many`]: rows in blocks of four, vectors in pairs.
+#[target_feature(enable = "avx")]
+unsafe fn affine_many_avx(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) {
+    let rows = b.len();
+    let Some(mut count) = out.len().checked_div(rows) else {
+        return;
+    };
+    if let Some(n) = x.len().checked_div(cols) {
+        count = count.min(n);
+    }
+    let w = &w[..rows * cols];
+    let x = &x[..count * cols];
+    let out = &mut out[..count * rows];
+    let mut o = 0;
+    while o < rows {
+        // Four rows; past the last row, the last row again (its lanes are
+        // computed and not stored).
+        let rest = (rows - o).min(4);
+        let wr: [&[f32]; 4] = core::array::from_fn(|r| {
+            let row = o + r.min(rest - 1);
+            &w[row * cols..(row + 1) * cols]
+        });
+        let bias: [f32; 4] = core::array::from_fn(|r| b[o + r.min(rest - 1)]);
+        let mut s = 0;
+        while s + 2 <= count {
+            let xs = [
+                &x[s * cols..(s + 1) * cols],
+                &x[(s + 1) * cols..(s + 2) * cols],
+            ];
+            let d = dot_block::<2>(wr, xs);
+            for (k, d) in d.iter().enumerate() {
+                store(&mut out[(s + k) * rows + o..][..rest], add_bias(*d, bias));
+            }
+            s += 2;
+        }
+        if s < count {
+            let d = dot_block::<1>(wr, [&x[s * cols..(s + 1) * cols]]);
+            store(&mut out[s * rows + o..][..rest], add_bias(d[0], bias));
+        }
+        o += rest;
+    }
+}
+
+/// `d[k][r] = dot(w[r], x[k])` for four rows and `S` vectors of equal
+/// length, each bit-identical to [`super::dot`]: lane-wise products added in
+/// eight lanes, lanes combined by [`super::combine_lanes`]'s tree, the tail
+/// added in order.
+#[inline(always)]
+fn dot_block<const S: usize>(w: [&[f32]; 4], x: [&[f32]; S]) -> [__m128; S] {
+    let n = x[0].len();
+    let chunks = n / 8;
+    let [w0, w1, w2, w3] = w.map(|w| &w[..n].as_chunks::<8>().0[..chunks]);
+    let xc = x.map(|x| &x[..n].as_chunks::<8>().0[..chunks]);
+    // SAFETY (all intrinsics below): AVX is enabled in the caller.
+    let zero = unsafe { _mm256_setzero_ps() };
+    let mut acc = [[zero; 4]; S];
+    for i in 0..chunks {
+        let wv = [load8(&w0[i]), load8(&w1[i]), load8(&w2[i]), load8(&w3[i])];
+        for k in 0..S {
+            let xv = load8(&xc[k][i]);
+            for r in 0..4 {
+                acc[k][r] = unsafe { _mm256_add_ps(acc[k][r], _mm256_mul_ps(wv[r], xv)) };
+            }
+        }
+    }
+    let mut sums = [unsafe { _mm_setzero_ps() }; S];
+    for k in 0..S {
+        sums[k] = combine4(acc[k]);
+        if chunks * 8 < n {
+            let mut v = [0.0f32; 4];
+            // SAFETY: `v` holds four f32s.
+            unsafe { _mm_storeu_ps(v.as_mut_ptr(), sums[k]) };
+            for i in chunks * 8..n {
+                for r in 0..4 {
+                    v[r] += w[r][i] * x[k][i];
+                }
+            }
+            // SAFETY: as above.
+            sums[k] = unsafe { _mm_loadu_ps(v.as_ptr()) };
+        }
+    }
+    sums
+}
+
+/// [`super::combine_lanes`] of four accumulators at once:
+/// `((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))` for each, as one
+/// 4-lane vector (row `r` in lane `r`).
+#[inline(always)]
+fn combine4(acc: [__m256; 4]) -> __m128 {
+    // SAFETY: AVX is enabled in the caller.
+    unsafe {
+        // h[r] = [l0 + l4, l1 + l5, l2 + l6, l3 + l7] of row r.
+        let half = |v: __m256| _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let h = [half(acc[0]), half(acc[1]), half(acc[2]), half(acc[3])];
+        // Transpose: c[j] holds element j of h[0..4].
+        let t0 = _mm_unpacklo_ps(h[0], h[1]);
+        let t1 = _mm_unpacklo_ps(h[2], h[3]);
+        let t2 = _mm_unpackhi_ps(h[0], h[1]);
+        let t3 = _mm_unpackhi_ps(h[2], h[3]);
+        let c0 = _mm_movelh_ps(t0, t1);
+        let c1 = _mm_movehl_ps(t1, t0);
+        let c2 = _mm_movelh_ps(t2, t3);
+        let c3 = _mm_movehl_ps(t3, t2);
+        _mm_add_ps(_mm_add_ps(c0, c2), _mm_add_ps(c1, c3))
+    }
+}
+
+/// `d + b` lane by lane.
+#[inline(always)]
+fn add_bias(d: __m128, b: [f32; 4]) -> __m128 {
+    // SAFETY: `b` holds four f32s; SSE is part of x86_64.
+    unsafe { _mm_add_ps(d, _mm_loadu_ps(b.as_ptr())) }
+}
+
+/// Stores the first `out.len()` (at most four) lanes of `v` into `out`.
+#[inline(always)]
+fn store(out: &mut [f32], v: __m128) {
+    if let Ok(out) = <&mut [f32; 4]>::try_from(&mut *out) {
+        // SAFETY: `out` holds four writable f32s; the store is unaligned.
+        unsafe { _mm_storeu_ps(out.as_mut_ptr(), v) };
+    } else {
+        let mut all = [0.0f32; 4];
+        // SAFETY: `all` holds four writable f32s.
+        unsafe { _mm_storeu_ps(all.as_mut_ptr(), v) };
+        for (o, a) in out.iter_mut().zip(all) {
+            *o = a;
+        }
+    }
+}
+
+/// [`super::exp_moderate`]: eight lanes at a time, the tail in a padded
+/// vector.
+#[target_feature(enable = "avx")]
+unsafe fn exp_moderate_avx(x: &mut [f32]) {
+    let (chunks, tail) = x.as_chunks_mut::<8>();
+    for c in chunks {
+        store8(c, exp8(load8(c)));
+    }
+    if !tail.is_empty() {
+        let mut v = [0.0f32; 8];
+        v[..tail.len()].copy_from_slice(tail);
+        let e = exp8(load8(&v));
+        store8(&mut v, e);
+        tail.copy_from_slice(&v[..tail.len()]);
+    }
+}
+
+/// [`super::expf_moderate_one`] lane by lane: the same operations, its
+/// selects as blends. Integer steps (the exponent of `2^k`) on 128-bit
+/// halves, as AVX without AVX2 has no 256-bit integer operations.
+#[inline(always)]
+fn exp8(x: __m256) -> __m256 {
+    let c = |bits: u32| f32::from_bits(bits);
+    // SAFETY (all intrinsics): AVX is enabled in the caller.
+    unsafe {
+        let set = |v: f32| _mm256_set1_ps(v);
+        let abs = _mm256_and_ps(x, set(c(0x7fff_ffff)));
+        let sign = _mm256_and_ps(x, set(c(0x8000_0000)));
+        let t = _mm256_add_ps(
+            _mm256_mul_ps(set(c(0x3fb8_aa3b)), x),
+            _mm256_or_ps(set(0.5), sign),
+        );
+        let t_abs = _mm256_and_ps(t, set(c(0x7fff_ffff)));
+        let two_23 = set(8_388_608.0);
+        let n = _mm256_sub_ps(_mm256_add_ps(t_abs, two_23), two_23);
+        let n = _mm256_blendv_ps(
+            n,
+            _mm256_sub_ps(n, set(1.0)),
+            _mm256_cmp_ps::<_CMP_GT_OQ>(n, t_abs),
+        );
+        // Positive floats compare as their bits do (NaN compares false; its
+        // lanes are replaced by `x` at the end).
+        let beyond_1_5 = _mm256_cmp_ps::<_CMP_GT_OQ>(abs, set(c(0x3f85_1592)));
+        let beyond_0_5 = _mm256_cmp_ps::<_CMP_GT_OQ>(abs, set(c(0x3eb1_7218)));
+        let kf = _mm256_blendv_ps(
+            _mm256_and_ps(_mm256_or_ps(set(1.0), sign), beyond_0_5),
+            _mm256_or_ps(n, sign),
+            beyond_1_5,
+        );
+        let hi = _mm256_sub_ps(x, _mm256_mul_ps(kf, set(c(0x3f31_7200))));
+        let lo = _mm256_mul_ps(kf, set(c(0x35bf_be8e)));
+        let r = _mm256_sub_ps(hi, lo);
+        let rr = _mm256_mul_ps(r, r);
+        let p = _mm256_add_ps(set(c(0x3e2a_aa8f)), _mm256_mul_ps(rr, set(c(0xbb35_5215))));
+        let cc = _mm256_sub_ps(r, _mm256_mul_ps(rr, p));
+        let q = _mm256_div_ps(_mm256_mul_ps(r, cc), _mm256_sub_ps(set(2.0), cc));
+        let y = _mm256_add_ps(set(1.0), _mm256_add_ps(_mm256_sub_ps(q, lo), hi));
+        // 2^k: k = bits(kf + 1.5 * 2^23) - bits(1.5 * 2^23), then
+        // (k + 127) << 23, on each half.
+        let magic = _mm_set1_epi32(0x4b40_0000 - 127);
+        let shifted = _mm256_add_ps(kf, set(12_582_912.0));
+        let pow2 = |h: __m128| {
+            _mm_castsi128_ps(_mm_slli_epi32::<23>(_mm_sub_epi32(
+                _mm_castps_si128(h),
+                magic,
+            )))
+        };
+        let pow2k = _mm256_insertf128_ps::<1>(
+            _mm256_castps128_ps256(pow2(_mm256_castps256_ps128(shifted))),
+            pow2(_mm256_extractf128_ps::<1>(shifted)),
+        );
+        let scaled = _mm256_mul_ps(y, pow2k);
+        let tiny = _mm256_cmp_ps::<_CMP_LE_OQ>(abs, set(c(0x3900_0000)));
+        let out = _mm256_blendv_ps(scaled, _mm256_add_ps(set(1.0), x), tiny);
+        _mm256_blendv_ps(out, x, _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x))
+    }
+}
