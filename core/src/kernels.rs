@@ -782,6 +782,20 @@ fn expf_moderate_one(x: f32) -> f32 {
     }
 }
 
+/// `y[i] = sqrt(x[i]) + a`, the root correctly rounded (IEEE 754, as
+/// `libm::sqrtf` and every SIMD square root give it). With AVX, eight at a
+/// time: the scalar root was ~40% of an Adam step.
+#[inline]
+pub fn sqrt_add(y: &mut [f32], x: &[f32], a: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if avx::sqrt_add(y, x, a) {
+        return;
+    }
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi = libm::sqrtf(xi) + a;
+    }
+}
+
 /// `y[i] = x[i] + a * d[i]`: a point on the line through `x` along `d`.
 #[inline]
 pub fn along(y: &mut [f32], x: &[f32], a: f32, d: &[f32]) {
@@ -942,6 +956,36 @@ mod tests {
                 bits(&portable),
                 "combinations {rows}x{cols}, {count}"
             );
+        }
+    }
+
+    #[test]
+    fn sqrt_add_equals_libm_bit_for_bit() {
+        let mut x: std::vec::Vec<f32> = (0..1000u32)
+            .map(|i| f32::from_bits(i.wrapping_mul(0x9e37_79b9) >> 1))
+            .collect();
+        x.extend([
+            0.0,
+            -0.0,
+            1.0,
+            4.0,
+            2.0,
+            f32::MIN_POSITIVE,
+            1e-40,
+            f32::INFINITY,
+            -1.0,
+            f32::NAN,
+        ]);
+        for a in [0.0f32, 1e-8, 3.5] {
+            let mut y = std::vec![0.0f32; x.len()];
+            sqrt_add(&mut y, &x, a);
+            for (&xi, &yi) in x.iter().zip(&y) {
+                let expected = libm::sqrtf(xi) + a;
+                assert!(
+                    yi.to_bits() == expected.to_bits() || (yi.is_nan() && expected.is_nan()),
+                    "sqrt({xi:e}) + {a}: {yi:e} vs {expected:e}"
+                );
+            }
         }
     }
 

@@ -22,7 +22,8 @@ use core::arch::x86_64::{
     _mm_slli_epi32, _mm_storeu_ps, _mm_sub_epi32, _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_ps,
     _mm256_and_ps, _mm256_blendv_ps, _mm256_castps128_ps256, _mm256_castps256_ps128, _mm256_cmp_ps,
     _mm256_div_ps, _mm256_extractf128_ps, _mm256_insertf128_ps, _mm256_loadu_ps, _mm256_mul_ps,
-    _mm256_or_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps, _mm256_sub_ps, _xgetbv,
+    _mm256_or_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_sqrt_ps, _mm256_storeu_ps,
+    _mm256_sub_ps, _xgetbv,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -100,6 +101,32 @@ pub(super) fn exp_moderate(x: &mut [f32]) -> bool {
     // SAFETY: as in `affine_many`.
     unsafe { exp_moderate_avx(x) };
     true
+}
+
+/// [`super::sqrt_add`] with AVX, if [`available`].
+#[inline]
+pub(super) fn sqrt_add(y: &mut [f32], x: &[f32], a: f32) -> bool {
+    if !available() {
+        return false;
+    }
+    // SAFETY: as in `affine_many`.
+    unsafe { sqrt_add_avx(y, x, a) };
+    true
+}
+
+/// [`super::sqrt_add`]: eight roots at a time, the tail one by one.
+#[target_feature(enable = "avx")]
+unsafe fn sqrt_add_avx(y: &mut [f32], x: &[f32], a: f32) {
+    let n = y.len().min(x.len());
+    let (yc, yt) = y[..n].as_chunks_mut::<8>();
+    let (xc, xt) = x[..n].as_chunks::<8>();
+    let av = _mm256_set1_ps(a);
+    for (y, x) in yc.iter_mut().zip(xc) {
+        store8(y, _mm256_add_ps(_mm256_sqrt_ps(load8(x)), av));
+    }
+    for (y, &x) in yt.iter_mut().zip(xt) {
+        *y = libm::sqrtf(x) + a;
+    }
 }
 
 /// [`super::add_outer_nonzero`] with AVX, if [`available`].
@@ -214,11 +241,21 @@ unsafe fn affine_many_avx(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mu
         // Four rows; past the last row, the last row again (its lanes are
         // computed and not stored).
         let rest = (rows - o).min(4);
-        let wr: [&[f32]; 4] = core::array::from_fn(|r| {
-            let row = o + r.min(rest - 1);
-            &w[row * cols..(row + 1) * cols]
-        });
-        let bias: [f32; 4] = core::array::from_fn(|r| b[o + r.min(rest - 1)]);
+        // (Plain array expressions: a closure would not be inlined here, as
+        // it lacks this function's target features.)
+        let row = [
+            o,
+            o + 1.min(rest - 1),
+            o + 2.min(rest - 1),
+            o + 3.min(rest - 1),
+        ];
+        let wr = [
+            &w[row[0] * cols..][..cols],
+            &w[row[1] * cols..][..cols],
+            &w[row[2] * cols..][..cols],
+            &w[row[3] * cols..][..cols],
+        ];
+        let bias = [b[row[0]], b[row[1]], b[row[2]], b[row[3]]];
         let mut s = 0;
         while s + 2 <= count {
             let xs = [
@@ -244,11 +281,15 @@ unsafe fn affine_many_avx(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mu
 /// eight lanes, lanes combined by [`super::combine_lanes`]'s tree, the tail
 /// added in order.
 #[inline(always)]
-fn dot_block<const S: usize>(w: [&[f32]; 4], x: [&[f32]; S]) -> [__m128; S] {
+fn dot_block<'a, const S: usize>(w: [&'a [f32]; 4], x: [&'a [f32]; S]) -> [__m128; S] {
     let n = x[0].len();
     let chunks = n / 8;
-    let [w0, w1, w2, w3] = w.map(|w| &w[..n].as_chunks::<8>().0[..chunks]);
-    let xc = x.map(|x| &x[..n].as_chunks::<8>().0[..chunks]);
+    let chunked = |v: &'a [f32]| -> &'a [[f32; 8]] { &v[..n].as_chunks::<8>().0[..chunks] };
+    let (w0, w1, w2, w3) = (chunked(w[0]), chunked(w[1]), chunked(w[2]), chunked(w[3]));
+    let mut xc: [&[[f32; 8]]; S] = [&[]; S];
+    for k in 0..S {
+        xc[k] = chunked(x[k]);
+    }
     // SAFETY (all intrinsics below): AVX is enabled in the caller.
     let zero = unsafe { _mm256_setzero_ps() };
     let mut acc = [[zero; 4]; S];

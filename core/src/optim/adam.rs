@@ -5,7 +5,7 @@ use super::{
     split_vectors,
 };
 use crate::error::{Buffer, Error, check_len};
-use crate::kernels::{all_finite, axpy, flush_negligible, norm_inf};
+use crate::kernels::{all_finite, axpy, flush_negligible, norm_inf, sqrt_add};
 
 /// Hyperparameters of [`Adam`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -153,10 +153,10 @@ impl Optimizer for Adam<'_> {
         let root_c2 = libm::sqrtf(1.0 - self.beta2_t);
         let step = lr * root_c2 / (1.0 - self.beta1_t);
         let eps_hat = eps * root_c2;
-        // Three passes, so that only the root stays scalar (`libm::sqrtf` is
-        // opaque to the vectoriser): the moments, then each parameter's
-        // denominator into the spent gradient buffer, then the step. The
-        // same operations on the same values as one fused loop.
+        // Three passes, so that the roots get a kernel of their own
+        // (`libm::sqrtf` is opaque to the vectoriser): the moments, then each
+        // parameter's denominator into the spent gradient buffer, then the
+        // step. The same operations on the same values as one fused loop.
         for ((mi, vi), &gi) in self
             .m
             .iter_mut()
@@ -166,9 +166,7 @@ impl Optimizer for Adam<'_> {
             *mi = flush_negligible(b1 * *mi + (1.0 - b1) * gi);
             *vi = flush_negligible(b2 * *vi + (1.0 - b2) * (gi * gi));
         }
-        for (di, &vi) in self.grad.iter_mut().zip(self.v.iter()) {
-            *di = libm::sqrtf(vi) + eps_hat;
-        }
+        sqrt_add(self.grad, self.v, eps_hat);
         for ((xi, &mi), &di) in x.iter_mut().zip(self.m.iter()).zip(self.grad.iter()) {
             *xi -= step * mi / di;
         }
