@@ -784,34 +784,14 @@ fn cross_entropy(z: &mut [f32], classes: usize, labels: &[usize], delta: bool) -
         maxima[s] = m;
         z_labels[s] = row[label];
     }
-    // Every row's `e^(z - max)` in place, the whole block in a few calls
-    // (independent vectors, where the kernels have them).
-    let (mut s, mut c) = (0, 0);
-    for chunk in z.chunks_mut(EXP_CHUNK) {
-        let (s0, c0) = (s, c);
-        let mut shifted = [0.0f32; EXP_CHUNK];
-        let shifted = &mut shifted[..chunk.len()];
-        for (e, v) in shifted.iter_mut().zip(chunk.iter()) {
-            // `exp_moderate` wants |x| < 87: the negligible ones are set
-            // to 0 after it. NaN stays NaN (the comparison is false).
-            let d = *v - maxima[s];
-            *e = if d < NEGLIGIBLE_EXPONENT { 0.0 } else { d };
-            c += 1;
-            if c == classes {
-                (s, c) = (s + 1, 0);
-            }
-        }
-        exp_moderate(shifted);
-        (s, c) = (s0, c0);
-        for (v, &e) in chunk.iter_mut().zip(shifted.iter()) {
-            *v = if *v - maxima[s] < NEGLIGIBLE_EXPONENT {
-                0.0
-            } else {
-                e
-            };
-            c += 1;
-            if c == classes {
-                (s, c) = (s + 1, 0);
+    // Every row's `e^(z - max)` in place: the whole block in one call
+    // (independent vectors, where the kernels have them) when it fits.
+    if z.len() <= EXP_BUFFER {
+        exp_shifted(z, classes, &maxima[..count]);
+    } else {
+        for (row, &m) in z.chunks_exact_mut(classes).zip(&maxima) {
+            for piece in row.chunks_mut(EXP_BUFFER) {
+                exp_shifted(piece, piece.len(), &[m]);
             }
         }
     }
@@ -836,7 +816,29 @@ fn cross_entropy(z: &mut [f32], classes: usize, labels: &[usize], delta: bool) -
 }
 
 /// Logits whose exponentials [`cross_entropy`] computes in one call.
-const EXP_CHUNK: usize = 64;
+const EXP_BUFFER: usize = 256;
+
+/// `z[i] = e^(z[i] - max)` for the rows of `width` values in `z` (at most
+/// [`EXP_BUFFER`] values), row `r`'s `max` being `maxima[r]`; 0 where the
+/// exponent is below [`NEGLIGIBLE_EXPONENT`], NaN where it is NaN.
+fn exp_shifted(z: &mut [f32], width: usize, maxima: &[f32]) {
+    let mut shifted = [0.0f32; EXP_BUFFER];
+    let shifted = &mut shifted[..z.len()];
+    for ((b, row), &m) in shifted.chunks_mut(width).zip(z.chunks(width)).zip(maxima) {
+        for (b, &v) in b.iter_mut().zip(row) {
+            // `exp_moderate` wants |x| < 87: the negligible ones are set to
+            // 0 after it. NaN stays NaN (the comparison is false).
+            let d = v - m;
+            *b = if d < NEGLIGIBLE_EXPONENT { 0.0 } else { d };
+        }
+    }
+    exp_moderate(shifted);
+    for ((row, e), &m) in z.chunks_mut(width).zip(shifted.chunks(width)).zip(maxima) {
+        for (v, &e) in row.iter_mut().zip(e) {
+            *v = if *v - m < NEGLIGIBLE_EXPONENT { 0.0 } else { e };
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
