@@ -2,6 +2,9 @@
 //! (for callgrind: instructions per call = total / CALLS).
 //! `sooth-perf hashes`: bit fingerprints of loss, gradient, evaluation over
 //! many shapes, activations, batch sizes, to compare two builds.
+//! `sooth-perf kernels SHAPE BATCH`: the AVX and the portable kernels timed
+//! in alternation (best of 20 rounds each), with their gradients' hashes.
+//! `SOOTH_KERNELS=portable` runs any command on the portable kernels.
 
 use sooth_core::*;
 
@@ -69,6 +72,112 @@ fn peak() {
     println!("{best:.2} GFLOP/s (separate mulps/addps, 1 core)");
 }
 
+/// The AVX throughput of separate multiplies and adds (no FMA), as [`peak`]
+/// with 8-wide `vmulps` and `vaddps`. Best of 7 rounds.
+fn peak_avx() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !std::arch::is_x86_feature_detected!("avx") {
+            println!("no AVX on this CPU");
+            return;
+        }
+        #[target_feature(enable = "avx")]
+        fn rounds_avx(rounds: u64) -> f64 {
+            let m = std::hint::black_box([1.000_000_1f32; 8]);
+            let c = std::hint::black_box([1e-7f32; 8]);
+            let mut a = std::hint::black_box([[1.0f32; 8]; 7]);
+            let mut b = std::hint::black_box([[0.0f32; 8]; 7]);
+            let t = std::time::Instant::now();
+            for _ in 0..rounds {
+                for k in 0..7 {
+                    for l in 0..8 {
+                        a[k][l] *= m[l];
+                        b[k][l] += c[l];
+                    }
+                }
+            }
+            let s = t.elapsed().as_secs_f64();
+            std::hint::black_box((a, b));
+            s
+        }
+        let rounds = 100_000_000u64;
+        let mut best = 0.0f64;
+        for _ in 0..7 {
+            // SAFETY: AVX was detected above.
+            let s = unsafe { rounds_avx(rounds) };
+            best = best.max((rounds * 7 * 2 * 8) as f64 / s / 1e9);
+        }
+        println!("{best:.2} GFLOP/s (separate vmulps/vaddps, 1 core)");
+    }
+}
+
+/// `loss_grad` of a ReLU network of `widths` on `batch` samples, timed on
+/// the AVX and on the portable kernels in alternation: best of 20 rounds
+/// each (so that other work on the machine hits both alike), and a hash
+/// of each gradient, which must agree.
+fn kernels(widths: &[usize], batch: usize) {
+    let (x, y) = data_for(widths, batch.max(1024), 7);
+    let data = SliceDataset::new(&x, &y, widths[0], *widths.last().unwrap()).unwrap();
+    let shape = Shape::new(widths).unwrap();
+    let mlp = Mlp::new(shape, Activation::Relu);
+    let mut params = vec![0.0f32; shape.param_count()];
+    let mut grad = vec![0.0f32; shape.param_count()];
+    let mut work = vec![0.0f32; shape.workspace_len()];
+    let (mut rng, _) = seed_streams(1);
+    mlp.init(&mut params, Init::HeUniform, &mut rng).unwrap();
+    let n = data.len() as u32;
+    let batch = batch.min(n as usize);
+    let idx: Vec<u32> = (0..batch as u32).map(|i| (i * 997) % n).collect();
+    // Nominal (dense) flops, 2 per multiply-add: forward, weight gradients,
+    // and the deltas of the hidden layers (10 112 per sample for 64-32-10).
+    let weights: Vec<usize> = widths.windows(2).map(|w| w[0] * w[1]).collect();
+    let total: usize = weights.iter().sum();
+    let flops = (2 * (2 * total + (total - weights[0])) * batch) as f64;
+    // Enough calls per round that switching kernels (cold branch
+    // predictors) does not show.
+    let reps = (100_000_000 / (shape.param_count() * batch)).max(5);
+    let mut best = [f64::MAX; 2];
+    let mut hashes = [0u64; 2];
+    for _ in 0..20 {
+        for (k, avx) in [(0, true), (1, false)] {
+            if kernels::use_avx(avx) != avx {
+                continue;
+            }
+            let t = std::time::Instant::now();
+            for _ in 0..reps {
+                mlp.loss_grad(
+                    std::hint::black_box(&params),
+                    &data,
+                    &idx,
+                    &mut grad,
+                    &mut work,
+                )
+                .unwrap();
+            }
+            best[k] = best[k].min(t.elapsed().as_secs_f64() / reps as f64);
+            hashes[k] = param_hash(&grad);
+        }
+    }
+    kernels::use_avx(true);
+    for (k, name) in [(0, "avx"), (1, "portable")] {
+        if best[k] < f64::MAX {
+            println!(
+                "{name:>8}: {:9.2} us per call, {:6.2} nominal GFLOP/s, gradient hash {:016x}",
+                best[k] * 1e6,
+                flops / best[k] / 1e9,
+                hashes[k]
+            );
+        }
+    }
+    if best[0] < f64::MAX {
+        println!(
+            "speed-up {:.2}x, same bits: {}",
+            best[1] / best[0],
+            hashes[0] == hashes[1]
+        );
+    }
+}
+
 /// The clock, from a chain of dependent scalar additions (4 cycles each on
 /// Skylake-SP / Cascade Lake). Best of 5 rounds.
 fn freq() {
@@ -101,6 +210,9 @@ fn fnv(h: &mut u64, bits: u64) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if std::env::var("SOOTH_KERNELS").as_deref() == Ok("portable") {
+        kernels::use_avx(false);
+    }
     match args.get(1).map(String::as_str) {
         Some("run") => {
             let widths = parse_shape(&args[2]);
@@ -182,7 +294,20 @@ fn main() {
             }
             println!("{acc} {:#018x}", param_hash(&grad));
         }
-        Some("peak") => peak(),
+        Some("peak") => {
+            peak();
+            peak_avx();
+        }
+        Some("kernels") => {
+            let widths: Vec<usize> = args
+                .get(2)
+                .map_or("64-32-10", String::as_str)
+                .split('-')
+                .map(|w| w.parse().expect("SHAPE like 64-32-10"))
+                .collect();
+            let batch = args.get(3).map_or(32, |b| b.parse().expect("BATCH"));
+            kernels(&widths, batch);
+        }
         Some("freq") => freq(),
         Some("hashes") => {
             let shapes: &[&[usize]] = &[
@@ -248,6 +373,8 @@ fn main() {
             }
             println!("all: {all:#018x}");
         }
-        _ => eprintln!("usage: sooth-perf run SHAPE BATCH CALLS [relu|tanh] [grad|loss] | hashes"),
+        _ => eprintln!(
+            "usage: sooth-perf run SHAPE BATCH CALLS [relu|tanh] [grad|loss] | hashes | peak | freq | kernels [SHAPE] [BATCH]"
+        ),
     }
 }
