@@ -186,16 +186,21 @@ pub fn affine_many(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]
     affine_many_portable(w, b, x, cols, out);
 }
 
+/// The number of vectors [`affine_many`] maps: as many as both `x` and
+/// `out` hold (`None` without rows).
+#[inline(always)]
+fn affine_count(b: &[f32], x: &[f32], cols: usize, out: &[f32]) -> Option<usize> {
+    let count = out.len().checked_div(b.len())?;
+    Some(x.len().checked_div(cols).map_or(count, |n| count.min(n)))
+}
+
 /// [`affine_many`] without the run-time choice of kernels.
 #[inline(always)]
 fn affine_many_portable(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) {
     let rows = b.len();
-    let Some(mut count) = out.len().checked_div(rows) else {
+    let Some(count) = affine_count(b, x, cols, out) else {
         return;
     };
-    if let Some(n) = x.len().checked_div(cols) {
-        count = count.min(n);
-    }
     let w = &w[..rows * cols];
     let mut o = 0;
     while o + 4 <= rows {

@@ -227,12 +227,9 @@ fn load8(p: &[f32; 8]) -> __m256 {
 #[target_feature(enable = "avx")]
 unsafe fn affine_many_avx(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) {
     let rows = b.len();
-    let Some(mut count) = out.len().checked_div(rows) else {
+    let Some(count) = super::affine_count(b, x, cols, out) else {
         return;
     };
-    if let Some(n) = x.len().checked_div(cols) {
-        count = count.min(n);
-    }
     let w = &w[..rows * cols];
     let x = &x[..count * cols];
     let out = &mut out[..count * rows];
