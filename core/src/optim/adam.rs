@@ -5,7 +5,7 @@ use super::{
     split_vectors,
 };
 use crate::error::{Buffer, Error, check_len};
-use crate::kernels::{all_finite, axpy, flush_negligible, norm_inf, sqrt_add};
+use crate::kernels::{axpy, flush_negligible, non_finite, sqrt_add};
 
 /// Hyperparameters of [`Adam`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -124,8 +124,8 @@ impl Optimizer for Adam<'_> {
     ) -> Result<StepReport, Error> {
         check_len(Buffer::Params, self.dim(), x.len())?;
         let mut report = StepReport::new(f64::NAN, f32::NAN);
-        let f = match checked_loss_grad(objective, x, self.grad, &mut report)? {
-            Ok(f) => f,
+        let (f, grad_norm_inf) = match checked_loss_grad(objective, x, self.grad, &mut report)? {
+            Ok(checked) => checked,
             Err(what) => {
                 recover(x, self.last_good, what, &mut report);
                 self.reset();
@@ -133,8 +133,7 @@ impl Optimizer for Adam<'_> {
             }
         };
         report.loss = f;
-        report.grad_norm_inf = norm_inf(self.grad);
-        self.last_good.copy_from_slice(x);
+        report.grad_norm_inf = grad_norm_inf;
         let AdamConfig {
             learning_rate: lr,
             beta1: b1,
@@ -167,11 +166,21 @@ impl Optimizer for Adam<'_> {
             *vi = flush_negligible(b2 * *vi + (1.0 - b2) * (gi * gi));
         }
         sqrt_add(self.grad, self.v, eps_hat);
-        for ((xi, &mi), &di) in x.iter_mut().zip(self.m.iter()).zip(self.grad.iter()) {
+        // The step keeps the last good point and flags a non-finite result
+        // as it goes (the same values as a copy, the step and a check).
+        let mut bad = 0u32;
+        for (((xi, li), &mi), &di) in x
+            .iter_mut()
+            .zip(self.last_good.iter_mut())
+            .zip(self.m.iter())
+            .zip(self.grad.iter())
+        {
+            *li = *xi;
             *xi -= step * mi / di;
+            bad |= non_finite(*xi);
         }
         report.step_length = f64::from(lr);
-        if !all_finite(x) {
+        if bad != 0 {
             recover(x, self.last_good, NonFinite::Update, &mut report);
             self.reset();
         }

@@ -6,7 +6,7 @@ use super::{
     split_vectors,
 };
 use crate::error::{Buffer, Error, check_len};
-use crate::kernels::{all_finite, dot, flush_negligible, norm_inf};
+use crate::kernels::{all_finite, dot, flush_negligible};
 
 /// The formula for the conjugacy coefficient `beta`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,8 +105,8 @@ impl Optimizer for Cg<'_> {
         check_len(Buffer::Params, self.dim(), x.len())?;
         let mut report = StepReport::new(f64::NAN, f32::NAN);
         core::mem::swap(&mut self.grad, &mut self.prev_grad);
-        let f = match checked_loss_grad(objective, x, self.grad, &mut report)? {
-            Ok(f) => f,
+        let (f, grad_norm_inf) = match checked_loss_grad(objective, x, self.grad, &mut report)? {
+            Ok(checked) => checked,
             Err(what) => {
                 if self.has_direction {
                     recover(x, self.last_good, what, &mut report);
@@ -118,7 +118,7 @@ impl Optimizer for Cg<'_> {
             }
         };
         report.loss = f;
-        report.grad_norm_inf = norm_inf(self.grad);
+        report.grad_norm_inf = grad_norm_inf;
         self.last_good.copy_from_slice(x);
         let g = &*self.grad;
         let d = &mut *self.direction;

@@ -333,7 +333,7 @@ impl Optimizer for Lbfgs<'_> {
             // The gradient at x on this batch goes to `trial_grad` first, so
             // that naive mode can still see the previous batch's gradient.
             let f = match checked_loss_grad(objective, x, self.trial_grad, &mut report)? {
-                Ok(f) => f,
+                Ok((f, _)) => f,
                 Err(what) => {
                     if self.have_grad {
                         recover(x, self.last_good, what, &mut report);
@@ -427,7 +427,7 @@ impl Optimizer for Lbfgs<'_> {
             } else {
                 if !accepted.has_grad {
                     match checked_loss_grad(objective, x, self.trial_grad, &mut report)? {
-                        Ok(value) => f = value,
+                        Ok((value, _)) => f = value,
                         Err(what) => {
                             recover(x, self.last_good, what, &mut report);
                             self.clear();

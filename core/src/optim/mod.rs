@@ -27,7 +27,7 @@ pub use linesearch::{Armijo, LineSearch, StrongWolfe};
 pub use sgd::{Sgd, SgdConfig};
 
 use crate::error::Error;
-use crate::kernels::all_finite;
+use crate::kernels::norm_inf;
 
 /// A differentiable function of the flat parameters: for training, the mean
 /// loss on the current minibatch.
@@ -180,22 +180,26 @@ pub(crate) fn split_vectors<const K: usize>(
     }))
 }
 
-/// Loss and gradient at `x`; `Err(NonFinite)` inside `Ok` when either is not finite.
+/// Loss and gradient at `x`, with the gradient's largest magnitude
+/// ([`norm_inf`], which also tells whether it is finite: one pass over it);
+/// `Err(NonFinite)` inside `Ok` when the loss or the gradient is not finite.
 pub(crate) fn checked_loss_grad<O: Objective + ?Sized>(
     objective: &mut O,
     x: &[f32],
     grad: &mut [f32],
     report: &mut StepReport,
-) -> Result<Result<f64, NonFinite>, Error> {
+) -> Result<Result<(f64, f32), NonFinite>, Error> {
     let f = objective.loss_grad(x, grad)?;
     report.evaluations += 1;
     report.gradients += 1;
-    Ok(if !f.is_finite() {
-        Err(NonFinite::Loss)
-    } else if !all_finite(grad) {
-        Err(NonFinite::Gradient)
+    if !f.is_finite() {
+        return Ok(Err(NonFinite::Loss));
+    }
+    let norm = norm_inf(grad);
+    Ok(if norm.is_finite() {
+        Ok((f, norm))
     } else {
-        Ok(f)
+        Err(NonFinite::Gradient)
     })
 }
 

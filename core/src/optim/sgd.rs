@@ -4,7 +4,7 @@ use super::{
     Objective, Optimizer, StepReport, check_param, checked_loss_grad, recover, split_vectors,
 };
 use crate::error::{Error, check_len};
-use crate::kernels::{all_finite, axpy, flush_negligible, norm_inf};
+use crate::kernels::{axpy, flush_negligible, non_finite};
 
 /// Hyperparameters of [`Sgd`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -101,8 +101,8 @@ impl Optimizer for Sgd<'_> {
     ) -> Result<StepReport, Error> {
         check_len(crate::Buffer::Params, self.dim(), x.len())?;
         let mut report = StepReport::new(f64::NAN, f32::NAN);
-        let f = match checked_loss_grad(objective, x, self.grad, &mut report)? {
-            Ok(f) => f,
+        let (f, grad_norm_inf) = match checked_loss_grad(objective, x, self.grad, &mut report)? {
+            Ok(checked) => checked,
             Err(what) => {
                 recover(x, self.last_good, what, &mut report);
                 self.reset();
@@ -110,8 +110,7 @@ impl Optimizer for Sgd<'_> {
             }
         };
         report.loss = f;
-        report.grad_norm_inf = norm_inf(self.grad);
-        self.last_good.copy_from_slice(x);
+        report.grad_norm_inf = grad_norm_inf;
         let SgdConfig {
             learning_rate: lr,
             momentum: mu,
@@ -121,21 +120,33 @@ impl Optimizer for Sgd<'_> {
         if weight_decay != 0.0 {
             axpy(self.grad, weight_decay, x);
         }
+        // One pass over the parameters: keep the last good point, step, and
+        // flag a non-finite result (the same values as a copy, the step and
+        // a check in turn).
+        let mut bad = 0u32;
+        let last_good = self.last_good.iter_mut();
         if mu == 0.0 {
-            axpy(x, -lr, self.grad);
+            for ((xi, li), &gi) in x.iter_mut().zip(last_good).zip(self.grad.iter()) {
+                *li = *xi;
+                *xi += -lr * gi;
+                bad |= non_finite(*xi);
+            }
         } else {
-            for ((xi, vi), &gi) in x
+            for (((xi, li), vi), &gi) in x
                 .iter_mut()
+                .zip(last_good)
                 .zip(self.velocity.iter_mut())
                 .zip(self.grad.iter())
             {
+                *li = *xi;
                 *vi = flush_negligible(mu * *vi + gi);
                 let d = if nesterov { gi + mu * *vi } else { *vi };
                 *xi -= lr * d;
+                bad |= non_finite(*xi);
             }
         }
         report.step_length = f64::from(lr);
-        if !all_finite(x) {
+        if bad != 0 {
             recover(x, self.last_good, super::NonFinite::Update, &mut report);
             self.reset();
         }
