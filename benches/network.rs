@@ -7,6 +7,7 @@
 //! of the gradient work skippable, so the flops actually executed are fewer.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use sooth_core::kernels::KernelSet;
 use sooth_core::*;
 use sooth_tests::digits_train;
 use std::hint::black_box;
@@ -28,10 +29,15 @@ fn bench_shape<D: Dataset>(c: &mut Criterion, widths: &[usize], data: &D, batche
         .join("-");
     let mut group = c.benchmark_group(format!("loss_grad/{name}"));
     let n = data.len() as u32;
-    // The kernels picked at run time (AVX where the CPU has it), then the
-    // portable ones (SSE2 on x86_64): the same bits, for the timing.
-    for (kernels, avx) in [("batch", true), ("portable/batch", false)] {
-        if kernels::use_avx(avx) != avx {
+    // The kernels picked at run time (AVX-512 or AVX where the CPU has
+    // them), AVX alone, then the portable ones (SSE2 on x86_64): the same
+    // bits, for the timing.
+    for (kernels, set) in [
+        ("batch", KernelSet::Avx512),
+        ("avx/batch", KernelSet::Avx),
+        ("portable/batch", KernelSet::Portable),
+    ] {
+        if kernels::use_kernels(set) != set {
             continue;
         }
         for &batch in batches {
@@ -45,7 +51,7 @@ fn bench_shape<D: Dataset>(c: &mut Criterion, widths: &[usize], data: &D, batche
             });
         }
     }
-    kernels::use_avx(true);
+    kernels::use_kernels(KernelSet::Avx512);
     group.finish();
 }
 

@@ -32,19 +32,39 @@
 #[cfg(target_arch = "x86_64")]
 mod avx;
 
-/// Turns the AVX versions of the network's kernels off (`false`) or on
-/// (`true`, where the CPU has AVX); returns whether they are in use. They
-/// are on by default wherever AVX is detected, and give the same bits as
-/// the portable kernels: this switch exists to show that (and to time both).
-/// Other targets have no AVX kernels, and this returns `false`.
-pub fn use_avx(enabled: bool) -> bool {
+/// The versions of the network's hot kernels, from the portable ones up.
+/// All give the same bits; the wider ones are faster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KernelSet {
+    /// The portable kernels (SSE2 on x86_64, scalar elsewhere).
+    Portable,
+    /// AVX (256-bit) on x86_64.
+    Avx,
+    /// AVX-512 (F and DQ) on x86_64 for the affine map and the sums of
+    /// terms, AVX for the rest.
+    Avx512,
+}
+
+/// Uses the best kernel set that the CPU and OS support, but at most
+/// `limit`; returns the set now in use. By default the best one is used;
+/// since they all give the same bits, this exists to show that (and to
+/// time them). Other targets than x86_64 have only the portable kernels.
+pub fn use_kernels(limit: KernelSet) -> KernelSet {
     #[cfg(target_arch = "x86_64")]
-    return avx::set_enabled(enabled);
+    return avx::set_limit(limit);
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = enabled;
-        false
+        let _ = limit;
+        KernelSet::Portable
     }
+}
+
+/// The kernel set in use (see [`use_kernels`]).
+pub fn kernels_in_use() -> KernelSet {
+    #[cfg(target_arch = "x86_64")]
+    return avx::in_use();
+    #[cfg(not(target_arch = "x86_64"))]
+    KernelSet::Portable
 }
 
 /// Number of independent accumulators in the reductions.
@@ -934,6 +954,18 @@ mod tests {
     /// for bit, over shapes that exercise every block and tail.
     #[test]
     fn portable_kernels_equal_the_dispatched_ones() {
+        // Each wider kernel set this CPU has, against the portable kernels
+        // (the other tests then see the best set again: all give the same
+        // bits, so a test running meanwhile is not affected).
+        for set in [KernelSet::Avx512, KernelSet::Avx] {
+            if use_kernels(set) == set {
+                dispatched_equal_portable();
+            }
+        }
+        use_kernels(KernelSet::Avx512);
+    }
+
+    fn dispatched_equal_portable() {
         let values = |n: usize, seed: u32| -> std::vec::Vec<f32> {
             (0..n)
                 .map(|i| {
@@ -949,6 +981,10 @@ mod tests {
             (11, 67, 5),
             (3, 9, 1),
             (13, 35, 11),
+            // Vectors in fours and pairs and a single one, rows past a block
+            // of 64 (the gradient's masks), a chunk tail.
+            (70, 20, 7),
+            (5, 130, 19),
         ] {
             let (w, b, x) = (
                 values(rows * cols, 1),

@@ -7,8 +7,8 @@
 //! ## Layers
 //! * [`kernels`]: the hot loops (dot products, axpys) with a fixed summation
 //!   order, written so that LLVM vectorises them without changing a rounding;
-//!   on x86_64, AVX versions of the network's kernels are picked at run time
-//!   (same bits; [`kernels::use_avx`]).
+//!   on x86_64, AVX-512 or AVX versions of the network's kernels are picked at run time
+//!   (same bits; [`kernels::use_kernels`]).
 //! * [`network`]: [`Shape`] (layer widths as values), [`Mlp`] (forward and
 //!   backward passes, loss, evaluation) over one flat `[f32]` of parameters.
 //! * [`fixed`]: compile-time-sized storage (const generics) viewed as the

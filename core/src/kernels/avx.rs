@@ -1,4 +1,5 @@
-//! AVX versions of the network's hot kernels, chosen at run time on x86_64.
+//! AVX and AVX-512 versions of the network's hot kernels, chosen at run
+//! time on x86_64.
 //!
 //! They compute exactly what the portable kernels compute, in the same order
 //! (the summation contract of the [parent module](super)): only the register
@@ -10,44 +11,69 @@
 //! fused multiply-add, so every product is rounded before it is added, as on
 //! SSE2 and on a Cortex-M4F.
 //!
+//! With AVX-512 (F and DQ), the affine map keeps two vectors' eight-lane
+//! accumulators in one 512-bit register (one per half, so each half is
+//! exactly the AVX accumulator), and a tile of 16 of the sums of terms is
+//! one register; the other kernels stay AVX. Its fused multiply-adds are
+//! not used: products are rounded before they are added, as everywhere.
+//!
 //! This module holds the crate's `unsafe` code besides [`crate::fixed`]:
 //! calling `#[target_feature(enable = "avx")]` functions, which is sound only
 //! on a CPU that has AVX and an OS that saves its registers. Every such call
-//! sits behind [`available`], which checks both with `cpuid` and `xgetbv`.
+//! sits behind [`in_use`], which checks both with `cpuid` and `xgetbv`.
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::{
-    __cpuid, __m128, __m256, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_UNORD_Q, _mm_add_ps, _mm_castps_si128,
-    _mm_castsi128_ps, _mm_loadu_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_set1_epi32, _mm_setzero_ps,
-    _mm_slli_epi32, _mm_storeu_ps, _mm_sub_epi32, _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_ps,
-    _mm256_and_ps, _mm256_blendv_ps, _mm256_castps128_ps256, _mm256_castps256_ps128, _mm256_cmp_ps,
-    _mm256_div_ps, _mm256_extractf128_ps, _mm256_insertf128_ps, _mm256_loadu_ps, _mm256_mul_ps,
-    _mm256_or_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_sqrt_ps, _mm256_storeu_ps,
-    _mm256_sub_ps, _xgetbv,
+    __cpuid, __cpuid_count, __m128, __m256, __m512, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_UNORD_Q,
+    _mm_add_ps, _mm_castps_si128, _mm_castsi128_ps, _mm_loadu_ps, _mm_movehl_ps, _mm_movelh_ps,
+    _mm_set1_epi32, _mm_setzero_ps, _mm_slli_epi32, _mm_storeu_ps, _mm_sub_epi32, _mm_unpackhi_ps,
+    _mm_unpacklo_ps, _mm256_add_ps, _mm256_and_ps, _mm256_blendv_ps, _mm256_castps128_ps256,
+    _mm256_castps256_ps128, _mm256_cmp_ps, _mm256_div_ps, _mm256_extractf128_ps,
+    _mm256_insertf128_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_or_ps, _mm256_set1_ps,
+    _mm256_setzero_ps, _mm256_sqrt_ps, _mm256_storeu_ps, _mm256_sub_ps, _mm512_add_ps,
+    _mm512_broadcast_f32x8, _mm512_castps256_ps512, _mm512_castps512_ps256, _mm512_extractf32x8_ps,
+    _mm512_insertf32x8, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
+    _mm512_storeu_ps, _xgetbv,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use super::{AddTerms, TILE, Tiles};
+use super::{AddTerms, KernelSet, TILE, Tiles};
 
-/// 0: not yet detected; [`OFF`]; [`ON`].
+/// 0: not yet detected; else a [`KernelSet`] as `1 + its index`.
 static STATE: AtomicU8 = AtomicU8::new(0);
-const OFF: u8 = 1;
-const ON: u8 = 2;
 
-/// Whether the CPU and the OS support AVX (`cpuid` leaf 1: AVX and OSXSAVE;
-/// `xgetbv`: the OS saves the SSE and AVX register state).
-fn detect() -> bool {
+/// The best kernel set this CPU and OS support: AVX needs `cpuid` leaf 1's
+/// AVX and OSXSAVE bits and the OS saving the SSE and AVX registers
+/// (`xgetbv`); AVX-512 also needs leaf 7's AVX512F and AVX512DQ bits and
+/// the OS saving the opmask and upper ZMM registers.
+fn detect() -> KernelSet {
     const OSXSAVE: u32 = 1 << 27;
     const AVX: u32 = 1 << 28;
-    // SAFETY: `cpuid` exists on every x86_64 CPU, and leaf 1 on every one.
+    const AVX512F: u32 = 1 << 16;
+    const AVX512DQ: u32 = 1 << 17;
+    // SAFETY: `cpuid` exists on every x86_64 CPU, and leaves 0 and 1 on every one.
     #[allow(unused_unsafe)]
-    let leaf1 = unsafe { __cpuid(1) };
+    let (leaf0, leaf1) = unsafe { (__cpuid(0), __cpuid(1)) };
     if leaf1.ecx & OSXSAVE == 0 || leaf1.ecx & AVX == 0 {
-        return false;
+        return KernelSet::Portable;
     }
     // SAFETY: OSXSAVE is set, so `xgetbv` is enabled.
     let xcr0 = unsafe { xcr0() };
-    xcr0 & 0b110 == 0b110
+    if xcr0 & 0b110 != 0b110 {
+        return KernelSet::Portable;
+    }
+    if leaf0.eax < 7 {
+        return KernelSet::Avx;
+    }
+    // SAFETY: leaf 7 exists (the highest leaf is at least 7).
+    #[allow(unused_unsafe)]
+    let leaf7 = unsafe { __cpuid_count(7, 0) };
+    let avx512 = AVX512F | AVX512DQ;
+    if leaf7.ebx & avx512 == avx512 && xcr0 & 0b1110_0110 == 0b1110_0110 {
+        KernelSet::Avx512
+    } else {
+        KernelSet::Avx
+    }
 }
 
 /// Extended control register 0 (which register states the OS saves).
@@ -57,38 +83,47 @@ unsafe fn xcr0() -> u64 {
     unsafe { _xgetbv(0) }
 }
 
-/// Whether the AVX kernels are in use: detected once, unless
-/// [`set_enabled`] turned them off.
+/// The kernel set in use: the best one detected, unless [`set_limit`]
+/// capped it.
 #[inline]
-pub(super) fn available() -> bool {
+pub(super) fn in_use() -> KernelSet {
     match STATE.load(Ordering::Relaxed) {
-        ON => true,
-        OFF => false,
+        1 => KernelSet::Portable,
+        2 => KernelSet::Avx,
+        3 => KernelSet::Avx512,
         _ => {
-            let on = detect();
-            STATE.store(if on { ON } else { OFF }, Ordering::Relaxed);
-            on
+            let set = detect();
+            STATE.store(1 + set as u8, Ordering::Relaxed);
+            set
         }
     }
 }
 
-/// Turns the AVX kernels off (`false`) or back on where the CPU has AVX
-/// (`true`); returns whether they are now in use.
-pub(super) fn set_enabled(enabled: bool) -> bool {
-    let on = enabled && detect();
-    STATE.store(if on { ON } else { OFF }, Ordering::Relaxed);
-    on
+/// Whether the AVX (or AVX-512) kernels are in use.
+#[inline]
+fn available() -> bool {
+    in_use() != KernelSet::Portable
 }
 
-/// [`super::affine_many`] with AVX, if [`available`]; `false` if not (and
-/// nothing was computed).
+/// Uses the best kernel set detected, but at most `limit`; returns the
+/// set now in use.
+pub(super) fn set_limit(limit: KernelSet) -> KernelSet {
+    let set = detect().min(limit);
+    STATE.store(1 + set as u8, Ordering::Relaxed);
+    set
+}
+
+/// [`super::affine_many`] with AVX-512 or AVX, if [`available`]; `false` if
+/// not (and nothing was computed).
 #[inline]
 pub(super) fn affine_many(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) -> bool {
-    if !available() {
-        return false;
+    match in_use() {
+        KernelSet::Portable => return false,
+        // SAFETY: `in_use` checked that the CPU and OS support AVX-512F/DQ.
+        KernelSet::Avx512 => unsafe { affine_many_avx512(w, b, x, cols, out) },
+        // SAFETY: `in_use` checked that the CPU and OS support AVX.
+        KernelSet::Avx => unsafe { affine_many_avx(w, b, x, cols, out) },
     }
-    // SAFETY: `available` checked that the CPU and OS support AVX.
-    unsafe { affine_many_avx(w, b, x, cols, out) };
     true
 }
 
@@ -129,25 +164,29 @@ unsafe fn sqrt_add_avx(y: &mut [f32], x: &[f32], a: f32) {
     }
 }
 
-/// [`super::add_outer_nonzero`] with AVX, if [`available`].
+/// [`super::add_outer_nonzero`] with AVX-512 or AVX, if [`available`].
 #[inline]
 pub(super) fn add_outer_nonzero(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) -> bool {
-    if !available() {
-        return false;
+    match in_use() {
+        KernelSet::Portable => return false,
+        // SAFETY: as in `affine_many`.
+        KernelSet::Avx512 => unsafe { add_outer_nonzero_avx512(g, d, x, cols) },
+        // SAFETY: as in `affine_many`.
+        KernelSet::Avx => unsafe { add_outer_nonzero_avx(g, d, x, cols) },
     }
-    // SAFETY: as in `affine_many`.
-    unsafe { add_outer_nonzero_avx(g, d, x, cols) };
     true
 }
 
-/// [`super::linear_combinations`] with AVX, if [`available`].
+/// [`super::linear_combinations`] with AVX-512 or AVX, if [`available`].
 #[inline]
 pub(super) fn linear_combinations(y: &mut [f32], a: &[f32], x: &[f32], terms: usize) -> bool {
-    if !available() {
-        return false;
+    match in_use() {
+        KernelSet::Portable => return false,
+        // SAFETY: as in `affine_many`.
+        KernelSet::Avx512 => unsafe { linear_combinations_avx512(y, a, x, terms) },
+        // SAFETY: as in `affine_many`.
+        KernelSet::Avx => unsafe { linear_combinations_avx(y, a, x, terms) },
     }
-    // SAFETY: as in `affine_many`.
-    unsafe { linear_combinations_avx(y, a, x, terms) };
     true
 }
 
@@ -159,6 +198,16 @@ unsafe fn add_outer_nonzero_avx(g: &mut [f32], d: &[f32], x: &[f32], cols: usize
 #[target_feature(enable = "avx")]
 unsafe fn linear_combinations_avx(y: &mut [f32], a: &[f32], x: &[f32], terms: usize) {
     super::linear_combinations_portable(Avx(()), y, a, x, terms);
+}
+
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn add_outer_nonzero_avx512(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
+    super::add_outer_nonzero_portable::<true, Avx512>(Avx512(()), g, d, x, cols);
+}
+
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn linear_combinations_avx512(y: &mut [f32], a: &[f32], x: &[f32], terms: usize) {
+    super::linear_combinations_portable(Avx512(()), y, a, x, terms);
 }
 
 /// Proof that AVX is enabled: made only inside the `#[target_feature]`
@@ -196,6 +245,46 @@ impl AddTerms for Avx {
             }
             store8(lo, v0);
             store8(hi, v1);
+        }
+        for (t, yi) in yt.iter_mut().enumerate() {
+            let mut v = if ZERO { 0.0 } else { *yi };
+            for (a, xj) in a.iter().zip(&x.tails) {
+                v += a * xj[t];
+            }
+            *yi = v;
+        }
+    }
+}
+
+/// Proof that AVX-512F and DQ are enabled: made only inside the
+/// `#[target_feature]` functions above, which are only called after
+/// [`in_use`] found them.
+#[derive(Clone, Copy)]
+struct Avx512(());
+
+impl AddTerms for Avx512 {
+    /// [`super::axpy_tiles`] with each tile of 16 in one 512-bit register.
+    #[inline(always)]
+    fn add<const N: usize, const ZERO: bool>(self, y: &mut [f32], a: [f32; N], x: &Tiles<'_, N>) {
+        // SAFETY (all intrinsics below): `self` proves AVX-512F is enabled;
+        // every load and store is of one whole tile of 16 f32s.
+        let mut coef = [unsafe { _mm512_setzero_ps() }; N];
+        for j in 0..N {
+            coef[j] = unsafe { _mm512_set1_ps(a[j]) };
+        }
+        let (yc, yt) = y.as_chunks_mut::<TILE>();
+        for (i, yv) in yc.iter_mut().enumerate() {
+            let mut v = if ZERO {
+                unsafe { _mm512_setzero_ps() }
+            } else {
+                unsafe { _mm512_loadu_ps(yv.as_ptr()) }
+            };
+            for (c, xj) in coef.iter().zip(&x.tiles) {
+                unsafe {
+                    v = _mm512_add_ps(v, _mm512_mul_ps(*c, _mm512_loadu_ps(xj[i].as_ptr())));
+                }
+            }
+            unsafe { _mm512_storeu_ps(yv.as_mut_ptr(), v) };
         }
         for (t, yi) in yt.iter_mut().enumerate() {
             let mut v = if ZERO { 0.0 } else { *yi };
@@ -273,6 +362,148 @@ unsafe fn affine_many_avx(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mu
     }
 }
 
+/// [`super::affine_many`] with AVX-512: rows in blocks of four, vectors in
+/// fours (two per 512-bit register, one in each half), then pairs and a
+/// single one as in [`affine_many_avx`].
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn affine_many_avx512(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) {
+    let rows = b.len();
+    let Some(count) = super::affine_count(b, x, cols, out) else {
+        return;
+    };
+    let w = &w[..rows * cols];
+    let x = &x[..count * cols];
+    let out = &mut out[..count * rows];
+    let mut o = 0;
+    while o < rows {
+        let rest = (rows - o).min(4);
+        let row = [
+            o,
+            o + 1.min(rest - 1),
+            o + 2.min(rest - 1),
+            o + 3.min(rest - 1),
+        ];
+        let wr = [
+            &w[row[0] * cols..][..cols],
+            &w[row[1] * cols..][..cols],
+            &w[row[2] * cols..][..cols],
+            &w[row[3] * cols..][..cols],
+        ];
+        let bias = [b[row[0]], b[row[1]], b[row[2]], b[row[3]]];
+        let mut s = 0;
+        while s + 4 <= count {
+            let xs = [
+                &x[s * cols..(s + 1) * cols],
+                &x[(s + 1) * cols..(s + 2) * cols],
+                &x[(s + 2) * cols..(s + 3) * cols],
+                &x[(s + 3) * cols..(s + 4) * cols],
+            ];
+            let d = dot_block_wide(wr, xs);
+            for (k, d) in d.iter().enumerate() {
+                store(&mut out[(s + k) * rows + o..][..rest], add_bias(*d, bias));
+            }
+            s += 4;
+        }
+        while s + 2 <= count {
+            let xs = [
+                &x[s * cols..(s + 1) * cols],
+                &x[(s + 1) * cols..(s + 2) * cols],
+            ];
+            let d = dot_block::<2>(wr, xs);
+            for (k, d) in d.iter().enumerate() {
+                store(&mut out[(s + k) * rows + o..][..rest], add_bias(*d, bias));
+            }
+            s += 2;
+        }
+        if s < count {
+            let d = dot_block::<1>(wr, [&x[s * cols..(s + 1) * cols]]);
+            store(&mut out[s * rows + o..][..rest], add_bias(d[0], bias));
+        }
+        o += rest;
+    }
+}
+
+/// [`dot_block`] for four vectors with AVX-512: vectors `2p` and `2p + 1`
+/// share a register (lower and upper half), each row's chunk is loaded
+/// into both halves, so every half is exactly [`dot_block`]'s accumulator.
+#[inline(always)]
+fn dot_block_wide<'a>(w: [&'a [f32]; 4], x: [&'a [f32]; 4]) -> [__m128; 4] {
+    let n = x[0].len();
+    let chunks = n / 8;
+    let chunked = |v: &'a [f32]| -> &'a [[f32; 8]] { &v[..n].as_chunks::<8>().0[..chunks] };
+    let (w0, w1, w2, w3) = (chunked(w[0]), chunked(w[1]), chunked(w[2]), chunked(w[3]));
+    let xc = [chunked(x[0]), chunked(x[1]), chunked(x[2]), chunked(x[3])];
+    // SAFETY (all intrinsics below): AVX-512F/DQ are enabled in the caller;
+    // every load is of one whole chunk of eight f32s.
+    let zero = unsafe { _mm512_setzero_ps() };
+    let mut acc = [[zero; 4]; 2];
+    for i in 0..chunks {
+        let wv = [both(&w0[i]), both(&w1[i]), both(&w2[i]), both(&w3[i])];
+        for p in 0..2 {
+            let xv = pair(&xc[2 * p][i], &xc[2 * p + 1][i]);
+            for r in 0..4 {
+                acc[p][r] = unsafe { _mm512_add_ps(acc[p][r], _mm512_mul_ps(wv[r], xv)) };
+            }
+        }
+    }
+    let mut sums = [unsafe { _mm_setzero_ps() }; 4];
+    for p in 0..2 {
+        let a = acc[p];
+        // SAFETY: as above.
+        unsafe {
+            sums[2 * p] = combine4([
+                _mm512_castps512_ps256(a[0]),
+                _mm512_castps512_ps256(a[1]),
+                _mm512_castps512_ps256(a[2]),
+                _mm512_castps512_ps256(a[3]),
+            ]);
+            sums[2 * p + 1] = combine4([
+                _mm512_extractf32x8_ps::<1>(a[0]),
+                _mm512_extractf32x8_ps::<1>(a[1]),
+                _mm512_extractf32x8_ps::<1>(a[2]),
+                _mm512_extractf32x8_ps::<1>(a[3]),
+            ]);
+        }
+    }
+    if chunks * 8 < n {
+        for (k, sum) in sums.iter_mut().enumerate() {
+            *sum = add_tail(*sum, w, x[k], chunks * 8);
+        }
+    }
+    sums
+}
+
+/// A chunk of eight in both halves of a 512-bit register.
+#[inline(always)]
+fn both(c: &[f32; 8]) -> __m512 {
+    // SAFETY: AVX-512F/DQ are enabled in every caller (all inlined into
+    // `affine_many_avx512`).
+    unsafe { _mm512_broadcast_f32x8(load8(c)) }
+}
+
+/// Two chunks of eight, `lo` in the lower half and `hi` in the upper.
+#[inline(always)]
+fn pair(lo: &[f32; 8], hi: &[f32; 8]) -> __m512 {
+    // SAFETY: as in `both`.
+    unsafe { _mm512_insertf32x8::<1>(_mm512_castps256_ps512(load8(lo)), load8(hi)) }
+}
+
+/// `sums[r] + w[r][i] * x[i] + ...` for `i` from `from` to the end, in
+/// increasing `i`: the tail of four dot products.
+#[inline(always)]
+fn add_tail(sums: __m128, w: [&[f32]; 4], x: &[f32], from: usize) -> __m128 {
+    let mut v = [0.0f32; 4];
+    // SAFETY: `v` holds four f32s; SSE is part of x86_64.
+    unsafe { _mm_storeu_ps(v.as_mut_ptr(), sums) };
+    for i in from..x.len() {
+        for r in 0..4 {
+            v[r] += w[r][i] * x[i];
+        }
+    }
+    // SAFETY: as above.
+    unsafe { _mm_loadu_ps(v.as_ptr()) }
+}
+
 /// `d[k][r] = dot(w[r], x[k])` for four rows and `S` vectors of equal
 /// length, each bit-identical to [`super::dot`]: lane-wise products added in
 /// eight lanes, lanes combined by [`super::combine_lanes`]'s tree, the tail
@@ -303,16 +534,7 @@ fn dot_block<'a, const S: usize>(w: [&'a [f32]; 4], x: [&'a [f32]; S]) -> [__m12
     for k in 0..S {
         sums[k] = combine4(acc[k]);
         if chunks * 8 < n {
-            let mut v = [0.0f32; 4];
-            // SAFETY: `v` holds four f32s.
-            unsafe { _mm_storeu_ps(v.as_mut_ptr(), sums[k]) };
-            for i in chunks * 8..n {
-                for r in 0..4 {
-                    v[r] += w[r][i] * x[k][i];
-                }
-            }
-            // SAFETY: as above.
-            sums[k] = unsafe { _mm_loadu_ps(v.as_ptr()) };
+            sums[k] = add_tail(sums[k], w, x[k], chunks * 8);
         }
     }
     sums

@@ -65,11 +65,16 @@ pub fn main() -> i32 {
     // and for showing that they agree.
     match std::env::var("SOOTH_KERNELS").as_deref() {
         Ok("portable") => {
-            sooth_core::kernels::use_avx(false);
+            sooth_core::kernels::use_kernels(sooth_core::kernels::KernelSet::Portable);
+        }
+        Ok("avx") => {
+            sooth_core::kernels::use_kernels(sooth_core::kernels::KernelSet::Avx);
         }
         Ok("auto") | Err(_) => {}
         Ok(other) => {
-            eprintln!("error: SOOTH_KERNELS={other}: expected `auto` (the default) or `portable`");
+            eprintln!(
+                "error: SOOTH_KERNELS={other}: expected `auto` (the default), `avx` or `portable`"
+            );
             return 2;
         }
     }
