@@ -11,7 +11,8 @@
 //! fused multiply-add, so every product is rounded before it is added, as on
 //! SSE2 and on a Cortex-M4F.
 //!
-//! With AVX-512 (F and DQ), the affine map keeps two vectors' eight-lane
+//! With AVX-512 (F and DQ), on rows of at least [`WIDE_ROWS`] values (on
+//! shorter ones, the AVX kernels), the affine map keeps two vectors' eight-lane
 //! accumulators in one 512-bit register (one per half, so each half is
 //! exactly the AVX accumulator), and a tile of 16 of the sums of terms is
 //! one register; the other kernels stay AVX. Its fused multiply-adds are
@@ -113,6 +114,14 @@ pub(super) fn set_limit(limit: KernelSet) -> KernelSet {
     set
 }
 
+/// Shortest rows (values per vector) for which the AVX-512 kernels are
+/// used. On shorter rows the arithmetic is not what limits a kernel (the
+/// lane combines and per-row bookkeeping are), and 512-bit instructions
+/// lower the core's clock for everything around them: with them, a
+/// 64-32-10 network's loss and gradient ran 2-4 % faster but a batch-8 Adam
+/// epoch 4-5 % slower; a 784-128-64-10 network's ran 20-30 % faster.
+const WIDE_ROWS: usize = 128;
+
 /// [`super::affine_many`] with AVX-512 or AVX, if [`available`]; `false` if
 /// not (and nothing was computed).
 #[inline]
@@ -120,9 +129,10 @@ pub(super) fn affine_many(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mu
     match in_use() {
         KernelSet::Portable => return false,
         // SAFETY: `in_use` checked that the CPU and OS support AVX-512F/DQ.
-        KernelSet::Avx512 => unsafe { affine_many_avx512(w, b, x, cols, out) },
-        // SAFETY: `in_use` checked that the CPU and OS support AVX.
-        KernelSet::Avx => unsafe { affine_many_avx(w, b, x, cols, out) },
+        KernelSet::Avx512 if cols >= WIDE_ROWS => unsafe { affine_many_avx512(w, b, x, cols, out) },
+        // SAFETY: `in_use` checked that the CPU and OS support AVX (which
+        // AVX-512 implies).
+        _ => unsafe { affine_many_avx(w, b, x, cols, out) },
     }
     true
 }
@@ -170,9 +180,11 @@ pub(super) fn add_outer_nonzero(g: &mut [f32], d: &[f32], x: &[f32], cols: usize
     match in_use() {
         KernelSet::Portable => return false,
         // SAFETY: as in `affine_many`.
-        KernelSet::Avx512 => unsafe { add_outer_nonzero_avx512(g, d, x, cols) },
+        KernelSet::Avx512 if cols >= WIDE_ROWS => unsafe {
+            add_outer_nonzero_avx512(g, d, x, cols)
+        },
         // SAFETY: as in `affine_many`.
-        KernelSet::Avx => unsafe { add_outer_nonzero_avx(g, d, x, cols) },
+        _ => unsafe { add_outer_nonzero_avx(g, d, x, cols) },
     }
     true
 }
@@ -180,12 +192,15 @@ pub(super) fn add_outer_nonzero(g: &mut [f32], d: &[f32], x: &[f32], cols: usize
 /// [`super::linear_combinations`] with AVX-512 or AVX, if [`available`].
 #[inline]
 pub(super) fn linear_combinations(y: &mut [f32], a: &[f32], x: &[f32], terms: usize) -> bool {
+    let width = x.len().checked_div(terms).unwrap_or(0);
     match in_use() {
         KernelSet::Portable => return false,
         // SAFETY: as in `affine_many`.
-        KernelSet::Avx512 => unsafe { linear_combinations_avx512(y, a, x, terms) },
+        KernelSet::Avx512 if width >= WIDE_ROWS => unsafe {
+            linear_combinations_avx512(y, a, x, terms)
+        },
         // SAFETY: as in `affine_many`.
-        KernelSet::Avx => unsafe { linear_combinations_avx(y, a, x, terms) },
+        _ => unsafe { linear_combinations_avx(y, a, x, terms) },
     }
     true
 }
