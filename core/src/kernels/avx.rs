@@ -19,9 +19,10 @@
 //! not used: products are rounded before they are added, as everywhere.
 //!
 //! This module holds the crate's `unsafe` code besides [`crate::fixed`]:
-//! calling `#[target_feature(enable = "avx")]` functions, which is sound only
-//! on a CPU that has AVX and an OS that saves its registers. Every such call
-//! sits behind [`in_use`], which checks both with `cpuid` and `xgetbv`.
+//! calling `#[target_feature(enable = "avx")]` (or `"avx512f,avx512dq"`)
+//! functions, which is sound only on a CPU that has those features and an OS
+//! that saves their registers. Every such call sits behind [`in_use`], which
+//! checks both with `cpuid` and `xgetbv`.
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::{
