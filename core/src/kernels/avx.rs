@@ -328,9 +328,23 @@ fn load8(p: &[f32; 8]) -> __m256 {
     unsafe { _mm256_loadu_ps(p.as_ptr()) }
 }
 
-/// [`super::affine_many`]: rows in blocks of four, vectors in pairs.
+/// [`super::affine_many`] with AVX: rows in blocks of four, vectors in pairs.
 #[target_feature(enable = "avx")]
 unsafe fn affine_many_avx(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) {
+    affine_blocks::<false>(w, b, x, cols, out);
+}
+
+/// [`super::affine_many`] with AVX-512: as [`affine_many_avx`], with the
+/// vectors in fours first (two per 512-bit register, [`dot_block_wide`]).
+#[target_feature(enable = "avx512f,avx512dq")]
+unsafe fn affine_many_avx512(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) {
+    affine_blocks::<true>(w, b, x, cols, out);
+}
+
+/// The body of both: rows in blocks of four; with `WIDE` (only in an
+/// AVX-512 caller) vectors in fours, then in pairs, then a single one.
+#[inline(always)]
+fn affine_blocks<const WIDE: bool>(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) {
     let rows = b.len();
     let Some(count) = super::affine_count(b, x, cols, out) else {
         return;
@@ -359,55 +373,7 @@ unsafe fn affine_many_avx(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mu
         ];
         let bias = [b[row[0]], b[row[1]], b[row[2]], b[row[3]]];
         let mut s = 0;
-        while s + 2 <= count {
-            let xs = [
-                &x[s * cols..(s + 1) * cols],
-                &x[(s + 1) * cols..(s + 2) * cols],
-            ];
-            let d = dot_block::<2>(wr, xs);
-            for (k, d) in d.iter().enumerate() {
-                store(&mut out[(s + k) * rows + o..][..rest], add_bias(*d, bias));
-            }
-            s += 2;
-        }
-        if s < count {
-            let d = dot_block::<1>(wr, [&x[s * cols..(s + 1) * cols]]);
-            store(&mut out[s * rows + o..][..rest], add_bias(d[0], bias));
-        }
-        o += rest;
-    }
-}
-
-/// [`super::affine_many`] with AVX-512: rows in blocks of four, vectors in
-/// fours (two per 512-bit register, one in each half), then pairs and a
-/// single one as in [`affine_many_avx`].
-#[target_feature(enable = "avx512f,avx512dq")]
-unsafe fn affine_many_avx512(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) {
-    let rows = b.len();
-    let Some(count) = super::affine_count(b, x, cols, out) else {
-        return;
-    };
-    let w = &w[..rows * cols];
-    let x = &x[..count * cols];
-    let out = &mut out[..count * rows];
-    let mut o = 0;
-    while o < rows {
-        let rest = (rows - o).min(4);
-        let row = [
-            o,
-            o + 1.min(rest - 1),
-            o + 2.min(rest - 1),
-            o + 3.min(rest - 1),
-        ];
-        let wr = [
-            &w[row[0] * cols..][..cols],
-            &w[row[1] * cols..][..cols],
-            &w[row[2] * cols..][..cols],
-            &w[row[3] * cols..][..cols],
-        ];
-        let bias = [b[row[0]], b[row[1]], b[row[2]], b[row[3]]];
-        let mut s = 0;
-        while s + 4 <= count {
+        while WIDE && s + 4 <= count {
             let xs = [
                 &x[s * cols..(s + 1) * cols],
                 &x[(s + 1) * cols..(s + 2) * cols],
