@@ -985,6 +985,8 @@ mod tests {
             // of 64 (the gradient's masks), a chunk tail.
             (70, 20, 7),
             (5, 130, 19),
+            // More samples than a group of the AVX gradient kernel.
+            (9, 72, 70),
         ] {
             let (w, b, x) = (
                 values(rows * cols, 1),
@@ -1209,24 +1211,27 @@ mod tests {
 
     #[test]
     fn add_outer_nonzero_equals_axpys_of_nonzero_terms() {
-        // 11 samples (a group of 8 and one of 3), 13 rows, 35 columns; every
-        // third coefficient zero, and one sample holding an infinity whose
-        // zero coefficients must keep it out.
-        let (samples, rows, cols) = (11, 13, 35);
-        let mut x = [0.0f32; 11 * 35];
+        // 40 samples (groups of 8 or 32 and a remainder), 13 rows (blocks of
+        // 8 and a remainder), 67 columns (64 in registers and a tail of 3);
+        // every third coefficient +0 or -0 (both skipped), and one sample
+        // holding an infinity whose zero coefficients must keep it out.
+        let (samples, rows, cols) = (40, 13, 67);
+        let mut x = [0.0f32; 40 * 67];
         for s in 0..samples {
             x[s * cols..(s + 1) * cols].copy_from_slice(&data(cols, 80 + s as u32)[..cols]);
         }
         x[4 * cols + 6] = f32::INFINITY;
-        let mut d = [0.0f32; 11 * 13];
+        let mut d = [0.0f32; 40 * 13];
         for (i, v) in d.iter_mut().enumerate() {
-            *v = if i % 3 == 0 || i / rows == 4 {
+            *v = if i % 6 == 0 || i / rows == 4 {
                 0.0
+            } else if i % 6 == 3 {
+                -0.0
             } else {
                 (i as f32 - 60.0) * 0.013
             };
         }
-        let mut g = [0.0f32; 13 * 35];
+        let mut g = [0.0f32; 13 * 67];
         for (i, v) in g.iter_mut().enumerate() {
             *v = (i % 17) as f32 * 0.1 - 0.8;
         }

@@ -6,7 +6,9 @@
 //! blocking changes. The eight lanes of a reduction are one 256-bit register
 //! instead of two 128-bit ones, so a block of four rows by two samples keeps
 //! its eight accumulators in registers, and the lanes are combined by the
-//! same tree, four results at a time. The sums of terms are the portable
+//! same tree, four results at a time. The weight gradient keeps each row
+//! of `g`, 64 values at a time, in eight registers while a group of up to 32
+//! samples' non-zero terms is added; the other sums of terms are the portable
 //! code compiled with AVX enabled (a tile of 16 is two registers). AVX has no
 //! fused multiply-add, so every product is rounded before it is added, as on
 //! SSE2 and on a Cortex-M4F.
@@ -26,16 +28,16 @@
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::{
-    __cpuid, __cpuid_count, __m128, __m256, __m512, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_UNORD_Q,
-    _mm_add_ps, _mm_castps_si128, _mm_castsi128_ps, _mm_loadu_ps, _mm_movehl_ps, _mm_movelh_ps,
-    _mm_set1_epi32, _mm_setzero_ps, _mm_slli_epi32, _mm_storeu_ps, _mm_sub_epi32, _mm_unpackhi_ps,
-    _mm_unpacklo_ps, _mm256_add_ps, _mm256_and_ps, _mm256_blendv_ps, _mm256_castps128_ps256,
-    _mm256_castps256_ps128, _mm256_cmp_ps, _mm256_div_ps, _mm256_extractf128_ps,
-    _mm256_insertf128_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_or_ps, _mm256_set1_ps,
-    _mm256_setzero_ps, _mm256_sqrt_ps, _mm256_storeu_ps, _mm256_sub_ps, _mm512_add_ps,
-    _mm512_broadcast_f32x8, _mm512_castps256_ps512, _mm512_castps512_ps256, _mm512_extractf32x8_ps,
-    _mm512_insertf32x8, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
-    _mm512_storeu_ps, _xgetbv,
+    __cpuid, __cpuid_count, __m128, __m256, __m512, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_NEQ_UQ,
+    _CMP_UNORD_Q, _mm_add_ps, _mm_castps_si128, _mm_castsi128_ps, _mm_loadu_ps, _mm_movehl_ps,
+    _mm_movelh_ps, _mm_set1_epi32, _mm_setzero_ps, _mm_slli_epi32, _mm_storeu_ps, _mm_sub_epi32,
+    _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_ps, _mm256_and_ps, _mm256_blendv_ps,
+    _mm256_castps128_ps256, _mm256_castps256_ps128, _mm256_castsi256_ps, _mm256_cmp_ps,
+    _mm256_div_ps, _mm256_extractf128_ps, _mm256_insertf128_ps, _mm256_loadu_ps, _mm256_mul_ps,
+    _mm256_or_ps, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setzero_ps, _mm256_sqrt_ps,
+    _mm256_storeu_ps, _mm256_sub_ps, _mm512_add_ps, _mm512_broadcast_f32x8, _mm512_castps256_ps512,
+    _mm512_castps512_ps256, _mm512_extractf32x8_ps, _mm512_insertf32x8, _mm512_loadu_ps,
+    _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps, _xgetbv,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -206,9 +208,152 @@ pub(super) fn linear_combinations(y: &mut [f32], a: &[f32], x: &[f32], terms: us
     true
 }
 
+/// Samples whose terms [`add_outer_nonzero_avx`] adds to a row of `g` in
+/// one pass (the bits of a `u32` mask).
+const OUTER_GROUP: usize = 32;
+
+/// [`super::add_outer_nonzero`] with AVX: samples in groups of up to
+/// [`OUTER_GROUP`]; for each row of `g`, a bit mask of the samples whose
+/// coefficient is non-zero (eight rows at a time with vector compares), then
+/// the row, 64 values at a time in eight registers, gets those samples'
+/// terms added one after another, in increasing sample order. The terms
+/// are the same as the portable kernel's, in the same order; only the
+/// bookkeeping differs (one pass per row and group, no count dispatch).
 #[target_feature(enable = "avx")]
 unsafe fn add_outer_nonzero_avx(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
-    super::add_outer_nonzero_portable::<true, Avx>(Avx(()), g, d, x, cols);
+    let (Some(rows), Some(count)) = (g.len().checked_div(cols), x.len().checked_div(cols)) else {
+        return;
+    };
+    let g = &mut g[..rows * cols];
+    let mut s0 = 0;
+    while s0 < count {
+        let n = (count - s0).min(OUTER_GROUP);
+        let (dg, xg) = (
+            &d[s0 * rows..(s0 + n) * rows],
+            &x[s0 * cols..(s0 + n) * cols],
+        );
+        let mut o0 = 0;
+        for rows_g in g.chunks_mut(8 * cols) {
+            let block = rows_g.len() / cols;
+            let masks = nonzero_masks(dg, rows, n, o0, block);
+            for (r, (row, &mask)) in rows_g.chunks_exact_mut(cols).zip(&masks).enumerate() {
+                if mask != 0 {
+                    add_masked_terms(row, mask, dg, rows, o0 + r, xg);
+                }
+            }
+            o0 += block;
+        }
+        s0 += n;
+    }
+}
+
+/// Bit `s` of `masks[r]`: the coefficient `d[s * rows + o0 + r]` of sample
+/// `s` for row `o0 + r` is non-zero (or NaN, as `!= 0.0`), for `s < n <= 32`
+/// and `r < block <= 8`.
+#[inline(always)]
+fn nonzero_masks(d: &[f32], rows: usize, n: usize, o0: usize, block: usize) -> [u32; 8] {
+    let mut masks = [0u32; 8];
+    if block == 8 {
+        // SAFETY (intrinsics): AVX is enabled in the only caller.
+        let mut bits = unsafe { _mm256_setzero_ps() };
+        for s in 0..n {
+            let c: &[f32; 8] = d[s * rows + o0..][..8].try_into().expect("eight rows");
+            unsafe {
+                let nonzero = _mm256_cmp_ps::<_CMP_NEQ_UQ>(load8(c), _mm256_setzero_ps());
+                let bit = _mm256_castsi256_ps(_mm256_set1_epi32(1 << s));
+                bits = _mm256_or_ps(bits, _mm256_and_ps(nonzero, bit));
+            }
+        }
+        // SAFETY: `masks` is eight writable 32-bit values.
+        unsafe { _mm256_storeu_ps(masks.as_mut_ptr().cast(), bits) };
+    } else {
+        for (r, m) in masks.iter_mut().enumerate().take(block) {
+            for s in 0..n {
+                *m |= u32::from(d[s * rows + o0 + r] != 0.0) << s;
+            }
+        }
+    }
+    masks
+}
+
+/// `row += d[s * rows + o] * x[s * cols..(s + 1) * cols]` for the samples `s`
+/// whose bit is set in `mask`, in increasing `s` (`cols = row.len()`).
+#[inline(always)]
+fn add_masked_terms(row: &mut [f32], mask: u32, d: &[f32], rows: usize, o: usize, x: &[f32]) {
+    let cols = row.len();
+    // Every sample in `mask` has its coefficient and its whole row of `x`
+    // (checked once here, so the loops below index without checks).
+    let last = 31 - mask.leading_zeros() as usize;
+    assert!(last * rows + o < d.len() && (last + 1) * cols <= x.len());
+    let mut col = 0;
+    while col + 64 <= cols {
+        // SAFETY: `col + 64 <= cols` and the check above.
+        unsafe { add_vectors::<8>(row, col, mask, d, rows, o, x) };
+        col += 64;
+    }
+    // SAFETY (each arm): `col + 8 * R <= cols` and the check above.
+    unsafe {
+        match (cols - col) / 8 {
+            0 => {}
+            1 => add_vectors::<1>(row, col, mask, d, rows, o, x),
+            2 => add_vectors::<2>(row, col, mask, d, rows, o, x),
+            3 => add_vectors::<3>(row, col, mask, d, rows, o, x),
+            4 => add_vectors::<4>(row, col, mask, d, rows, o, x),
+            5 => add_vectors::<5>(row, col, mask, d, rows, o, x),
+            6 => add_vectors::<6>(row, col, mask, d, rows, o, x),
+            _ => add_vectors::<7>(row, col, mask, d, rows, o, x),
+        }
+    }
+    for (i, v) in row.iter_mut().enumerate().skip(cols - cols % 8) {
+        let mut sum = *v;
+        let mut m = mask;
+        while m != 0 {
+            let s = m.trailing_zeros() as usize;
+            sum += d[s * rows + o] * x[s * cols + i];
+            m &= m - 1;
+        }
+        *v = sum;
+    }
+}
+
+/// [`add_masked_terms`] for the `8 * R` values of `row` from `col`, held in
+/// registers while the terms are added.
+///
+/// # Safety
+/// AVX is enabled; `col + 8 * R <= row.len()`; for the highest sample `s`
+/// in `mask`, `s * rows + o < d.len()` and `(s + 1) * row.len() <= x.len()`.
+#[inline(always)]
+unsafe fn add_vectors<const R: usize>(
+    row: &mut [f32],
+    col: usize,
+    mask: u32,
+    d: &[f32],
+    rows: usize,
+    o: usize,
+    x: &[f32],
+) {
+    let cols = row.len();
+    // SAFETY (all below): the function's contract.
+    unsafe {
+        let y = row.as_mut_ptr().add(col);
+        let mut acc = [_mm256_setzero_ps(); R];
+        for (r, a) in acc.iter_mut().enumerate() {
+            *a = _mm256_loadu_ps(y.add(8 * r));
+        }
+        let mut m = mask;
+        while m != 0 {
+            let s = m.trailing_zeros() as usize;
+            let c = _mm256_set1_ps(*d.get_unchecked(s * rows + o));
+            let xs = x.as_ptr().add(s * cols + col);
+            for (r, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_add_ps(*a, _mm256_mul_ps(c, _mm256_loadu_ps(xs.add(8 * r))));
+            }
+            m &= m - 1;
+        }
+        for (r, a) in acc.iter().enumerate() {
+            _mm256_storeu_ps(y.add(8 * r), *a);
+        }
+    }
 }
 
 #[target_feature(enable = "avx")]
