@@ -497,6 +497,15 @@ fn affine_blocks<const WIDE: bool>(w: &[f32], b: &[f32], x: &[f32], cols: usize,
     let w = &w[..rows * cols];
     let x = &x[..count * cols];
     let out = &mut out[..count * rows];
+    if cols == 0 {
+        // Empty dot products (`+0`) plus the biases.
+        for out in out.chunks_exact_mut(rows) {
+            for (v, &b) in out.iter_mut().zip(b) {
+                *v = 0.0 + b;
+            }
+        }
+        return;
+    }
     let mut o = 0;
     while o < rows {
         // Four rows; past the last row, the last row again (its lanes are
@@ -531,17 +540,19 @@ fn affine_blocks<const WIDE: bool>(w: &[f32], b: &[f32], x: &[f32], cols: usize,
             }
             s += 4;
         }
-        while s + 2 <= count {
-            let xs = [
-                &x[s * cols..(s + 1) * cols],
-                &x[(s + 1) * cols..(s + 2) * cols],
-            ];
-            let d = dot_block::<2>(wr, xs);
-            for (k, d) in d.iter().enumerate() {
-                store(&mut out[(s + k) * rows + o..][..rest], add_bias(*d, bias));
-            }
-            s += 2;
+        let pairs = (count - s) / 2;
+        for (xp, op) in x[s * cols..]
+            .chunks_exact(2 * cols)
+            .zip(out[s * rows..].chunks_exact_mut(2 * rows))
+            .take(pairs)
+        {
+            let (x0, x1) = xp.split_at(cols);
+            let d = dot_block::<2>(wr, [x0, x1]);
+            let (o0, o1) = op.split_at_mut(rows);
+            store(&mut o0[o..o + rest], add_bias(d[0], bias));
+            store(&mut o1[o..o + rest], add_bias(d[1], bias));
         }
+        s += 2 * pairs;
         if s < count {
             let d = dot_block::<1>(wr, [&x[s * cols..(s + 1) * cols]]);
             store(&mut out[s * rows + o..][..rest], add_bias(d[0], bias));
