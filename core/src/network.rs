@@ -381,11 +381,14 @@ impl Mlp {
             return Err(Error::EmptyBatch);
         }
         grad.fill(0.0);
+        // Layer 0's weights never carry a delta back (there is no layer
+        // below), so only the later layers are checked.
         let mut dense_weights = [false; MAX_WIDTHS];
         for (l, dense) in dense_weights
             .iter_mut()
             .enumerate()
             .take(self.shape.layers())
+            .skip(1)
         {
             let layer = self.shape.layer(l);
             *dense = dense_terms(&params[layer.weights..layer.biases], layer.cols);
@@ -587,7 +590,8 @@ impl Mlp {
 
     /// Backward pass of the first `count` samples of the workspace, after
     /// [`Mlp::block_forward`] with [`Head::LossDelta`]; `dense_weights[l]`
-    /// tells whether layer `l`'s weights qualify for [`dense_terms`].
+    /// tells whether layer `l`'s weights qualify for [`dense_terms`] (read
+    /// for `l >= 1` only: layer 0 passes no delta further back).
     fn block_backward(
         &self,
         params: &[f32],
