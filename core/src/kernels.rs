@@ -313,9 +313,50 @@ pub fn sum_squares(a: &[f32]) -> f32 {
     dot(a, a)
 }
 
+/// An element-wise pass (each element computed on its own, or a reduction
+/// whose order does not matter), for [`vectorized`]. Implementations mark
+/// `run` `#[inline(always)]`, so that it is compiled into its caller with
+/// that caller's instruction set.
+pub(crate) trait ElementWise {
+    /// What the pass returns.
+    type Output;
+    /// Runs the pass.
+    fn run(self) -> Self::Output;
+}
+
+/// Runs `pass` with the widest vector instructions in use: on x86_64 with
+/// AVX, from a function compiled with AVX, so that its loops use 256-bit
+/// vectors. Each element gets the same operations either way (AVX has no
+/// fused multiply-add), so the same bits.
+#[inline(always)]
+pub(crate) fn vectorized<P: ElementWise>(pass: P) -> P::Output {
+    #[cfg(target_arch = "x86_64")]
+    let out = avx::call(pass);
+    #[cfg(not(target_arch = "x86_64"))]
+    let out = pass.run();
+    out
+}
+
 /// Largest absolute value (the infinity norm); NaN if any element is NaN.
 #[inline]
 pub fn norm_inf(a: &[f32]) -> f32 {
+    vectorized(NormInf(a))
+}
+
+/// [`norm_inf`] as an [`ElementWise`] pass.
+struct NormInf<'a>(&'a [f32]);
+
+impl ElementWise for NormInf<'_> {
+    type Output = f32;
+    #[inline(always)]
+    fn run(self) -> f32 {
+        norm_inf_lanes(self.0)
+    }
+}
+
+/// The body of [`norm_inf`], for [`vectorized`].
+#[inline(always)]
+fn norm_inf_lanes(a: &[f32]) -> f32 {
     // A float maximum of `|x|` in eight lanes (one `maxps` per vector; an
     // integer maximum has no SSE2 instruction), with NaNs flagged apart,
     // since the compare skips them. Magnitudes are never -0, and equal

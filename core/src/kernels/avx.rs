@@ -41,7 +41,7 @@ use core::arch::x86_64::{
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use super::{AddTerms, KernelSet, TILE, Tiles};
+use super::{AddTerms, ElementWise, KernelSet, TILE, Tiles};
 
 /// 0: not yet detected; else a [`KernelSet`] as `1 + its index`.
 static STATE: AtomicU8 = AtomicU8::new(0);
@@ -138,6 +138,23 @@ pub(super) fn affine_many(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mu
         _ => unsafe { affine_many_avx(w, b, x, cols, out) },
     }
     true
+}
+
+/// [`super::vectorized`]: the pass run from [`call_avx`] if [`available`].
+#[inline(always)]
+pub(super) fn call<P: ElementWise>(pass: P) -> P::Output {
+    if available() {
+        // SAFETY: as in `affine_many`.
+        unsafe { call_avx(pass) }
+    } else {
+        pass.run()
+    }
+}
+
+/// Runs `pass`, compiled with AVX enabled (its `run` is inlined here).
+#[target_feature(enable = "avx")]
+unsafe fn call_avx<P: ElementWise>(pass: P) -> P::Output {
+    pass.run()
 }
 
 /// [`super::exp_moderate`] with AVX, if [`available`].

@@ -5,7 +5,7 @@ use super::{
     split_vectors,
 };
 use crate::error::{Buffer, Error, check_len};
-use crate::kernels::{axpy, flush_negligible, non_finite, sqrt_add};
+use crate::kernels::{ElementWise, axpy, flush_negligible, non_finite, sqrt_add, vectorized};
 
 /// Hyperparameters of [`Adam`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -112,6 +112,60 @@ impl<'a> Adam<'a> {
     }
 }
 
+/// The moments: `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g^2`, each
+/// flushed ([`flush_negligible`]).
+struct Moments<'a> {
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    grad: &'a [f32],
+    b1: f32,
+    b2: f32,
+}
+
+impl ElementWise for Moments<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let Moments { m, v, grad, b1, b2 } = self;
+        for ((mi, vi), &gi) in m.iter_mut().zip(v.iter_mut()).zip(grad) {
+            *mi = flush_negligible(b1 * *mi + (1.0 - b1) * gi);
+            *vi = flush_negligible(b2 * *vi + (1.0 - b2) * (gi * gi));
+        }
+    }
+}
+
+/// The step `x -= step m / d`, the old `x` kept in `last_good`; returns
+/// non-zero if some new `x` is not finite (the same values as a copy, the
+/// step and a check in turn).
+struct Apply<'a> {
+    x: &'a mut [f32],
+    last_good: &'a mut [f32],
+    m: &'a [f32],
+    d: &'a [f32],
+    step: f32,
+}
+
+impl ElementWise for Apply<'_> {
+    type Output = u32;
+    #[inline(always)]
+    fn run(self) -> u32 {
+        let Apply {
+            x,
+            last_good,
+            m,
+            d,
+            step,
+        } = self;
+        let mut bad = 0u32;
+        for (((xi, li), &mi), &di) in x.iter_mut().zip(last_good).zip(m).zip(d) {
+            *li = *xi;
+            *xi -= step * mi / di;
+            bad |= non_finite(*xi);
+        }
+        bad
+    }
+}
+
 impl Optimizer for Adam<'_> {
     fn dim(&self) -> usize {
         self.grad.len()
@@ -156,29 +210,23 @@ impl Optimizer for Adam<'_> {
         // (`libm::sqrtf` is opaque to the vectoriser): the moments, then each
         // parameter's denominator into the spent gradient buffer, then the
         // step. The same operations on the same values as one fused loop.
-        for ((mi, vi), &gi) in self
-            .m
-            .iter_mut()
-            .zip(self.v.iter_mut())
-            .zip(self.grad.iter())
-        {
-            *mi = flush_negligible(b1 * *mi + (1.0 - b1) * gi);
-            *vi = flush_negligible(b2 * *vi + (1.0 - b2) * (gi * gi));
-        }
+        vectorized(Moments {
+            m: self.m,
+            v: self.v,
+            grad: self.grad,
+            b1,
+            b2,
+        });
         sqrt_add(self.grad, self.v, eps_hat);
         // The step keeps the last good point and flags a non-finite result
         // as it goes (the same values as a copy, the step and a check).
-        let mut bad = 0u32;
-        for (((xi, li), &mi), &di) in x
-            .iter_mut()
-            .zip(self.last_good.iter_mut())
-            .zip(self.m.iter())
-            .zip(self.grad.iter())
-        {
-            *li = *xi;
-            *xi -= step * mi / di;
-            bad |= non_finite(*xi);
-        }
+        let bad = vectorized(Apply {
+            x,
+            last_good: self.last_good,
+            m: self.m,
+            d: self.grad,
+            step,
+        });
         report.step_length = f64::from(lr);
         if bad != 0 {
             recover(x, self.last_good, NonFinite::Update, &mut report);

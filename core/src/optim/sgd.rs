@@ -4,7 +4,7 @@ use super::{
     Objective, Optimizer, StepReport, check_param, checked_loss_grad, recover, split_vectors,
 };
 use crate::error::{Error, check_len};
-use crate::kernels::{axpy, flush_negligible, non_finite};
+use crate::kernels::{ElementWise, axpy, flush_negligible, non_finite, vectorized};
 
 /// Hyperparameters of [`Sgd`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -89,6 +89,54 @@ impl<'a> Sgd<'a> {
     }
 }
 
+/// The step as one pass over the parameters: `v = mu v + g` (flushed,
+/// [`flush_negligible`]), `x -= lr d` with `d = g + mu v` (Nesterov) or `v`
+/// (`g` itself when `mu == 0`), the old `x` kept in `last_good`; returns
+/// non-zero if some new `x` is not finite. The same values as a copy, the
+/// step and a check in turn.
+struct Update<'a> {
+    x: &'a mut [f32],
+    last_good: &'a mut [f32],
+    velocity: &'a mut [f32],
+    grad: &'a [f32],
+    lr: f32,
+    mu: f32,
+    nesterov: bool,
+}
+
+impl ElementWise for Update<'_> {
+    type Output = u32;
+    #[inline(always)]
+    fn run(self) -> u32 {
+        let Update {
+            x,
+            last_good,
+            velocity,
+            grad,
+            lr,
+            mu,
+            nesterov,
+        } = self;
+        let mut bad = 0u32;
+        if mu == 0.0 {
+            for ((xi, li), &gi) in x.iter_mut().zip(last_good).zip(grad) {
+                *li = *xi;
+                *xi += -lr * gi;
+                bad |= non_finite(*xi);
+            }
+        } else {
+            for (((xi, li), vi), &gi) in x.iter_mut().zip(last_good).zip(velocity).zip(grad) {
+                *li = *xi;
+                *vi = flush_negligible(mu * *vi + gi);
+                let d = if nesterov { gi + mu * *vi } else { *vi };
+                *xi -= lr * d;
+                bad |= non_finite(*xi);
+            }
+        }
+        bad
+    }
+}
+
 impl Optimizer for Sgd<'_> {
     fn dim(&self) -> usize {
         self.grad.len()
@@ -120,31 +168,15 @@ impl Optimizer for Sgd<'_> {
         if weight_decay != 0.0 {
             axpy(self.grad, weight_decay, x);
         }
-        // One pass over the parameters: keep the last good point, step, and
-        // flag a non-finite result (the same values as a copy, the step and
-        // a check in turn).
-        let mut bad = 0u32;
-        let last_good = self.last_good.iter_mut();
-        if mu == 0.0 {
-            for ((xi, li), &gi) in x.iter_mut().zip(last_good).zip(self.grad.iter()) {
-                *li = *xi;
-                *xi += -lr * gi;
-                bad |= non_finite(*xi);
-            }
-        } else {
-            for (((xi, li), vi), &gi) in x
-                .iter_mut()
-                .zip(last_good)
-                .zip(self.velocity.iter_mut())
-                .zip(self.grad.iter())
-            {
-                *li = *xi;
-                *vi = flush_negligible(mu * *vi + gi);
-                let d = if nesterov { gi + mu * *vi } else { *vi };
-                *xi -= lr * d;
-                bad |= non_finite(*xi);
-            }
-        }
+        let bad = vectorized(Update {
+            x,
+            last_good: self.last_good,
+            velocity: self.velocity,
+            grad: self.grad,
+            lr,
+            mu,
+            nesterov,
+        });
         report.step_length = f64::from(lr);
         if bad != 0 {
             recover(x, self.last_good, super::NonFinite::Update, &mut report);
