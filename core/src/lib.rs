@@ -38,10 +38,11 @@
 //! let x = [0.1, 0.9, 0.8, 0.2, 0.2, 0.7, 0.9, 0.1];
 //! let y: [u8; 4] = [1, 0, 1, 0];
 //! let data = SliceDataset::new(&x, &y, 2, 2)?;
-//! let mlp = Mlp::new(Shape::new(&[2, 4, 2])?, Activation::Relu);
-//! let mut params = [0.0f32; 22];
-//! let mut grad = [0.0f32; 22];
-//! let mut work = [0.0f32; 256];
+//! const SHAPE: Shape = match Shape::new(&[2, 4, 2]) { Ok(s) => s, Err(_) => panic!() };
+//! let mlp = Mlp::new(SHAPE, Activation::Relu);
+//! let mut params = [0.0f32; SHAPE.param_count()];
+//! let mut grad = [0.0f32; SHAPE.param_count()];
+//! let mut work = [0.0f32; SHAPE.workspace_len()];
 //! let (mut init, _) = seed_streams(42);
 //! mlp.init(&mut params, Init::HeUniform, &mut init)?;
 //! let loss = mlp.loss_grad(&params, &data, &[0, 1, 2, 3], &mut grad, &mut work)?;
@@ -75,7 +76,9 @@ pub use data::{Dataset, PackedDataset, Packing, SliceDataset};
 pub use error::{Buffer, Error};
 pub use hash::param_hash;
 pub use model::{SavedModel, saved_len, write_model};
-pub use network::{Activation, BLOCK, Evaluation, Init, LayerLayout, MAX_WIDTHS, Mlp, Shape};
+pub use network::{
+    Activation, BLOCK, Evaluation, Init, LOSS_GROUP, LayerLayout, MAX_WIDTHS, Mlp, Shape,
+};
 pub use optim::{
     Adam, AdamConfig, AnyOptimizer, Armijo, Cg, CgConfig, CgFormula, Curvature, CurvatureMode,
     Lbfgs, LbfgsConfig, LineSearch, LineSearchFailure, NonFinite, Objective, Optimizer,

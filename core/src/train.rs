@@ -118,9 +118,10 @@ pub struct Peak {
 /// let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
 /// let y: [u8; 4] = [0, 1, 1, 0];
 /// let data = SliceDataset::new(&x, &y, 2, 2).unwrap();
-/// let mlp = Mlp::new(Shape::new(&[2, 8, 2]).unwrap(), Activation::Tanh);
+/// const SHAPE: Shape = match Shape::new(&[2, 8, 2]) { Ok(s) => s, Err(_) => panic!() };
+/// let mlp = Mlp::new(SHAPE, Activation::Tanh);
 /// let n = mlp.shape().param_count();
-/// let (mut params, mut work) = ([0.0f32; 42], [0.0f32; 512]);
+/// let (mut params, mut work) = ([0.0f32; 42], [0.0f32; SHAPE.workspace_len()]);
 /// let (mut state, mut indices) = ([0.0f32; 3 * 42], [0u32; 4]);
 /// assert_eq!(n, 42);
 /// let (mut init_rng, sampler_rng) = seed_streams(1);
