@@ -869,6 +869,44 @@ fn expf_moderate_one(x: f32) -> f32 {
     }
 }
 
+/// Most rows [`softmax_rows`]'s SIMD kernel takes at once.
+pub const SOFTMAX_ROWS: usize = 8;
+
+/// Widest rows [`softmax_rows`]'s SIMD kernel takes.
+pub const SOFTMAX_WIDTH: usize = 32;
+
+/// Shifted exponentials of `count = maxima.len()` rows of `width` values
+/// in `z` (row-major), each row in place, as a softmax needs them. For
+/// each row: `maxima[r]` = its first value, replaced by every later value
+/// greater than it (a NaN never replaces one); each value `v` becomes
+/// `libm::expf(v - maxima[r])`, or 0 where `v - maxima[r] < floor`, NaN
+/// where that is NaN; `sums[r]` = those values added in order from `+0`
+/// (f32); with `normalize`, each value is then multiplied by
+/// `1 / sums[r]`. `floor` must be in `(-87, 0]`.
+///
+/// Returns `false`, having changed nothing, where no SIMD kernel applies
+/// (the portable kernel set; more than [`SOFTMAX_ROWS`] rows or wider than
+/// [`SOFTMAX_WIDTH`]; lengths that do not match): the caller then runs
+/// its scalar code, which gives the same bits. With AVX, the rows are
+/// transposed so that every step is one vector operation for all of them.
+#[inline]
+pub fn softmax_rows(
+    z: &mut [f32],
+    width: usize,
+    maxima: &mut [f32],
+    sums: &mut [f32],
+    floor: f32,
+    normalize: bool,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return avx::softmax_rows(z, width, maxima, sums, floor, normalize);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (z, width, maxima, sums, floor, normalize);
+        false
+    }
+}
+
 /// `y[i] = sqrt(x[i]) + a`, the root correctly rounded (IEEE 754, as
 /// `libm::sqrtf` and every SIMD square root give it). With AVX, eight at a
 /// time: the scalar root was ~40% of an Adam step.

@@ -28,16 +28,17 @@
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::{
-    __cpuid, __cpuid_count, __m128, __m256, __m512, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_NEQ_UQ,
-    _CMP_UNORD_Q, _mm_add_ps, _mm_castps_si128, _mm_castsi128_ps, _mm_loadu_ps, _mm_movehl_ps,
-    _mm_movelh_ps, _mm_set1_epi32, _mm_setzero_ps, _mm_slli_epi32, _mm_storeu_ps, _mm_sub_epi32,
-    _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_ps, _mm256_and_ps, _mm256_blendv_ps,
-    _mm256_castps128_ps256, _mm256_castps256_ps128, _mm256_castsi256_ps, _mm256_cmp_ps,
-    _mm256_div_ps, _mm256_extractf128_ps, _mm256_insertf128_ps, _mm256_loadu_ps, _mm256_mul_ps,
-    _mm256_or_ps, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setzero_ps, _mm256_sqrt_ps,
-    _mm256_storeu_ps, _mm256_sub_ps, _mm512_add_ps, _mm512_broadcast_f32x8, _mm512_castps256_ps512,
-    _mm512_castps512_ps256, _mm512_extractf32x8_ps, _mm512_insertf32x8, _mm512_loadu_ps,
-    _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps, _xgetbv,
+    __cpuid, __cpuid_count, __m128, __m256, __m512, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_LT_OQ,
+    _CMP_NEQ_UQ, _CMP_UNORD_Q, _mm_add_ps, _mm_castps_si128, _mm_castsi128_ps, _mm_loadu_ps,
+    _mm_movehl_ps, _mm_movelh_ps, _mm_set1_epi32, _mm_setzero_ps, _mm_slli_epi32, _mm_storeu_ps,
+    _mm_sub_epi32, _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_ps, _mm256_and_ps,
+    _mm256_andnot_ps, _mm256_blendv_ps, _mm256_castps128_ps256, _mm256_castps256_ps128,
+    _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_div_ps, _mm256_extractf128_ps, _mm256_insertf128_ps,
+    _mm256_loadu_ps, _mm256_mul_ps, _mm256_or_ps, _mm256_set1_epi32, _mm256_set1_ps,
+    _mm256_setzero_ps, _mm256_sqrt_ps, _mm256_storeu_ps, _mm256_sub_ps, _mm512_add_ps,
+    _mm512_broadcast_f32x8, _mm512_castps256_ps512, _mm512_castps512_ps256, _mm512_extractf32x8_ps,
+    _mm512_insertf32x8, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
+    _mm512_storeu_ps, _xgetbv,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -166,6 +167,86 @@ pub(super) fn exp_moderate(x: &mut [f32]) -> bool {
     // SAFETY: as in `affine_many`.
     unsafe { exp_moderate_avx(x) };
     true
+}
+
+/// [`super::softmax_rows`] with AVX, if [`available`] and the rows fit
+/// ([`super::SOFTMAX_ROWS`] by [`super::SOFTMAX_WIDTH`]); `false` if not
+/// (and nothing was computed).
+#[inline]
+pub(super) fn softmax_rows(
+    z: &mut [f32],
+    width: usize,
+    maxima: &mut [f32],
+    sums: &mut [f32],
+    floor: f32,
+    normalize: bool,
+) -> bool {
+    let count = maxima.len();
+    let fits = (1..=super::SOFTMAX_ROWS).contains(&count)
+        && (1..=super::SOFTMAX_WIDTH).contains(&width)
+        && sums.len() == count
+        && z.len() == count * width;
+    if !fits || !available() {
+        return false;
+    }
+    // SAFETY: as in `affine_many`.
+    unsafe { softmax_rows_avx(z, width, maxima, sums, floor, normalize) };
+    true
+}
+
+/// [`super::softmax_rows`] with the rows transposed: lane `r` of every
+/// vector is row `r`, so each step of a row's maximum, exponentials and
+/// sum is one vector operation for all rows, in the same order.
+#[target_feature(enable = "avx")]
+unsafe fn softmax_rows_avx(
+    z: &mut [f32],
+    width: usize,
+    maxima: &mut [f32],
+    sums: &mut [f32],
+    floor: f32,
+    normalize: bool,
+) {
+    let mut t = [[0.0f32; 8]; super::SOFTMAX_WIDTH];
+    let t = &mut t[..width];
+    for (r, row) in z.chunks_exact(width).enumerate() {
+        for (tc, &v) in t.iter_mut().zip(row) {
+            tc[r] = v;
+        }
+    }
+    // The maximum as `if v > m { m = v }` (never a NaN after the first).
+    let mut m = load8(&t[0]);
+    for tc in &t[1..] {
+        let v = load8(tc);
+        m = _mm256_blendv_ps(m, v, _mm256_cmp_ps::<_CMP_GT_OQ>(v, m));
+    }
+    // e^(v - m), 0 below the floor (whose exponent is taken as 0, in
+    // `exp8`'s range), NaN for NaN; summed from +0 in order.
+    let floor = _mm256_set1_ps(floor);
+    let mut sum = _mm256_setzero_ps();
+    for tc in t.iter_mut() {
+        let d = _mm256_sub_ps(load8(tc), m);
+        let below = _mm256_cmp_ps::<_CMP_LT_OQ>(d, floor);
+        let e = _mm256_andnot_ps(below, exp8(_mm256_andnot_ps(below, d)));
+        sum = _mm256_add_ps(sum, e);
+        store8(tc, e);
+    }
+    if normalize {
+        let inv = _mm256_div_ps(_mm256_set1_ps(1.0), sum);
+        for tc in t.iter_mut() {
+            store8(tc, _mm256_mul_ps(load8(tc), inv));
+        }
+    }
+    for (r, row) in z.chunks_exact_mut(width).enumerate() {
+        for (v, tc) in row.iter_mut().zip(t.iter()) {
+            *v = tc[r];
+        }
+    }
+    let (mut mv, mut sv) = ([0.0f32; 8], [0.0f32; 8]);
+    store8(&mut mv, m);
+    store8(&mut sv, sum);
+    let count = maxima.len();
+    maxima.copy_from_slice(&mv[..count]);
+    sums.copy_from_slice(&sv[..count]);
 }
 
 /// [`super::sqrt_add`] with AVX, if [`available`].
