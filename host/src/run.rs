@@ -247,10 +247,13 @@ pub fn train(
             train.len()
         ));
     }
-    let mut params = vec![0.0f32; n];
-    let mut work = vec![0.0f32; shape.workspace_len()];
+    let (mut params, mut work, mut state) = (
+        CacheAligned::zeros(n),
+        CacheAligned::zeros(shape.workspace_len()),
+        CacheAligned::zeros(spec.optimizer.storage_len(n)),
+    );
+    let (params, work, state) = (params.slice(), work.slice(), state.slice());
     let mut indices = vec![0u32; Sampler::storage_len(train.len(), batch, spec.sampling)];
-    let mut state = vec![0.0f32; spec.optimizer.storage_len(n)];
     let (mut init_rng, sampler_rng) = seed_streams(spec.seed);
     match &spec.initial {
         Some(initial) if initial.len() == n => params.copy_from_slice(initial),
@@ -263,7 +266,7 @@ pub fn train(
         }
         None => {
             let init: Init = spec.model.activation.default_init();
-            mlp.init(&mut params, init, &mut init_rng)
+            mlp.init(params, init, &mut init_rng)
                 .map_err(|e| e.to_string())?;
         }
     }
@@ -278,16 +281,16 @@ pub fn train(
     .map_err(|e| e.to_string())?;
     let optimizer = spec
         .optimizer
-        .build(n, &mut state)
+        .build(n, state)
         .map_err(|e| format!("optimizer: {e}"))?;
     let mut trainer = Trainer::new(
         mlp,
-        &mut params,
+        params,
         optimizer,
         &train_set,
         &test_set,
         sampler,
-        &mut work,
+        work,
         TrainOptions {
             evaluate_train: spec.evaluate_train,
         },
@@ -342,8 +345,38 @@ pub fn train(
         result,
         curve,
         mlp,
-        params,
+        params: trainer.params().to_vec(),
     })
+}
+
+/// Zeroed storage for `len` floats whose first one starts a 64-byte cache
+/// line (where the allocator's address allows, which it always does for
+/// `f32`s): rows of parameters, gradients and activations then start on a
+/// line, so fewer of the kernels' 256-bit loads straddle two lines.
+struct CacheAligned {
+    storage: Vec<f32>,
+    start: usize,
+    len: usize,
+}
+
+impl CacheAligned {
+    /// Floats per 64-byte line, less one: the most `start` can be.
+    const SLACK: usize = 64 / core::mem::size_of::<f32>() - 1;
+
+    fn zeros(len: usize) -> CacheAligned {
+        let storage = vec![0.0f32; len + Self::SLACK];
+        let start = storage.as_ptr().align_offset(64).min(Self::SLACK);
+        CacheAligned {
+            storage,
+            start,
+            len,
+        }
+    }
+
+    /// The `len` floats.
+    fn slice(&mut self) -> &mut [f32] {
+        &mut self.storage[self.start..self.start + self.len]
+    }
 }
 
 /// Serde for f64 fields that may hold NaN or an infinity (a diverged loss):
