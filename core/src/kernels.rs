@@ -907,6 +907,47 @@ pub fn softmax_rows(
     }
 }
 
+/// The arguments of [`adam_update`]: the parameters, their last good
+/// copy, Adam's moments, the gradient (all of `x.len()` values) and the
+/// step's scalars.
+pub struct AdamUpdate<'a> {
+    /// The parameters, updated.
+    pub x: &'a mut [f32],
+    /// Receives the parameters as they were.
+    pub last_good: &'a mut [f32],
+    /// The first moment, updated.
+    pub m: &'a mut [f32],
+    /// The second moment, updated.
+    pub v: &'a mut [f32],
+    /// The gradient.
+    pub grad: &'a [f32],
+    /// The first moment's decay.
+    pub b1: f32,
+    /// The second moment's decay.
+    pub b2: f32,
+    /// Added to the root of the second moment.
+    pub eps_hat: f32,
+    /// The step size (bias corrections folded in).
+    pub step: f32,
+}
+
+/// One Adam update in one pass, where a SIMD kernel has the root: for each
+/// parameter, `m = flush(b1 m + (1 - b1) g)`, `v = flush(b2 v + (1 - b2)
+/// g^2)` ([`flush_negligible`]), `last_good = x`, `x -= step m / (sqrt(v) +
+/// eps_hat)`; returns `Some` of non-zero if some new `x` is not finite.
+/// `None`, having changed nothing, without such a kernel (the portable
+/// set): the caller then runs its passes, which give the same bits.
+#[inline]
+pub fn adam_update(u: AdamUpdate<'_>) -> Option<u32> {
+    #[cfg(target_arch = "x86_64")]
+    return avx::adam_update(u);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = u;
+        None
+    }
+}
+
 /// `y[i] = sqrt(x[i]) + a`, the root correctly rounded (IEEE 754, as
 /// `libm::sqrtf` and every SIMD square root give it). With AVX, eight at a
 /// time: the scalar root was ~40% of an Adam step.

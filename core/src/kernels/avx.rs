@@ -29,16 +29,16 @@
 
 use core::arch::x86_64::{
     __cpuid, __cpuid_count, __m128, __m256, __m512, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_LT_OQ,
-    _CMP_NEQ_UQ, _CMP_UNORD_Q, _mm_add_ps, _mm_castps_si128, _mm_castsi128_ps, _mm_loadu_ps,
-    _mm_movehl_ps, _mm_movelh_ps, _mm_set1_epi32, _mm_setzero_ps, _mm_slli_epi32, _mm_storeu_ps,
-    _mm_sub_epi32, _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_ps, _mm256_and_ps,
+    _CMP_NEQ_UQ, _CMP_NLT_UQ, _CMP_UNORD_Q, _mm_add_ps, _mm_castps_si128, _mm_castsi128_ps,
+    _mm_loadu_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_set1_epi32, _mm_setzero_ps, _mm_slli_epi32,
+    _mm_storeu_ps, _mm_sub_epi32, _mm_unpackhi_ps, _mm_unpacklo_ps, _mm256_add_ps, _mm256_and_ps,
     _mm256_andnot_ps, _mm256_blendv_ps, _mm256_castps128_ps256, _mm256_castps256_ps128,
     _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_div_ps, _mm256_extractf128_ps, _mm256_insertf128_ps,
-    _mm256_loadu_ps, _mm256_mul_ps, _mm256_or_ps, _mm256_set1_epi32, _mm256_set1_ps,
-    _mm256_setzero_ps, _mm256_sqrt_ps, _mm256_storeu_ps, _mm256_sub_ps, _mm512_add_ps,
-    _mm512_broadcast_f32x8, _mm512_castps256_ps512, _mm512_castps512_ps256, _mm512_extractf32x8_ps,
-    _mm512_insertf32x8, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
-    _mm512_storeu_ps, _xgetbv,
+    _mm256_loadu_ps, _mm256_movemask_ps, _mm256_mul_ps, _mm256_or_ps, _mm256_set1_epi32,
+    _mm256_set1_ps, _mm256_setzero_ps, _mm256_sqrt_ps, _mm256_storeu_ps, _mm256_sub_ps,
+    _mm512_add_ps, _mm512_broadcast_f32x8, _mm512_castps256_ps512, _mm512_castps512_ps256,
+    _mm512_extractf32x8_ps, _mm512_insertf32x8, _mm512_loadu_ps, _mm512_mul_ps, _mm512_set1_ps,
+    _mm512_setzero_ps, _mm512_storeu_ps, _xgetbv,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -247,6 +247,84 @@ unsafe fn softmax_rows_avx(
     let count = maxima.len();
     maxima.copy_from_slice(&mv[..count]);
     sums.copy_from_slice(&sv[..count]);
+}
+
+/// [`super::adam_update`] with AVX, if [`available`]; `None` if not (and
+/// nothing was computed).
+#[inline]
+pub(super) fn adam_update(u: super::AdamUpdate<'_>) -> Option<u32> {
+    if !available() {
+        return None;
+    }
+    // SAFETY: as in `affine_many`.
+    Some(unsafe { adam_update_avx(u) })
+}
+
+/// [`super::adam_update`] in one pass, eight parameters at a time, the
+/// tail one by one: the same operations per parameter as the scalar form.
+#[target_feature(enable = "avx")]
+unsafe fn adam_update_avx(u: super::AdamUpdate<'_>) -> u32 {
+    let super::AdamUpdate {
+        x,
+        last_good,
+        m,
+        v,
+        grad,
+        b1,
+        b2,
+        eps_hat,
+        step,
+    } = u;
+    let n = x.len();
+    let (c1, c2) = (1.0 - b1, 1.0 - b2);
+    let (xc, xt) = x.as_chunks_mut::<8>();
+    let (lc, lt) = last_good[..n].as_chunks_mut::<8>();
+    let (mc, mt) = m[..n].as_chunks_mut::<8>();
+    let (vc, vt) = v[..n].as_chunks_mut::<8>();
+    let (gc, gt) = grad[..n].as_chunks::<8>();
+    let set = |a: f32| _mm256_set1_ps(a);
+    let abs = set(f32::from_bits(0x7fff_ffff));
+    let (negligible, infinity) = (set(super::NEGLIGIBLE), set(f32::INFINITY));
+    let flush = |a: __m256| {
+        _mm256_andnot_ps(
+            _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_and_ps(a, abs), negligible),
+            a,
+        )
+    };
+    let mut bad = _mm256_setzero_ps();
+    for ((((xv, lv), mv), vv), gv) in xc.iter_mut().zip(lc).zip(mc).zip(vc).zip(gc) {
+        let g = load8(gv);
+        let mn = flush(_mm256_add_ps(
+            _mm256_mul_ps(set(b1), load8(mv)),
+            _mm256_mul_ps(set(c1), g),
+        ));
+        let vn = flush(_mm256_add_ps(
+            _mm256_mul_ps(set(b2), load8(vv)),
+            _mm256_mul_ps(set(c2), _mm256_mul_ps(g, g)),
+        ));
+        let d = _mm256_add_ps(_mm256_sqrt_ps(vn), set(eps_hat));
+        let old = load8(xv);
+        let new = _mm256_sub_ps(old, _mm256_div_ps(_mm256_mul_ps(set(step), mn), d));
+        store8(mv, mn);
+        store8(vv, vn);
+        store8(lv, old);
+        store8(xv, new);
+        // |new| not below infinity: infinite or NaN.
+        bad = _mm256_or_ps(
+            bad,
+            _mm256_cmp_ps::<_CMP_NLT_UQ>(_mm256_and_ps(new, abs), infinity),
+        );
+    }
+    let mut flags = u32::from(_mm256_movemask_ps(bad) != 0);
+    for ((((xi, li), mi), vi), &gi) in xt.iter_mut().zip(lt).zip(mt).zip(vt).zip(gt) {
+        *mi = super::flush_negligible(b1 * *mi + c1 * gi);
+        *vi = super::flush_negligible(b2 * *vi + c2 * (gi * gi));
+        let d = libm::sqrtf(*vi) + eps_hat;
+        *li = *xi;
+        *xi -= step * *mi / d;
+        flags |= super::non_finite(*xi);
+    }
+    flags
 }
 
 /// [`super::sqrt_add`] with AVX, if [`available`].
