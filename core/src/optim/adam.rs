@@ -310,7 +310,7 @@ mod tests {
             state ^= state << 13;
             state ^= state >> 17;
             state ^= state << 5;
-            if special && state % 5 == 0 {
+            if special && state.is_multiple_of(5) {
                 specials[(state >> 8) as usize % specials.len()]
             } else {
                 (state >> 8) as f32 / (1u32 << 24) as f32 * 4.0 - 2.0
@@ -324,10 +324,10 @@ mod tests {
                     vec![0.0; Adam::storage_len(n)],
                 ];
                 let [sa, sb] = &mut storage;
-                let mut a = Adam::new(AdamConfig::new(1e-3), n, sa).unwrap();
+                let a = Adam::new(AdamConfig::new(1e-3), n, sa).unwrap();
                 let mut b = Adam::new(AdamConfig::new(1e-3), n, sb).unwrap();
                 let mut x = vec![0.0f32; n];
-                for i in 0..n {
+                for (i, xi) in x.iter_mut().enumerate() {
                     let (g, m, v) = (
                         next(with_specials),
                         next(with_specials),
@@ -335,7 +335,7 @@ mod tests {
                     );
                     (a.grad[i], a.m[i], a.v[i]) = (g, m, v);
                     (b.grad[i], b.m[i], b.v[i]) = (g, m, v);
-                    x[i] = next(with_specials);
+                    *xi = next(with_specials);
                 }
                 if with_specials {
                     // Moments that decay below the flush threshold.
