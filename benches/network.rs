@@ -7,7 +7,7 @@
 //! of the gradient work skippable, so the flops actually executed are fewer.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use sooth_core::kernels::KernelSet;
+use sooth_core::simd::{KernelSet, use_kernels};
 use sooth_core::*;
 use sooth_tests::digits_train;
 use std::hint::black_box;
@@ -37,7 +37,7 @@ fn bench_shape<D: Dataset>(c: &mut Criterion, widths: &[usize], data: &D, batche
         ("avx/batch", KernelSet::Avx),
         ("portable/batch", KernelSet::Portable),
     ] {
-        if kernels::use_kernels(set) != set {
+        if use_kernels(set) != set {
             continue;
         }
         for &batch in batches {
@@ -51,7 +51,7 @@ fn bench_shape<D: Dataset>(c: &mut Criterion, widths: &[usize], data: &D, batche
             });
         }
     }
-    kernels::use_kernels(KernelSet::Avx512);
+    use_kernels(KernelSet::Avx512);
     group.finish();
 }
 

@@ -5,10 +5,11 @@
 //! and on a Cortex-M4F, and gives the same bits on both.
 //!
 //! ## Layers
-//! * [`kernels`]: the hot loops (dot products, axpys) with a fixed summation
-//!   order, written so that LLVM vectorises them without changing a rounding;
-//!   on x86_64, AVX-512 or AVX versions of the network's kernels are picked at run time
-//!   (same bits; [`kernels::use_kernels`]).
+//! * `kernels` (crate-private): the hot loops (dot products, axpys) with a
+//!   fixed summation order, written so that LLVM vectorises them without
+//!   changing a rounding; on x86_64, AVX-512 or AVX versions of the
+//!   network's kernels are picked at run time (same bits). [`simd`] is the
+//!   public control of that choice ([`simd::use_kernels`]).
 //! * [`network`]: [`Shape`] (layer widths as values), [`Mlp`] (forward and
 //!   backward passes, loss, evaluation) over one flat `[f32]` of parameters.
 //! * [`fixed`]: compile-time-sized storage (const generics) viewed as the
@@ -60,11 +61,12 @@ pub mod data;
 mod error;
 pub mod fixed;
 mod hash;
-pub mod kernels;
+mod kernels;
 pub mod model;
 pub mod network;
 pub mod optim;
 pub mod sampler;
+pub mod simd;
 pub mod train;
 
 /// The README's Rust examples, compiled and run as doctests of the core.

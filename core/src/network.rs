@@ -16,7 +16,10 @@
 //! accumulates its per-sample terms in batch order, so results do not depend
 //! on the block size. Per-sample losses are added in batch order in f64, in
 //! groups of [`LOSS_GROUP`] whose sums are added to the total in order.
-//! Every pre-activation is `dot(W_o, a) + b_o` ([`dot`]'s order). A hidden
+//! Every pre-activation is `dot(W_o, a) + b_o`, the dot product summed in
+//! eight lanes (lane `k` takes the elements `i % 8 == k` in increasing `i`),
+//! the lanes combined by the tree `((l0 + l4) + (l2 + l6)) + ((l1 + l5) +
+//! (l3 + l7))`, then the tail (`len % 8` elements) added in order. A hidden
 //! delta adds the rows `delta_o * W_o` in row order, starting from `+0`, then
 //! takes the activation's derivative. Terms with a zero delta (ReLU-dead
 //! units) are skipped in the weight gradients and hidden deltas: for finite
@@ -28,8 +31,8 @@
 use crate::data::{Dataset, check_compatible};
 use crate::error::{Buffer, Error, check_len, check_min_len};
 use crate::kernels::{
-    SIMD, add_outer_nonzero, affine_many, all_finite, axpy, axpy_n, dot, exp_moderate,
-    linear_combinations, softmax_rows,
+    SIMD, add_outer_nonzero, affine_many, all_finite, axpy, axpy_n, dot, linear_combinations,
+    softmax_rows,
 };
 use rand_core::Rng;
 
@@ -805,9 +808,7 @@ fn cross_entropy(z: &mut [f32], classes: usize, labels: &[usize], delta: bool) -
     let mut sums = [0.0f32; LOSS_GROUP];
     let (maxima, sums) = (&mut maxima[..count], &mut sums[..count]);
     let floor = NEGLIGIBLE_EXPONENT;
-    if !softmax_rows(z, classes, maxima, sums, floor, delta) {
-        softmax_rows_scalar(z, classes, maxima, sums, delta);
-    }
+    softmax_rows(z, classes, maxima, sums, floor, delta);
     let mut total = 0.0f64;
     for (s, row) in z.chunks_exact_mut(classes).enumerate() {
         let m = maxima[s];
@@ -818,75 +819,6 @@ fn cross_entropy(z: &mut [f32], classes: usize, labels: &[usize], delta: bool) -
         total += f64::from(if m.is_finite() { loss } else { f32::NAN });
     }
     total
-}
-
-/// [`softmax_rows`] (with [`NEGLIGIBLE_EXPONENT`] as the floor) one row
-/// at a time, for where its SIMD kernel does not apply.
-fn softmax_rows_scalar(
-    z: &mut [f32],
-    classes: usize,
-    maxima: &mut [f32],
-    sums: &mut [f32],
-    normalize: bool,
-) {
-    for (row, m) in z.chunks_exact(classes).zip(maxima.iter_mut()) {
-        *m = row[0];
-        for &v in &row[1..] {
-            if v > *m {
-                *m = v;
-            }
-        }
-    }
-    // Every row's `e^(z - max)` in place: the whole block in one call
-    // (independent vectors, where the kernels have them) when it fits.
-    if z.len() <= EXP_BUFFER {
-        exp_shifted(z, classes, maxima);
-    } else {
-        for (row, &m) in z.chunks_exact_mut(classes).zip(maxima.iter()) {
-            for piece in row.chunks_mut(EXP_BUFFER) {
-                exp_shifted(piece, piece.len(), &[m]);
-            }
-        }
-    }
-    for (row, sum) in z.chunks_exact_mut(classes).zip(sums.iter_mut()) {
-        *sum = 0.0;
-        for &e in row.iter() {
-            *sum += e;
-        }
-        if normalize {
-            let inv = 1.0 / *sum;
-            for v in row.iter_mut() {
-                *v *= inv;
-            }
-        }
-    }
-}
-
-/// Logits whose exponentials [`cross_entropy`] computes in one call: a
-/// block of 8 samples with up to 32 classes with SIMD; without (a scalar
-/// FPU), batching them gains nothing, so a row at a time, saving stack.
-const EXP_BUFFER: usize = if SIMD { 256 } else { 16 };
-
-/// `z[i] = e^(z[i] - max)` for the rows of `width` values in `z` (at most
-/// [`EXP_BUFFER`] values), row `r`'s `max` being `maxima[r]`; 0 where the
-/// exponent is below [`NEGLIGIBLE_EXPONENT`], NaN where it is NaN.
-fn exp_shifted(z: &mut [f32], width: usize, maxima: &[f32]) {
-    let mut shifted = [0.0f32; EXP_BUFFER];
-    let shifted = &mut shifted[..z.len()];
-    for ((b, row), &m) in shifted.chunks_mut(width).zip(z.chunks(width)).zip(maxima) {
-        for (b, &v) in b.iter_mut().zip(row) {
-            // `exp_moderate` wants |x| < 87: the negligible ones are set to
-            // 0 after it. NaN stays NaN (the comparison is false).
-            let d = v - m;
-            *b = if d < NEGLIGIBLE_EXPONENT { 0.0 } else { d };
-        }
-    }
-    exp_moderate(shifted);
-    for ((row, e), &m) in z.chunks_mut(width).zip(shifted.chunks(width)).zip(maxima) {
-        for (v, &e) in row.iter_mut().zip(e) {
-            *v = if *v - m < NEGLIGIBLE_EXPONENT { 0.0 } else { e };
-        }
-    }
 }
 
 #[cfg(test)]
@@ -1124,73 +1056,6 @@ mod tests {
             }
         );
         assert_eq!(s.workspace_len(), BLOCK * (784 + 2 * 128 + 2 * 64 + 10));
-    }
-
-    /// The SIMD softmax kernel gives the scalar rows' bits (maxima,
-    /// exponentials, normalised or not, and sums) with NaN, infinities,
-    /// signed zeros, ties, negligible and huge logits, on every row count
-    /// and width it takes; beyond them it declines and changes nothing.
-    #[test]
-    fn softmax_kernel_equals_the_scalar_rows_bit_for_bit() {
-        use crate::kernels::{KernelSet, SOFTMAX_ROWS, SOFTMAX_WIDTH, kernels_in_use};
-        let specials = [
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-            -60.0,
-            7.5,
-            7.5,
-            1e30,
-            -0.0,
-            0.0,
-            -1e30,
-        ];
-        // Any NaN matches any NaN: Rust leaves NaN payloads unspecified
-        // (LLVM may swap the operands of a product of two NaNs).
-        let bits = |v: &[f32]| {
-            v.iter()
-                .map(|x| if x.is_nan() { u32::MAX } else { x.to_bits() })
-                .collect::<Vec<_>>()
-        };
-        let mut taken = 0;
-        for width in 1..=SOFTMAX_WIDTH + 1 {
-            for count in 1..=SOFTMAX_ROWS + 1 {
-                for (normalize, variant) in
-                    [(false, 0), (true, 0), (false, 1), (true, 2), (true, 3)]
-                {
-                    let z: Vec<f32> = (0..count * width)
-                        .map(|i| {
-                            let h = (i * 2_654_435_761 + variant * 97) % 1000;
-                            if variant > 0 && h < 60 {
-                                specials[h % specials.len()]
-                            } else {
-                                h as f32 * 0.093 - 40.0
-                            }
-                        })
-                        .collect();
-                    let (mut a, mut b) = (z.clone(), z.clone());
-                    let (mut ma, mut sa) = (vec![0.0f32; count], vec![0.0f32; count]);
-                    let (mut mb, mut sb) = (vec![0.0f32; count], vec![0.0f32; count]);
-                    let floor = NEGLIGIBLE_EXPONENT;
-                    if !softmax_rows(&mut a, width, &mut ma, &mut sa, floor, normalize) {
-                        assert_eq!(bits(&a), bits(&z), "declined, yet changed z");
-                        continue;
-                    }
-                    taken += 1;
-                    softmax_rows_scalar(&mut b, width, &mut mb, &mut sb, normalize);
-                    let case = (width, count, normalize, variant);
-                    assert_eq!(bits(&a), bits(&b), "values {case:?}");
-                    assert_eq!(bits(&ma), bits(&mb), "maxima {case:?}");
-                    assert_eq!(bits(&sa), bits(&sb), "sums {case:?}");
-                }
-            }
-        }
-        let expected = if kernels_in_use() == KernelSet::Portable {
-            0
-        } else {
-            SOFTMAX_WIDTH * SOFTMAX_ROWS * 5
-        };
-        assert_eq!(taken, expected);
     }
 
     /// A block whose logits do not fit the exponentials' buffer (rows taken

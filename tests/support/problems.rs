@@ -157,7 +157,14 @@ pub fn solve(p: &Problem, tolerance: f32) -> Outcome {
     // The final point's value and gradient (one more evaluation, not counted).
     let mut g = vec![0.0f32; n];
     let f = objective.loss_grad(&x, &mut g).unwrap();
-    let gnorm_inf = kernels::norm_inf(&g);
+    // The infinity norm, NaN if any element is NaN.
+    let gnorm_inf = g.iter().fold(0.0f32, |m, &v| {
+        if m.is_nan() || v.is_nan() {
+            f32::NAN
+        } else {
+            m.max(v.abs())
+        }
+    });
     Outcome {
         iterations,
         evaluations,

@@ -1,5 +1,9 @@
 //! AVX and AVX-512 versions of the network's hot kernels, chosen at run
-//! time on x86_64.
+//! time on x86_64: the kernels' `arch` on this target (see the [parent
+//! module](super)'s dispatch). Each `pub(super)` function here takes a
+//! kernel's arguments and returns `Some` of its result (or `Ok`) when the
+//! kernel set in use has a version for them, else `None` (or `Err` with
+//! the arguments) having changed nothing.
 //!
 //! They compute exactly what the portable kernels compute, in the same order
 //! (the summation contract of the [parent module](super)): only the register
@@ -42,7 +46,13 @@ use core::arch::x86_64::{
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use super::{AddTerms, ElementWise, KernelSet, TILE, Tiles};
+use super::dot::affine_count;
+use super::elementwise::{AdamUpdate, NEGLIGIBLE, flush_negligible, non_finite};
+use super::exp::{SOFTMAX_ROWS, SOFTMAX_WIDTH};
+use super::terms::{
+    AddTerms, TILE, Tiles, add_outer_nonzero_portable, linear_combinations_portable,
+};
+use super::{ElementWise, KernelSet};
 
 /// 0: not yet detected; else a [`KernelSet`] as `1 + its index`.
 static STATE: AtomicU8 = AtomicU8::new(0);
@@ -126,29 +136,36 @@ pub(super) fn set_limit(limit: KernelSet) -> KernelSet {
 /// epoch 4-5 % slower; a 784-128-64-10 network's ran 20-30 % faster.
 const WIDE_ROWS: usize = 128;
 
-/// [`super::affine_many`] with AVX-512 or AVX, if [`available`]; `false` if
+/// [`super::affine_many`] with AVX-512 or AVX, if [`available`]; `None` if
 /// not (and nothing was computed).
 #[inline]
-pub(super) fn affine_many(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) -> bool {
+pub(super) fn affine_many(
+    w: &[f32],
+    b: &[f32],
+    x: &[f32],
+    cols: usize,
+    out: &mut [f32],
+) -> Option<()> {
     match in_use() {
-        KernelSet::Portable => return false,
+        KernelSet::Portable => return None,
         // SAFETY: `in_use` checked that the CPU and OS support AVX-512F/DQ.
         KernelSet::Avx512 if cols >= WIDE_ROWS => unsafe { affine_many_avx512(w, b, x, cols, out) },
         // SAFETY: `in_use` checked that the CPU and OS support AVX (which
         // AVX-512 implies).
         _ => unsafe { affine_many_avx(w, b, x, cols, out) },
     }
-    true
+    Some(())
 }
 
-/// [`super::vectorized`]: the pass run from [`call_avx`] if [`available`].
+/// [`super::vectorized`]: the pass run from [`call_avx`] if [`available`],
+/// else handed back.
 #[inline(always)]
-pub(super) fn call<P: ElementWise>(pass: P) -> P::Output {
+pub(super) fn vectorized<P: ElementWise>(pass: P) -> Result<P::Output, P> {
     if available() {
         // SAFETY: as in `affine_many`.
-        unsafe { call_avx(pass) }
+        Ok(unsafe { call_avx(pass) })
     } else {
-        pass.run()
+        Err(pass)
     }
 }
 
@@ -158,19 +175,19 @@ unsafe fn call_avx<P: ElementWise>(pass: P) -> P::Output {
     pass.run()
 }
 
-/// [`super::exp_moderate`] with AVX, if [`available`].
+/// [`super::exp::exp_moderate`] with AVX, if [`available`].
 #[inline]
-pub(super) fn exp_moderate(x: &mut [f32]) -> bool {
+pub(super) fn exp_moderate(x: &mut [f32]) -> Option<()> {
     if !available() {
-        return false;
+        return None;
     }
     // SAFETY: as in `affine_many`.
     unsafe { exp_moderate_avx(x) };
-    true
+    Some(())
 }
 
 /// [`super::softmax_rows`] with AVX, if [`available`] and the rows fit
-/// ([`super::SOFTMAX_ROWS`] by [`super::SOFTMAX_WIDTH`]); `false` if not
+/// ([`SOFTMAX_ROWS`] by [`SOFTMAX_WIDTH`]); `None` if not
 /// (and nothing was computed).
 #[inline]
 pub(super) fn softmax_rows(
@@ -180,18 +197,18 @@ pub(super) fn softmax_rows(
     sums: &mut [f32],
     floor: f32,
     normalize: bool,
-) -> bool {
+) -> Option<()> {
     let count = maxima.len();
-    let fits = (1..=super::SOFTMAX_ROWS).contains(&count)
-        && (1..=super::SOFTMAX_WIDTH).contains(&width)
+    let fits = (1..=SOFTMAX_ROWS).contains(&count)
+        && (1..=SOFTMAX_WIDTH).contains(&width)
         && sums.len() == count
         && z.len() == count * width;
     if !fits || !available() {
-        return false;
+        return None;
     }
     // SAFETY: as in `affine_many`.
     unsafe { softmax_rows_avx(z, width, maxima, sums, floor, normalize) };
-    true
+    Some(())
 }
 
 /// [`super::softmax_rows`] with the rows transposed: lane `r` of every
@@ -206,7 +223,7 @@ unsafe fn softmax_rows_avx(
     floor: f32,
     normalize: bool,
 ) {
-    let mut t = [[0.0f32; 8]; super::SOFTMAX_WIDTH];
+    let mut t = [[0.0f32; 8]; SOFTMAX_WIDTH];
     let t = &mut t[..width];
     for (r, row) in z.chunks_exact(width).enumerate() {
         for (tc, &v) in t.iter_mut().zip(row) {
@@ -249,22 +266,22 @@ unsafe fn softmax_rows_avx(
     sums.copy_from_slice(&sv[..count]);
 }
 
-/// [`super::adam_update`] with AVX, if [`available`]; `None` if not (and
-/// nothing was computed).
+/// [`super::adam_update`] with AVX, if [`available`]; the arguments back
+/// if not (and nothing was computed).
 #[inline]
-pub(super) fn adam_update(u: super::AdamUpdate<'_>) -> Option<u32> {
+pub(super) fn adam_update(u: AdamUpdate<'_>) -> Result<u32, AdamUpdate<'_>> {
     if !available() {
-        return None;
+        return Err(u);
     }
     // SAFETY: as in `affine_many`.
-    Some(unsafe { adam_update_avx(u) })
+    Ok(unsafe { adam_update_avx(u) })
 }
 
 /// [`super::adam_update`] in one pass, eight parameters at a time, the
 /// tail one by one: the same operations per parameter as the scalar form.
 #[target_feature(enable = "avx")]
-unsafe fn adam_update_avx(u: super::AdamUpdate<'_>) -> u32 {
-    let super::AdamUpdate {
+unsafe fn adam_update_avx(u: AdamUpdate<'_>) -> u32 {
+    let AdamUpdate {
         x,
         last_good,
         m,
@@ -284,7 +301,7 @@ unsafe fn adam_update_avx(u: super::AdamUpdate<'_>) -> u32 {
     let (gc, gt) = grad[..n].as_chunks::<8>();
     let set = |a: f32| _mm256_set1_ps(a);
     let abs = set(f32::from_bits(0x7fff_ffff));
-    let (negligible, infinity) = (set(super::NEGLIGIBLE), set(f32::INFINITY));
+    let (negligible, infinity) = (set(NEGLIGIBLE), set(f32::INFINITY));
     let flush = |a: __m256| {
         _mm256_andnot_ps(
             _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_and_ps(a, abs), negligible),
@@ -317,28 +334,28 @@ unsafe fn adam_update_avx(u: super::AdamUpdate<'_>) -> u32 {
     }
     let mut flags = u32::from(_mm256_movemask_ps(bad) != 0);
     for ((((xi, li), mi), vi), &gi) in xt.iter_mut().zip(lt).zip(mt).zip(vt).zip(gt) {
-        *mi = super::flush_negligible(b1 * *mi + c1 * gi);
-        *vi = super::flush_negligible(b2 * *vi + c2 * (gi * gi));
+        *mi = flush_negligible(b1 * *mi + c1 * gi);
+        *vi = flush_negligible(b2 * *vi + c2 * (gi * gi));
         let d = libm::sqrtf(*vi) + eps_hat;
         *li = *xi;
         *xi -= step * *mi / d;
-        flags |= super::non_finite(*xi);
+        flags |= non_finite(*xi);
     }
     flags
 }
 
-/// [`super::sqrt_add`] with AVX, if [`available`].
+/// [`super::elementwise::sqrt_add`] with AVX, if [`available`].
 #[inline]
-pub(super) fn sqrt_add(y: &mut [f32], x: &[f32], a: f32) -> bool {
+pub(super) fn sqrt_add(y: &mut [f32], x: &[f32], a: f32) -> Option<()> {
     if !available() {
-        return false;
+        return None;
     }
     // SAFETY: as in `affine_many`.
     unsafe { sqrt_add_avx(y, x, a) };
-    true
+    Some(())
 }
 
-/// [`super::sqrt_add`]: eight roots at a time, the tail one by one.
+/// [`super::elementwise::sqrt_add`]: eight roots at a time, the tail one by one.
 #[target_feature(enable = "avx")]
 unsafe fn sqrt_add_avx(y: &mut [f32], x: &[f32], a: f32) {
     let n = y.len().min(x.len());
@@ -355,9 +372,9 @@ unsafe fn sqrt_add_avx(y: &mut [f32], x: &[f32], a: f32) {
 
 /// [`super::add_outer_nonzero`] with AVX-512 or AVX, if [`available`].
 #[inline]
-pub(super) fn add_outer_nonzero(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) -> bool {
+pub(super) fn add_outer_nonzero(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) -> Option<()> {
     match in_use() {
-        KernelSet::Portable => return false,
+        KernelSet::Portable => return None,
         // SAFETY: as in `affine_many`.
         KernelSet::Avx512 if cols >= WIDE_ROWS => unsafe {
             add_outer_nonzero_avx512(g, d, x, cols)
@@ -365,15 +382,15 @@ pub(super) fn add_outer_nonzero(g: &mut [f32], d: &[f32], x: &[f32], cols: usize
         // SAFETY: as in `affine_many`.
         _ => unsafe { add_outer_nonzero_avx(g, d, x, cols) },
     }
-    true
+    Some(())
 }
 
 /// [`super::linear_combinations`] with AVX-512 or AVX, if [`available`].
 #[inline]
-pub(super) fn linear_combinations(y: &mut [f32], a: &[f32], x: &[f32], terms: usize) -> bool {
+pub(super) fn linear_combinations(y: &mut [f32], a: &[f32], x: &[f32], terms: usize) -> Option<()> {
     let width = x.len().checked_div(terms).unwrap_or(0);
     match in_use() {
-        KernelSet::Portable => return false,
+        KernelSet::Portable => return None,
         // SAFETY: as in `affine_many`.
         KernelSet::Avx512 if width >= WIDE_ROWS => unsafe {
             linear_combinations_avx512(y, a, x, terms)
@@ -381,7 +398,7 @@ pub(super) fn linear_combinations(y: &mut [f32], a: &[f32], x: &[f32], terms: us
         // SAFETY: as in `affine_many`.
         _ => unsafe { linear_combinations_avx(y, a, x, terms) },
     }
-    true
+    Some(())
 }
 
 /// Samples whose terms [`add_outer_nonzero_avx`] adds to a row of `g` in
@@ -534,17 +551,17 @@ unsafe fn add_vectors<const R: usize>(
 
 #[target_feature(enable = "avx")]
 unsafe fn linear_combinations_avx(y: &mut [f32], a: &[f32], x: &[f32], terms: usize) {
-    super::linear_combinations_portable(Avx(()), y, a, x, terms);
+    linear_combinations_portable(Avx(()), y, a, x, terms);
 }
 
 #[target_feature(enable = "avx512f,avx512dq")]
 unsafe fn add_outer_nonzero_avx512(g: &mut [f32], d: &[f32], x: &[f32], cols: usize) {
-    super::add_outer_nonzero_portable::<true, Avx512>(Avx512(()), g, d, x, cols);
+    add_outer_nonzero_portable::<true, Avx512>(Avx512(()), g, d, x, cols);
 }
 
 #[target_feature(enable = "avx512f,avx512dq")]
 unsafe fn linear_combinations_avx512(y: &mut [f32], a: &[f32], x: &[f32], terms: usize) {
-    super::linear_combinations_portable(Avx512(()), y, a, x, terms);
+    linear_combinations_portable(Avx512(()), y, a, x, terms);
 }
 
 /// Proof that AVX is enabled: made only inside the `#[target_feature]`
@@ -553,7 +570,7 @@ unsafe fn linear_combinations_avx512(y: &mut [f32], a: &[f32], x: &[f32], terms:
 struct Avx(());
 
 impl AddTerms for Avx {
-    /// [`super::axpy_tiles`] with each tile of 16 in two 256-bit registers.
+    /// [`super::terms::axpy_tiles`] with each tile of 16 in two 256-bit registers.
     #[inline(always)]
     fn add<const N: usize, const ZERO: bool>(self, y: &mut [f32], a: [f32; N], x: &Tiles<'_, N>) {
         // SAFETY (all intrinsics below): `self` proves AVX is enabled.
@@ -600,7 +617,7 @@ impl AddTerms for Avx {
 struct Avx512(());
 
 impl AddTerms for Avx512 {
-    /// [`super::axpy_tiles`] with each tile of 16 in one 512-bit register.
+    /// [`super::terms::axpy_tiles`] with each tile of 16 in one 512-bit register.
     #[inline(always)]
     fn add<const N: usize, const ZERO: bool>(self, y: &mut [f32], a: [f32; N], x: &Tiles<'_, N>) {
         // SAFETY (all intrinsics below): `self` proves AVX-512F is enabled;
@@ -667,7 +684,7 @@ unsafe fn affine_many_avx512(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: 
 #[inline(always)]
 fn affine_blocks<const WIDE: bool>(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) {
     let rows = b.len();
-    let Some(count) = super::affine_count(b, x, cols, out) else {
+    let Some(count) = affine_count(b, x, cols, out) else {
         return;
     };
     let w = &w[..rows * cols];
@@ -820,7 +837,7 @@ fn add_tail(sums: __m128, w: [&[f32]; 4], x: &[f32], from: usize) -> __m128 {
 
 /// `d[k][r] = dot(w[r], x[k])` for four rows and `S` vectors of equal
 /// length, each bit-identical to [`super::dot`]: lane-wise products added in
-/// eight lanes, lanes combined by [`super::combine_lanes`]'s tree, the tail
+/// eight lanes, lanes combined by [`super::dot`]'s tree, the tail
 /// added in order.
 #[inline(always)]
 fn dot_block<'a, const S: usize>(w: [&'a [f32]; 4], x: [&'a [f32]; S]) -> [__m128; S] {
@@ -854,7 +871,7 @@ fn dot_block<'a, const S: usize>(w: [&'a [f32]; 4], x: [&'a [f32]; S]) -> [__m12
     sums
 }
 
-/// [`super::combine_lanes`] of four accumulators at once:
+/// [`super::dot`]'s lane tree for four accumulators at once:
 /// `((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))` for each, as one
 /// 4-lane vector (row `r` in lane `r`).
 #[inline(always)]
@@ -900,7 +917,7 @@ fn store(out: &mut [f32], v: __m128) {
     }
 }
 
-/// [`super::exp_moderate`]: eight lanes at a time, the tail in a padded
+/// [`super::exp::exp_moderate`]: eight lanes at a time, the tail in a padded
 /// vector.
 #[target_feature(enable = "avx")]
 unsafe fn exp_moderate_avx(x: &mut [f32]) {
@@ -917,7 +934,7 @@ unsafe fn exp_moderate_avx(x: &mut [f32]) {
     }
 }
 
-/// [`super::expf_moderate_one`] lane by lane: the same operations, its
+/// [`super::exp::expf_moderate_one`] lane by lane: the same operations, its
 /// selects as blends. Integer steps (the exponent of `2^k`) on 128-bit
 /// halves, as AVX without AVX2 has no 256-bit integer operations.
 #[inline(always)]

@@ -5,9 +5,7 @@ use super::{
     split_vectors,
 };
 use crate::error::{Buffer, Error, check_len};
-use crate::kernels::{
-    AdamUpdate, ElementWise, adam_update, axpy, flush_negligible, non_finite, sqrt_add, vectorized,
-};
+use crate::kernels::{AdamUpdate, adam_update, axpy};
 
 /// Hyperparameters of [`Adam`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -114,93 +112,6 @@ impl<'a> Adam<'a> {
     }
 }
 
-impl Adam<'_> {
-    /// [`adam_update`] without its one-pass kernel: three passes, so that
-    /// the roots get a kernel of their own (`libm::sqrtf` is opaque to the
-    /// vectoriser): the moments, then each parameter's denominator into the
-    /// spent gradient buffer, then the step, which keeps the last good
-    /// point and flags a non-finite result as it goes. The same operations
-    /// on the same values as one fused loop.
-    fn update_in_passes(
-        &mut self,
-        x: &mut [f32],
-        b1: f32,
-        b2: f32,
-        eps_hat: f32,
-        step: f32,
-    ) -> u32 {
-        vectorized(Moments {
-            m: self.m,
-            v: self.v,
-            grad: self.grad,
-            b1,
-            b2,
-        });
-        sqrt_add(self.grad, self.v, eps_hat);
-        vectorized(Apply {
-            x,
-            last_good: self.last_good,
-            m: self.m,
-            d: self.grad,
-            step,
-        })
-    }
-}
-
-/// The moments: `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g^2`, each
-/// flushed ([`flush_negligible`]).
-struct Moments<'a> {
-    m: &'a mut [f32],
-    v: &'a mut [f32],
-    grad: &'a [f32],
-    b1: f32,
-    b2: f32,
-}
-
-impl ElementWise for Moments<'_> {
-    type Output = ();
-    #[inline(always)]
-    fn run(self) {
-        let Moments { m, v, grad, b1, b2 } = self;
-        for ((mi, vi), &gi) in m.iter_mut().zip(v.iter_mut()).zip(grad) {
-            *mi = flush_negligible(b1 * *mi + (1.0 - b1) * gi);
-            *vi = flush_negligible(b2 * *vi + (1.0 - b2) * (gi * gi));
-        }
-    }
-}
-
-/// The step `x -= step m / d`, the old `x` kept in `last_good`; returns
-/// non-zero if some new `x` is not finite (the same values as a copy, the
-/// step and a check in turn).
-struct Apply<'a> {
-    x: &'a mut [f32],
-    last_good: &'a mut [f32],
-    m: &'a [f32],
-    d: &'a [f32],
-    step: f32,
-}
-
-impl ElementWise for Apply<'_> {
-    type Output = u32;
-    #[inline(always)]
-    fn run(self) -> u32 {
-        let Apply {
-            x,
-            last_good,
-            m,
-            d,
-            step,
-        } = self;
-        let mut bad = 0u32;
-        for (((xi, li), &mi), &di) in x.iter_mut().zip(last_good).zip(m).zip(d) {
-            *li = *xi;
-            *xi -= step * mi / di;
-            bad |= non_finite(*xi);
-        }
-        bad
-    }
-}
-
 impl Optimizer for Adam<'_> {
     fn dim(&self) -> usize {
         self.grad.len()
@@ -241,21 +152,17 @@ impl Optimizer for Adam<'_> {
         let root_c2 = libm::sqrtf(1.0 - self.beta2_t);
         let step = lr * root_c2 / (1.0 - self.beta1_t);
         let eps_hat = eps * root_c2;
-        let fused = adam_update(AdamUpdate {
+        let bad = adam_update(AdamUpdate {
             x: &mut *x,
             last_good: &mut *self.last_good,
             m: &mut *self.m,
             v: &mut *self.v,
-            grad: self.grad,
+            grad: &mut *self.grad,
             b1,
             b2,
             eps_hat,
             step,
         });
-        let bad = match fused {
-            Some(bad) => bad,
-            None => self.update_in_passes(x, b1, b2, eps_hat, step),
-        };
         report.step_length = f64::from(lr);
         if bad != 0 {
             recover(x, self.last_good, NonFinite::Update, &mut report);
@@ -269,115 +176,5 @@ impl Optimizer for Adam<'_> {
         self.v.fill(0.0);
         self.beta1_t = 1.0;
         self.beta2_t = 1.0;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    extern crate std;
-    use crate::kernels::{KernelSet, NEGLIGIBLE, kernels_in_use};
-    use std::vec;
-    use std::vec::Vec;
-
-    /// The one-pass update (where a SIMD kernel has it) gives the three
-    /// passes' bits in every output, and the same non-finite flag, with
-    /// moments at the flush threshold, signed zeros, a gradient whose
-    /// square overflows, NaN and infinities, on lengths with and without
-    /// a tail. Any NaN matches any NaN (Rust leaves payloads unspecified).
-    #[test]
-    fn one_pass_update_equals_the_passes_bit_for_bit() {
-        let specials = [
-            0.0,
-            -0.0,
-            NEGLIGIBLE,
-            -0.5 * NEGLIGIBLE,
-            3.0 * NEGLIGIBLE,
-            1e30,
-            -2e19,
-            f32::MAX,
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-        ];
-        let bits = |v: &[f32]| -> Vec<u32> {
-            v.iter()
-                .map(|x| if x.is_nan() { u32::MAX } else { x.to_bits() })
-                .collect()
-        };
-        let mut state = 0x9e37_79b9u32;
-        let mut next = |special: bool| -> f32 {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            if special && state.is_multiple_of(5) {
-                specials[(state >> 8) as usize % specials.len()]
-            } else {
-                (state >> 8) as f32 / (1u32 << 24) as f32 * 4.0 - 2.0
-            }
-        };
-        let (mut fused_runs, mut flagged) = (0, 0);
-        for n in [1usize, 7, 8, 9, 23, 64, 67] {
-            for with_specials in [false, true] {
-                let mut storage = [
-                    vec![0.0f32; Adam::storage_len(n)],
-                    vec![0.0; Adam::storage_len(n)],
-                ];
-                let [sa, sb] = &mut storage;
-                let a = Adam::new(AdamConfig::new(1e-3), n, sa).unwrap();
-                let mut b = Adam::new(AdamConfig::new(1e-3), n, sb).unwrap();
-                let mut x = vec![0.0f32; n];
-                for (i, xi) in x.iter_mut().enumerate() {
-                    let (g, m, v) = (
-                        next(with_specials),
-                        next(with_specials),
-                        next(with_specials).abs(),
-                    );
-                    (a.grad[i], a.m[i], a.v[i]) = (g, m, v);
-                    (b.grad[i], b.m[i], b.v[i]) = (g, m, v);
-                    *xi = next(with_specials);
-                }
-                if with_specials {
-                    // Moments that decay below the flush threshold.
-                    let edge = [
-                        (0.0, 0.5 * NEGLIGIBLE, NEGLIGIBLE),
-                        (-0.0, -NEGLIGIBLE, 0.5 * NEGLIGIBLE),
-                        (NEGLIGIBLE, NEGLIGIBLE, 1.05 * NEGLIGIBLE),
-                    ];
-                    for (i, &(g, m, v)) in edge.iter().enumerate().take(n) {
-                        (a.grad[i], a.m[i], a.v[i]) = (g, m, v);
-                        (b.grad[i], b.m[i], b.v[i]) = (g, m, v);
-                    }
-                }
-                let (mut xa, mut xb) = (x.clone(), x);
-                let (b1, b2, eps_hat, step) = (0.9, 0.999, 3e-9, 0.03);
-                let fused = adam_update(AdamUpdate {
-                    x: &mut xa,
-                    last_good: &mut *a.last_good,
-                    m: &mut *a.m,
-                    v: &mut *a.v,
-                    grad: a.grad,
-                    b1,
-                    b2,
-                    eps_hat,
-                    step,
-                });
-                let Some(flag_a) = fused else {
-                    assert_eq!(kernels_in_use(), KernelSet::Portable);
-                    return;
-                };
-                fused_runs += 1;
-                let flag_b = b.update_in_passes(&mut xb, b1, b2, eps_hat, step);
-                assert_eq!(flag_a != 0, flag_b != 0, "flag, n {n}");
-                flagged += usize::from(flag_a != 0);
-                assert_eq!(bits(&xa), bits(&xb), "x, n {n}");
-                assert_eq!(bits(a.last_good), bits(b.last_good), "last good, n {n}");
-                assert_eq!(bits(a.m), bits(b.m), "m, n {n}");
-                assert_eq!(bits(a.v), bits(b.v), "v, n {n}");
-            }
-        }
-        assert_eq!(fused_runs, 14);
-        // Some cases with specials flag a non-finite step, none without.
-        assert!((1..=7).contains(&flagged), "{flagged} flagged");
     }
 }

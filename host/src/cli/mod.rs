@@ -65,10 +65,10 @@ pub fn main() -> i32 {
     // and for showing that they agree.
     match std::env::var("SOOTH_KERNELS").as_deref() {
         Ok("portable") => {
-            sooth_core::kernels::use_kernels(sooth_core::kernels::KernelSet::Portable);
+            sooth_core::simd::use_kernels(sooth_core::simd::KernelSet::Portable);
         }
         Ok("avx") => {
-            sooth_core::kernels::use_kernels(sooth_core::kernels::KernelSet::Avx);
+            sooth_core::simd::use_kernels(sooth_core::simd::KernelSet::Avx);
         }
         Ok("auto") | Err(_) => {}
         Ok(other) => {

@@ -6,7 +6,7 @@
 //! in alternation (best of 20 rounds each), with their gradients' hashes.
 //! `SOOTH_KERNELS=portable` runs any command on the portable kernels.
 
-use sooth_core::kernels::KernelSet;
+use sooth_core::simd::{KernelSet, use_kernels};
 use sooth_core::*;
 
 const LEVELS: &[u8] = include_bytes!("../../../data/digits/train-levels.u8");
@@ -185,7 +185,7 @@ fn kernels(widths: &[usize], batch: usize) {
     let mut hashes = [0u64; 3];
     for _ in 0..20 {
         for (k, &(set, _)) in SETS.iter().enumerate() {
-            if kernels::use_kernels(set) != set {
+            if use_kernels(set) != set {
                 continue;
             }
             let t = std::time::Instant::now();
@@ -203,7 +203,7 @@ fn kernels(widths: &[usize], batch: usize) {
             hashes[k] = param_hash(&grad);
         }
     }
-    kernels::use_kernels(KernelSet::Avx512);
+    use_kernels(KernelSet::Avx512);
     for (k, (_, name)) in SETS.iter().enumerate() {
         if best[k] < f64::MAX {
             println!(
@@ -253,10 +253,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match std::env::var("SOOTH_KERNELS").as_deref() {
         Ok("portable") => {
-            kernels::use_kernels(KernelSet::Portable);
+            use_kernels(KernelSet::Portable);
         }
         Ok("avx") => {
-            kernels::use_kernels(KernelSet::Avx);
+            use_kernels(KernelSet::Avx);
         }
         _ => {}
     }
