@@ -25,7 +25,7 @@ pub use shards::{ShardState, TaskListError, Tasks, incomplete};
 pub use submit::{Submitted, submit};
 
 use crate::sweep::{Study, store};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The pinned study in the results directory.
 pub const PINNED_STUDY: &str = "study.toml";
@@ -37,7 +37,7 @@ pub const MERGE_SCRIPT: &str = "merge.sbatch";
 pub const LOGS: &str = "logs";
 
 /// What to write for a study on Slurm (the flags of `sooth slurm`).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct JobRequest {
     /// The results directory, on a file system every node sees (created).
     pub out: PathBuf,
@@ -47,7 +47,7 @@ pub struct JobRequest {
     /// Number of shards; `None`: as many as the shard directories in `out`
     /// say.
     pub shards: Option<usize>,
-    /// CPUs of each task.
+    /// CPUs of each task (`>= 1`; the sweep runs that many runs at once).
     pub cpus_per_task: usize,
     /// `--mem` of each task.
     pub mem: Option<String>,
@@ -117,7 +117,8 @@ impl WrittenJobs {
         self.merge_script.to_string_lossy().into_owned()
     }
 
-    /// The tasks submitted, as an sbatch `--array` list (`0-N-1` for all).
+    /// The tasks to submit, as an sbatch `--array` list (all of them:
+    /// `0-{shards - 1}`).
     pub fn shown_tasks(&self) -> String {
         match &self.tasks {
             Some(list) => array_list(list),
@@ -234,10 +235,7 @@ pub struct StudyStatus {
 /// Reads the progress of the study pinned in `out`, split into `shards`
 /// shards, or as many as `DIR/sweep.sbatch` or the shard directories say.
 /// Writes nothing.
-pub fn read_status(
-    out: &std::path::Path,
-    shards: Option<usize>,
-) -> Result<StudyStatus, SlurmError> {
+pub fn read_status(out: &Path, shards: Option<usize>) -> Result<StudyStatus, SlurmError> {
     let pinned = out.join(PINNED_STUDY);
     let text = std::fs::read_to_string(&pinned).map_err(|source| SlurmError::NoPinnedStudy {
         path: pinned.clone(),
@@ -261,4 +259,124 @@ pub fn read_status(
         states,
         merged,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STUDY: &str = r#"
+name = "slurm library test"
+[data]
+dataset = "digits"
+[model]
+hidden = [8]
+[grid]
+batch_sizes = ["32", "full"]
+seeds = 2
+epochs = 1
+[[optimizer]]
+name = "sgd"
+lr = 0.1
+"#;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("sooth-slurm-lib-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.canonicalize().unwrap()
+    }
+
+    fn request(dir: &Path, shards: usize) -> JobRequest {
+        JobRequest {
+            out: dir.join("out"),
+            config: Some(dir.join("study.toml")),
+            shards: Some(shards),
+            cpus_per_task: 2,
+            mem: Some("1G".into()),
+            time: None,
+            partition: None,
+            account: None,
+            sbatch_options: vec!["--qos=low".into()],
+            sooth: None,
+            script_dir: None,
+            tasks: None,
+        }
+    }
+
+    #[test]
+    fn jobs_are_written_and_their_status_read_back() {
+        let dir = scratch("write");
+        std::fs::write(dir.join("study.toml"), STUDY).unwrap();
+        let mut req = request(&dir, 3);
+        req.tasks = Some(Tasks::Missing);
+        let jobs = write_jobs(&req).unwrap();
+        let out = dir.join("out");
+        assert_eq!(jobs.out, out);
+        assert_eq!((jobs.runs, jobs.shards, jobs.states.len()), (4, 3, 3));
+        assert_eq!(jobs.states.iter().map(|s| s.runs).sum::<usize>(), 4);
+        assert_eq!(jobs.tasks, Some(vec![0, 1, 2]));
+        assert!(!jobs.nothing_to_run());
+        assert_eq!(jobs.shown_tasks(), "0-2");
+        let sweep = out.join(SWEEP_SCRIPT);
+        assert_eq!(
+            jobs.array_args(),
+            ["--array=0-2".to_string(), sweep.display().to_string()]
+        );
+        assert_eq!(
+            jobs.merge_arg(),
+            out.join(MERGE_SCRIPT).display().to_string()
+        );
+        let script = std::fs::read_to_string(&sweep).unwrap();
+        assert!(
+            script.contains("#SBATCH --mem=1G\n#SBATCH --qos=low\n"),
+            "{script}"
+        );
+        assert!(out.join(LOGS).is_dir());
+        assert!(out.join(PINNED_STUDY).is_file());
+
+        let status = read_status(&out, None).unwrap();
+        assert_eq!((status.runs, status.shards, status.merged), (4, 3, None));
+        assert_eq!(status.states, jobs.states);
+        assert_eq!(status.study, jobs.study);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn refusals_are_typed_and_write_nothing() {
+        let dir = scratch("refuse");
+        std::fs::write(dir.join("study.toml"), STUDY).unwrap();
+        let mut req = request(&dir, 3);
+        req.time = Some("1 h".into());
+        let e = write_jobs(&req).unwrap_err();
+        assert!(matches!(e, SlurmError::NotOneWord { .. }), "{e:?}");
+        assert!(!dir.join("out").exists());
+
+        let e = write_jobs(&request(&dir, 5)).unwrap_err();
+        assert!(
+            matches!(e, SlurmError::TooManyShards { shards: 5, runs: 4 }),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "--shards 5: the study has only 4 runs; give at most 4 shards"
+        );
+
+        let mut req = request(&dir, 2);
+        req.tasks = Some(Tasks::List(vec![1, 2]));
+        let e = write_jobs(&req).unwrap_err();
+        assert!(
+            matches!(e, SlurmError::NoSuchTask { task: 2, shards: 2 }),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "--tasks: there is no task 2; the array's tasks are 0-1"
+        );
+
+        let e = read_status(&dir.join("nowhere"), None).unwrap_err();
+        assert!(matches!(e, SlurmError::NoPinnedStudy { .. }), "{e:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
