@@ -8,7 +8,7 @@
 //! and `curves.jsonl`. A task resumes its shard, so resubmitting any task
 //! (or the whole array) reruns only the runs that are missing.
 //!
-//! [`write_jobs`] pins the study and writes the scripts, [`submit`] hands
+//! [`write_jobs`] pins the study and writes the scripts, [`submit()`] hands
 //! them to `sbatch`, [`read_status`] reads each shard's progress; the
 //! pieces are in [`script`] (the job scripts and their quoting), [`shards`]
 //! (shard accounting) and [`submit`](mod@submit) (`sbatch`). Errors are
