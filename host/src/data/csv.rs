@@ -22,16 +22,17 @@ pub enum Header {
 }
 
 impl FromStr for Header {
-    type Err = String;
-    /// `auto`, `yes` (or `present`, `true`), `no` (or `absent`, `false`).
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = DataError;
+    /// `auto`, `yes` (or `present`, `true`), `no` (or `absent`, `false`,
+    /// `none`); anything else is an options error ([`DataError::options`]).
+    fn from_str(s: &str) -> Result<Self, DataError> {
         match s.to_ascii_lowercase().as_str() {
             "auto" => Ok(Header::Auto),
             "yes" | "present" | "true" => Ok(Header::Present),
             "no" | "absent" | "false" | "none" => Ok(Header::Absent),
-            _ => Err(format!(
+            _ => Err(DataError::options(format!(
                 "unknown header mode {s:?}; expected auto, yes or no"
-            )),
+            ))),
         }
     }
 }
@@ -52,17 +53,20 @@ pub enum LabelColumn {
 }
 
 impl FromStr for LabelColumn {
-    type Err = String;
-    /// `first`, `last`, a column number from 1, or a header name.
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = DataError;
+    /// `first`, `last`, a column number from 1, or a header name; an empty
+    /// value or column 0 is an options error ([`DataError::options`]).
+    fn from_str(s: &str) -> Result<Self, DataError> {
         match s {
             "first" => Ok(LabelColumn::First),
             "last" => Ok(LabelColumn::Last),
-            "" => Err("empty label column; expected first, last, a number from 1 or a name".into()),
+            "" => Err(DataError::options(
+                "empty label column; expected first, last, a number from 1 or a name",
+            )),
             _ if s.bytes().all(|b| b.is_ascii_digit()) => match s.parse::<usize>() {
-                Ok(0) | Err(_) => Err(format!(
+                Ok(0) | Err(_) => Err(DataError::options(format!(
                     "label column {s}: column numbers count from 1 to the number of columns"
-                )),
+                ))),
                 Ok(n) => Ok(LabelColumn::Number(n)),
             },
             _ => Ok(LabelColumn::Name(s.to_owned())),
@@ -183,7 +187,8 @@ pub(crate) fn parse_csv_plain(
                 column: i + 1,
             };
             if i + 1 == layout.label_column {
-                let label = parse_label(cell).map_err(|why| DataError::at(name, place, why))?;
+                let label =
+                    parse_label(cell).map_err(|why| DataError::at(name, place, why.to_string()))?;
                 table.labels.push(label);
             } else {
                 let value = parse_feature(cell).map_err(|why| {
@@ -472,10 +477,8 @@ pub fn write_csv<W: Write>(table: &Table, out: &mut W, header: bool) -> io::Resu
 mod tests {
     use super::*;
 
-    fn parse(text: &str, options: &CsvOptions) -> Result<Table, String> {
-        parse_csv(text.as_bytes(), "t.csv", options)
-            .map(|p| p.table)
-            .map_err(|e| e.to_string())
+    fn parse(text: &str, options: &CsvOptions) -> Result<Table, DataError> {
+        parse_csv(text.as_bytes(), "t.csv", options).map(|p| p.table)
     }
 
     fn default() -> CsvOptions {
@@ -539,12 +542,12 @@ mod tests {
             header: Header::Absent,
             ..default()
         };
-        let e = parse("y,x\n1,2\n", &absent).unwrap_err();
+        let e = parse("y,x\n1,2\n", &absent).unwrap_err().to_string();
         assert!(
             e.starts_with("t.csv:1: column 1: label \"y\" is not a class number"),
             "{e}"
         );
-        let e = parse("1,x\n1,2\n", &absent).unwrap_err();
+        let e = parse("1,x\n1,2\n", &absent).unwrap_err().to_string();
         assert!(
             e.contains("t.csv:1: column 2: \"x\" is not a number; expected a number like 0.5, -3 or 1e-3 (is this line a header?"),
             "{e}"
@@ -560,6 +563,7 @@ mod tests {
         assert!(
             "0".parse::<LabelColumn>()
                 .unwrap_err()
+                .to_string()
                 .contains("count from 1")
         );
         assert!("".parse::<LabelColumn>().is_err());
@@ -629,24 +633,24 @@ mod tests {
             ),
         ];
         for (text, expected) in cases {
-            let e = parse(text, &default()).unwrap_err();
+            let e = parse(text, &default()).unwrap_err().to_string();
             assert!(
                 e.starts_with(expected),
                 "{text:?}: got {e:?}, expected {expected:?}"
             );
         }
-        let e = parse("1;2;3\n", &default()).unwrap_err();
+        let e = parse("1;2;3\n", &default()).unwrap_err().to_string();
         assert!(e.contains("wrong delimiter?"), "{e}");
         let named = CsvOptions {
             label_column: LabelColumn::Name("digit".into()),
             ..default()
         };
-        let e = parse("a,b\n1,2\n", &named).unwrap_err();
+        let e = parse("a,b\n1,2\n", &named).unwrap_err().to_string();
         assert_eq!(
             e,
             "t.csv:1: no column named \"digit\" in the header; its columns are \"a\", \"b\""
         );
-        let e = parse("1,2\n", &named).unwrap_err();
+        let e = parse("1,2\n", &named).unwrap_err().to_string();
         assert!(
             e.starts_with("t.csv:1: label column \"digit\" is a name, but this first line is data"),
             "{e}"
@@ -655,7 +659,7 @@ mod tests {
             label_column: LabelColumn::Number(4),
             ..default()
         };
-        let e = parse("1,2,3\n", &numbered).unwrap_err();
+        let e = parse("1,2,3\n", &numbered).unwrap_err().to_string();
         assert_eq!(
             e,
             "t.csv:1: label column 4 does not exist: the line has 3 cells (columns 1 to 3)"
@@ -664,18 +668,26 @@ mod tests {
 
     #[test]
     fn line_numbers_count_blank_and_quoted_lines() {
-        let e = parse("1,2\n\n\n0,x\n", &default()).unwrap_err();
+        let e = parse("1,2\n\n\n0,x\n", &default()).unwrap_err().to_string();
         assert!(e.starts_with("t.csv:4: column 2:"), "{e}");
-        let e = parse("\"a\nb\",c\n1,2\n0,x\n", &default()).unwrap_err();
+        let e = parse("\"a\nb\",c\n1,2\n0,x\n", &default())
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("t.csv:4: column 2:"), "{e}");
-        let e = parse("1,2\r\n\r\n0,3\r\n1,\"\n\nx\"\n", &default()).unwrap_err();
+        let e = parse("1,2\r\n\r\n0,3\r\n1,\"\n\nx\"\n", &default())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("t.csv:4: column 2: \"\\n\\nx\" is not a number"),
             "{e}"
         );
-        let e = parse("1,2\n0,\"1\n\",\"x\"\n", &default()).unwrap_err();
+        let e = parse("1,2\n0,\"1\n\",\"x\"\n", &default())
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("t.csv:2: row has 3 cells"), "{e}");
-        let e = parse("1,2,3\n0,\"1\n\",x\n", &default()).unwrap_err();
+        let e = parse("1,2,3\n0,\"1\n\",x\n", &default())
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("t.csv:3: column 3: \"x\""), "{e}");
     }
 

@@ -393,10 +393,8 @@ mod tests {
         out
     }
 
-    fn parse(images: &[u8], labels: &[u8]) -> Result<Table, String> {
-        parse_idx(images, "img", labels, "lab")
-            .map(|p| p.table)
-            .map_err(|e| e.to_string())
+    fn parse(images: &[u8], labels: &[u8]) -> Result<Table, DataError> {
+        parse_idx(images, "img", labels, "lab").map(|p| p.table)
     }
 
     #[test]
@@ -490,7 +488,7 @@ mod tests {
             ),
         ];
         for (images, expected) in cases {
-            let e = parse(&images, &labels).unwrap_err();
+            let e = parse(&images, &labels).unwrap_err().to_string();
             assert!(e.starts_with(expected), "got {e:?}, expected {expected:?}");
         }
     }
@@ -502,24 +500,28 @@ mod tests {
             &[1, 2],
             &[1f32.to_be_bytes(), f32::NAN.to_be_bytes()].concat(),
         );
-        let e = parse(&nan, &idx(8, &[1], &[0])).unwrap_err();
+        let e = parse(&nan, &idx(8, &[1], &[0])).unwrap_err().to_string();
         assert_eq!(
             e,
             "img: byte 16: sample 1, value 2: NaN is not finite; features must be finite (no NaN or infinity)"
         );
         let huge = idx(0x0E, &[1, 1], &1e300f64.to_be_bytes());
-        let e = parse(&huge, &idx(8, &[1], &[0])).unwrap_err();
+        let e = parse(&huge, &idx(8, &[1], &[0])).unwrap_err().to_string();
         assert!(
             e.starts_with("img: byte 12: sample 1, value 1: 1e300 is too large for f32"),
             "{e}"
         );
         let images = idx(8, &[2, 1], &[0, 0]);
-        let e = parse(&images, &idx(8, &[3], &[0, 1, 2])).unwrap_err();
+        let e = parse(&images, &idx(8, &[3], &[0, 1, 2]))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "lab: byte 4: 3 labels, but the images file img has 2 samples; expected one label per sample"
         );
-        let e = parse(&images, &idx(0x09, &[2], &[0, 0xFF])).unwrap_err();
+        let e = parse(&images, &idx(0x09, &[2], &[0, 0xFF]))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("lab: byte 9: label 2 (-1): negative"), "{e}");
         let e = parse(
             &images,
@@ -529,7 +531,8 @@ mod tests {
                 &[0.5f32.to_be_bytes(), 1f32.to_be_bytes()].concat(),
             ),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.starts_with("lab: byte 8: label 1 (0.5): not a whole number"),
             "{e}"
@@ -542,14 +545,17 @@ mod tests {
                 &[0i32.to_be_bytes(), 70000i32.to_be_bytes()].concat(),
             ),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.starts_with("lab: byte 12: label 2 (70000): too large"),
             "{e}"
         );
-        let e = parse(&idx(8, &[2], &[0, 1]), &images).unwrap_err();
+        let e = parse(&idx(8, &[2], &[0, 1]), &images)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("lab: byte 3: labels file has 2 dimensions; expected 1 (one label per sample) (are the images and labels files swapped?)"), "{e}");
-        let e = parse(&images, &[0, 0, 8]).unwrap_err();
+        let e = parse(&images, &[0, 0, 8]).unwrap_err().to_string();
         assert!(e.starts_with("lab: byte 3: file has only 3 bytes"), "{e}");
     }
 
@@ -566,12 +572,14 @@ mod tests {
         let t = parse(&images, &labels).unwrap();
         assert_eq!(t.features, vec![4.0, 5.0]);
         let short = gz(&idx(8, &[3, 1], &[4, 5]));
-        let e = parse(&short, &labels).unwrap_err();
+        let e = parse(&short, &labels).unwrap_err().to_string();
         assert!(
             e.starts_with("img: byte 14 of the decompressed data: data ends early"),
             "{e}"
         );
-        let e = parse(&images[..images.len() - 3], &labels).unwrap_err();
+        let e = parse(&images[..images.len() - 3], &labels)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("gzip data ends early"), "{e}");
     }
 

@@ -181,22 +181,34 @@ pub(crate) fn parse_libsvm_plain(
     ))
 }
 
+/// Why the text before a `:` is not a feature index. The quoted text is
+/// shown at most 40 characters long.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+enum IndexError {
+    /// Not digits.
+    #[error("index {0} is not a whole number; expected an index from 1")]
+    NotWhole(String),
+    /// Index 0.
+    #[error("index 0; feature indices count from 1")]
+    Zero,
+    /// Beyond `u32::MAX`.
+    #[error("index {0} is too large")]
+    TooLarge(String),
+}
+
 /// A feature index: a whole number from 1.
-fn parse_index(text: &[u8]) -> Result<usize, String> {
+fn parse_index(text: &[u8]) -> Result<usize, IndexError> {
     if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
-        return Err(format!(
-            "index {} is not a whole number; expected an index from 1",
-            quoted(text)
-        ));
+        return Err(IndexError::NotWhole(quoted(text)));
     }
     let index = std::str::from_utf8(text)
         .ok()
         .and_then(|s| s.parse::<usize>().ok())
         .filter(|&i| i <= u32::MAX as usize);
     match index {
-        Some(0) => Err("index 0; feature indices count from 1".into()),
+        Some(0) => Err(IndexError::Zero),
         Some(i) => Ok(i),
-        None => Err(format!("index {} is too large", quoted(text))),
+        None => Err(IndexError::TooLarge(quoted(text))),
     }
 }
 
@@ -220,10 +232,8 @@ pub fn write_libsvm<W: Write>(table: &Table, out: &mut W) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn parse(text: &str, options: &LibsvmOptions) -> Result<Table, String> {
-        parse_libsvm(text.as_bytes(), "t.svm", options)
-            .map(|p| p.table)
-            .map_err(|e| e.to_string())
+    fn parse(text: &str, options: &LibsvmOptions) -> Result<Table, DataError> {
+        parse_libsvm(text.as_bytes(), "t.svm", options).map(|p| p.table)
     }
 
     #[test]
@@ -317,7 +327,9 @@ mod tests {
             ),
         ];
         for (text, expected) in cases {
-            let e = parse(text, &LibsvmOptions::default()).unwrap_err();
+            let e = parse(text, &LibsvmOptions::default())
+                .unwrap_err()
+                .to_string();
             assert!(
                 e.starts_with(expected),
                 "{text:?}: got {e:?}, expected {expected:?}"
@@ -327,12 +339,14 @@ mod tests {
             width: Some(2),
             ..LibsvmOptions::default()
         };
-        let e = parse("1 1:1\n0 3:1\n", &narrow).unwrap_err();
+        let e = parse("1 1:1\n0 3:1\n", &narrow).unwrap_err().to_string();
         assert_eq!(
             e,
             "t.svm:2: field 2: \"3:1\": index 3 is beyond the width of 2 features that was given"
         );
-        let e = parse("1:1 2:1\n", &LibsvmOptions::default()).unwrap_err();
+        let e = parse("1:1 2:1\n", &LibsvmOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("(a line starts with its label"), "{e}");
     }
 

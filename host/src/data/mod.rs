@@ -125,7 +125,7 @@ pub use gzip::{MAX_DECOMPRESSED, gunzip_if_gzip, is_gzip};
 pub use idx::{IdxType, labels_path_for, parse_idx, write_idx};
 pub use libsvm::{DEFAULT_MAX_VALUES, LibsvmOptions, parse_libsvm, write_libsvm};
 pub use scale::{Scaler, Scaling};
-pub use split::stratified_split;
+pub use split::{SplitError, stratified_split};
 pub use table::{Parsed, Table};
 pub use values::MAX_LABEL;
 
@@ -149,14 +149,17 @@ pub enum Format {
 }
 
 impl FromStr for Format {
-    type Err = String;
-    /// `csv`, `idx`, `libsvm` (or `svmlight`, `svm`).
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = DataError;
+    /// `csv`, `idx`, `libsvm` (or `svmlight`, `svm`); anything else is an
+    /// options error ([`DataError::options`]).
+    fn from_str(s: &str) -> Result<Self, DataError> {
         match s.to_ascii_lowercase().as_str() {
             "csv" => Ok(Format::Csv),
             "idx" | "mnist" => Ok(Format::Idx),
             "libsvm" | "svmlight" | "svm" => Ok(Format::Libsvm),
-            _ => Err(format!("unknown format {s:?}; expected csv, idx or libsvm")),
+            _ => Err(DataError::options(format!(
+                "unknown format {s:?}; expected csv, idx or libsvm"
+            ))),
         }
     }
 }
@@ -555,7 +558,7 @@ fn finish<R: rand_core::Rng>(
         None => {
             let (train_rows, test_rows) =
                 stratified_split(&train.table.labels, spec.test_fraction, split_rng)
-                    .map_err(|why| train.file_error(why))?;
+                    .map_err(|why| train.file_error(why.to_string()))?;
             if test_rows.is_empty() {
                 return Err(train.file_error(format!(
                     "test fraction {} of {} samples leaves no test samples; expected a larger \

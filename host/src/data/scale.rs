@@ -1,5 +1,6 @@
 //! Feature scaling, fitted on the training part and applied to both parts.
 
+use super::error::DataError;
 use super::table::Table;
 use std::fmt;
 use std::str::FromStr;
@@ -19,16 +20,18 @@ pub enum Scaling {
 }
 
 impl FromStr for Scaling {
-    type Err = String;
-    /// `none`, `min-max` (or `minmax`), `standardize` (or `standard`, `z-score`).
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = DataError;
+    /// `none`, `min-max` (or `minmax`), `standardize` (or `standard`,
+    /// `z-score`); anything else is an options error
+    /// ([`DataError::options`]).
+    fn from_str(s: &str) -> Result<Self, DataError> {
         match s.to_ascii_lowercase().as_str() {
             "none" => Ok(Scaling::None),
             "min-max" | "minmax" => Ok(Scaling::MinMax),
             "standardize" | "standard" | "z-score" | "zscore" => Ok(Scaling::Standardize),
-            _ => Err(format!(
+            _ => Err(DataError::options(format!(
                 "unknown scaling {s:?}; expected none, min-max or standardize"
-            )),
+            ))),
         }
     }
 }

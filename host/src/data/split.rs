@@ -3,6 +3,18 @@
 use rand_core::Rng;
 use sooth_core::sampler::shuffle;
 
+/// Why rows could not be split.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SplitError {
+    /// More rows than the split's `u32` row indices can hold.
+    #[error("{rows} rows are too many to split (limit {})", u32::MAX)]
+    TooManyRows {
+        /// The number of rows.
+        rows: usize,
+    },
+}
+
 /// Splits rows `0..labels.len()` into (train, test) index lists, both in
 /// ascending order, keeping each class's share in the test part.
 ///
@@ -14,18 +26,16 @@ use sooth_core::sampler::shuffle;
 /// part can then be a little smaller). Which rows of a class go to the test
 /// part is a Fisher-Yates shuffle of them with `rng` (classes in order).
 ///
-/// `fraction` is clamped to `[0, 1]`; more than `u32::MAX` rows is an error.
+/// `fraction` is clamped to `[0, 1]`; more than `u32::MAX` rows is
+/// [`SplitError::TooManyRows`].
 pub fn stratified_split<R: Rng + ?Sized>(
     labels: &[u16],
     fraction: f64,
     rng: &mut R,
-) -> Result<(Vec<usize>, Vec<usize>), String> {
+) -> Result<(Vec<usize>, Vec<usize>), SplitError> {
     let n = labels.len();
     if u32::try_from(n).is_err() {
-        return Err(format!(
-            "{n} rows are too many to split (limit {})",
-            u32::MAX
-        ));
+        return Err(SplitError::TooManyRows { rows: n });
     }
     let fraction = if fraction.is_nan() {
         0.0
@@ -88,6 +98,17 @@ mod tests {
             &mut Xoshiro256PlusPlus::seed_from_u64(seed),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn too_many_rows_say_the_limit() {
+        assert_eq!(
+            SplitError::TooManyRows {
+                rows: 5_000_000_000
+            }
+            .to_string(),
+            "5000000000 rows are too many to split (limit 4294967295)"
+        );
     }
 
     fn count(labels: &[u16], rows: &[usize], class: u16) -> usize {
