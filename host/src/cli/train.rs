@@ -1,8 +1,9 @@
 //! `sooth train`: one training run, reported per epoch and in a summary.
 
-use super::{DataArgs, ModelArgs, OptimizerArgs, TrainingArgs, describe_optimizer, run_spec};
+use super::{DataArgs, ModelArgs, OptimizerArgs, TrainingArgs, run_spec};
 use crate::data::{Loaded, Scaling, load};
 use crate::run::{EpochRecord, RunResult, RunSpec, Trained, train};
+use crate::spec::describe_optimizer;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -67,11 +68,11 @@ pub struct Summary<'a> {
 pub fn run(args: TrainArgs) -> Result<(), String> {
     let mut spec =
         run_spec(&args.model, &args.optimizer, &args.training).unwrap_or_else(|e| e.exit());
-    args.data.check("train").unwrap_or_else(|e| e.exit());
+    let data_spec = args.data.spec("train").unwrap_or_else(|e| e.exit());
     for path in [&args.save, &args.metrics].into_iter().flatten() {
         check_output(path)?;
     }
-    let data = load(&args.data.spec()).map_err(|e| e.to_string())?;
+    let data = load(&data_spec).map_err(|e| e.to_string())?;
     if let Some(path) = &args.training.init_from {
         spec.initial = Some(initial_params(path, &spec, &data)?);
     }

@@ -12,7 +12,7 @@ pub mod study;
 
 pub use plan::{PlannedRun, Shard, assign_shards, expected_cost, plan, shard_runs};
 pub use store::{CurveLine, Manifest, Row};
-pub use study::{DEFAULT_STUDY, Study};
+pub use study::{DEFAULT_STUDY, Study, StudyError, StudyProblem};
 
 use crate::data::{Loaded, load};
 use crate::run::{Trained, train};

@@ -75,10 +75,10 @@ pub fn plan(study: &Study, train_len: usize, test_len: usize) -> Vec<PlannedRun>
                 let config = &opt.configs[c];
                 let spec = RunSpec {
                     model: model.clone(),
-                    optimizer: study.optimizer_config(&opt.name, &config.flags),
+                    optimizer: config.optimizer,
                     batch,
-                    sampling: study.sampling(),
-                    last_batch: study.last_batch(),
+                    sampling: study.sampling,
+                    last_batch: study.last_batch,
                     epochs: opt.epochs,
                     seed,
                     evaluate_train: false,
