@@ -5,6 +5,7 @@ pub mod cli;
 pub mod data;
 pub mod report;
 pub mod run;
+pub mod run_files;
 pub mod spec;
 pub mod stats;
 pub mod sweep;

@@ -24,6 +24,7 @@ pub struct EvalArgs {
     /// The model file (from `sooth train --save`).
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
+    /// Where the data comes from and how it is prepared.
     #[command(flatten)]
     #[command(next_help_heading = "Data (scaling comes from the model)")]
     pub data: DataArgs,

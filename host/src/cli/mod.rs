@@ -99,17 +99,9 @@ pub fn main() -> i32 {
 }
 
 /// The bytes of the saved model at `path`, checked to be a sooth model
-/// (`SavedModel::read` them to use it), or an error naming the file.
+/// (see [`crate::run_files::read_model_file`]), or a message naming the file.
 pub fn read_model_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    let name = path.display();
-    let bytes = std::fs::read(path).map_err(|e| {
-        format!(
-            "{name}: {}",
-            crate::data::read_error(&e, "a sooth model file")
-        )
-    })?;
-    sooth_core::SavedModel::read(&bytes).map_err(|e| format!("{name}: {e}"))?;
-    Ok(bytes)
+    crate::run_files::read_model_file(path).map_err(|e| e.to_string())
 }
 
 /// A usage error of the command `sub` in clap's words and format (exit

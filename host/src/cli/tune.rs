@@ -25,12 +25,15 @@ when --budget or --time is spent. DIR is a sweep directory: rerun to resume, \
 sooth tune --optimizer sgd --batch-sizes 8,32,128,512,full --grid lr=0.01,0.1 --out runs/tune-sgd"
 )]
 pub struct TuneArgs {
+    /// Where the data comes from and how it is prepared.
     #[command(flatten)]
     #[command(next_help_heading = "Data")]
     pub data: DataArgs,
+    /// The network.
     #[command(flatten)]
     #[command(next_help_heading = "Model")]
     pub model: ModelArgs,
+    /// The optimizer and its hyperparameters.
     #[command(flatten)]
     #[command(next_help_heading = "Optimizer")]
     pub optimizer: OptimizerArgs,

@@ -510,7 +510,7 @@ impl Study {
                         .ok_or_else(|| {
                             format!("{v} is not a flag value (a string, number or boolean)")
                         })
-                        .and_then(|s| s.parse::<BatchSize>())
+                        .and_then(|s| s.parse::<BatchSize>().map_err(|e| e.to_string()))
                         .map_err(|e| StudyProblem::Grid(format!("[grid] batch_sizes: {e}")))
                 })
                 .collect::<Result<Vec<_>, _>>()?,
@@ -837,6 +837,42 @@ mod tests {
     #[test]
     fn the_default_study_keeps_its_hash() {
         assert_eq!(Study::default_study().config_hash(), "afc09eb38e3d939c");
+    }
+
+    /// A study with every kind of option keeps its hash too (`sooth sweep
+    /// --plan` of this file on main at dc6bd4c).
+    #[test]
+    fn a_study_with_data_model_and_grids_keeps_its_hash() {
+        let s = Study::from_toml(
+            r#"
+name = "x"
+[data]
+dataset = "blobs:classes=3,width=4"
+scale = "standardize"
+test_fraction = 0.3
+[model]
+hidden = [8, 4]
+l2 = 0.0001
+[grid]
+batch_sizes = ["16", "full"]
+seeds = [3, 5]
+sampling = "replacement"
+[[optimizer]]
+name = "sgd"
+lr = [0.01, 0.1]
+nesterov = true
+[[optimizer]]
+name = "lbfgs"
+line_search = ["armijo", "wolfe"]
+c1 = 0.001
+history = "5"
+"#,
+            "x.toml",
+        )
+        .unwrap();
+        assert_eq!(s.config_hash(), "be5011180413ddee");
+        assert_eq!(s.optimizers[1].configs.len(), 2);
+        assert_eq!(s.sampling, Sampling::WithReplacement);
     }
 
     /// `study.json` holds the study as written and reads back to the same

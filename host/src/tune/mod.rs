@@ -20,7 +20,7 @@ use crate::run::BatchSize;
 use crate::spec::{DataOptions, ModelOptions, OptimizerOptions};
 use crate::sweep::study::{StudyOptimizer, StudyParts, expand};
 use crate::sweep::{
-    PlannedRun, Row, Study, StudyProblem, SweepOptions, plan, store, sweep_selected,
+    PlannedRun, Row, Study, StudyProblem, SweepError, SweepOptions, plan, store, sweep_selected,
 };
 use race::{Observation, Race, RaceSettings, Stop};
 use serde::Serialize;
@@ -58,7 +58,7 @@ pub enum TuneError {
         seeds: usize,
     },
     /// The sweep underneath failed (reading or writing the directory).
-    Sweep(String),
+    Sweep(SweepError),
     /// The sweep did not produce runs the race needs.
     Missing {
         /// The tune's directory.
@@ -83,7 +83,8 @@ impl fmt::Display for TuneError {
                 f,
                 "every batch size exceeds the {train_samples} training samples"
             ),
-            TuneError::Settings(m) | TuneError::Sweep(m) => f.write_str(m),
+            TuneError::Settings(m) => f.write_str(m),
+            TuneError::Sweep(e) => write!(f, "{e}"),
             TuneError::Budget {
                 budget,
                 candidates,
@@ -453,7 +454,7 @@ pub fn run(
 }
 
 /// The rows of `dir` (what a killed run left is dropped by the sweep).
-pub fn read_rows(dir: &Path) -> Result<Vec<Row>, String> {
+pub fn read_rows(dir: &Path) -> Result<Vec<Row>, SweepError> {
     Ok(store::read_jsonl::<Row>(&dir.join(store::RUNS_JSONL))?.0)
 }
 
