@@ -39,6 +39,16 @@ pub enum SpecError {
         /// What was expected, e.g. `a finite value > 0`.
         expected: String,
     },
+    /// A value its type rejects with its own reason (which says what it
+    /// expected), e.g. `unknown scaling "x"; expected none, ...`.
+    Unparsable {
+        /// The flag with its value name.
+        flag: String,
+        /// The value as written.
+        value: String,
+        /// The type's reason.
+        reason: String,
+    },
     /// A key that is not an option of its section.
     UnknownKey {
         /// The key as written.
@@ -90,6 +100,11 @@ impl fmt::Display for SpecError {
                 f,
                 "invalid value '{value}' for '{flag}': expected {expected}"
             ),
+            SpecError::Unparsable {
+                flag,
+                value,
+                reason,
+            } => write!(f, "invalid value '{value}' for '{flag}': {reason}"),
             SpecError::UnknownKey { key, section } => {
                 let keys: &[&str] = match *section {
                     "data" => DataOptions::KEYS,
@@ -188,10 +203,10 @@ where
     T: FromStr,
     T::Err: fmt::Display,
 {
-    text.parse().map_err(|e: T::Err| SpecError::InvalidValue {
+    text.parse().map_err(|e: T::Err| SpecError::Unparsable {
         flag: flag.into(),
         value: text.into(),
-        expected: e.to_string(),
+        reason: e.to_string(),
     })
 }
 

@@ -171,7 +171,7 @@ pub struct DataArgs {
 /// and format (exit code 2).
 pub fn spec_error(command: &str, error: SpecError) -> clap::Error {
     let kind = match error {
-        SpecError::InvalidValue { .. } => ErrorKind::ValueValidation,
+        SpecError::InvalidValue { .. } | SpecError::Unparsable { .. } => ErrorKind::ValueValidation,
         SpecError::UnknownKey { .. } => ErrorKind::UnknownArgument,
         _ => ErrorKind::ArgumentConflict,
     };

@@ -151,7 +151,7 @@ pub enum StudyError {
         /// Where it came from.
         origin: String,
         /// What is wrong.
-        problem: StudyProblem,
+        problem: Box<StudyProblem>,
     },
 }
 
@@ -445,7 +445,7 @@ impl Study {
     pub fn from_toml(text: &str, origin: &str) -> Result<Study, StudyError> {
         let invalid = |problem| StudyError::Invalid {
             origin: origin.to_string(),
-            problem,
+            problem: Box::new(problem),
         };
         let file: StudyFile = toml::from_str(text)
             .map_err(|e| invalid(StudyProblem::Toml(e.to_string().trim_end().to_string())))?;
