@@ -650,64 +650,64 @@ pub enum CgFormulaKind {
 pub struct OptimizerOptions {
     /// The optimizer (`name` in a study, `--optimizer` on the command line).
     pub name: OptimizerKind,
-    /// `lr` [sgd, adam]: step size.
+    /// `lr` (sgd, adam): step size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr: Option<f32>,
-    /// `momentum` [sgd].
+    /// `momentum` (sgd).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub momentum: Option<f32>,
-    /// `nesterov` [sgd].
+    /// `nesterov` (sgd).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nesterov: Option<bool>,
-    /// `weight_decay` [sgd, adam].
+    /// `weight_decay` (sgd, adam).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_decay: Option<f32>,
-    /// `beta1` [adam].
+    /// `beta1` (adam).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta1: Option<f32>,
-    /// `beta2` [adam].
+    /// `beta2` (adam).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta2: Option<f32>,
-    /// `epsilon` [adam].
+    /// `epsilon` (adam).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epsilon: Option<f32>,
-    /// `cg_formula` [cg].
+    /// `cg_formula` (cg).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cg_formula: Option<CgFormulaKind>,
-    /// `history` [lbfgs].
+    /// `history` (lbfgs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<usize>,
-    /// `line_search` [cg, lbfgs].
+    /// `line_search` (cg, lbfgs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line_search: Option<LineSearchKind>,
-    /// `initial_step` [cg, lbfgs].
+    /// `initial_step` (cg, lbfgs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial_step: Option<f32>,
-    /// `c1` [armijo, wolfe].
+    /// `c1` (armijo, wolfe).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub c1: Option<f64>,
-    /// `c2` [wolfe].
+    /// `c2` (wolfe).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub c2: Option<f64>,
-    /// `backtrack` [armijo].
+    /// `backtrack` (armijo).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backtrack: Option<f64>,
-    /// `max_trials` [armijo, wolfe].
+    /// `max_trials` (armijo, wolfe).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_trials: Option<u32>,
-    /// `curvature` [lbfgs].
+    /// `curvature` (lbfgs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub curvature: Option<CurvatureKind>,
-    /// `inner_iterations` [lbfgs].
+    /// `inner_iterations` (lbfgs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inner_iterations: Option<u32>,
-    /// `damping` [lbfgs].
+    /// `damping` (lbfgs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub damping: Option<bool>,
-    /// `curvature_eps` [lbfgs].
+    /// `curvature_eps` (lbfgs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub curvature_eps: Option<f32>,
-    /// `max_step` [lbfgs].
+    /// `max_step` (lbfgs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_step: Option<f32>,
 }
