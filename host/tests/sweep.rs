@@ -234,3 +234,50 @@ fn study_errors_name_the_file_and_the_option() {
     );
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// `sooth merge` reads each shard's study.json back option by option: a
+/// corrupt option there is an error naming the file and the option (it
+/// used to fall back to the default data set, or panic).
+#[test]
+fn merge_of_a_corrupt_study_json_is_an_error_naming_file_and_key() {
+    let base = scratch("corrupt");
+    let config = write_study(
+        &base,
+        "[data]\ndataset = \"blobs\"\n[model]\nhidden = [4]\n[grid]\nbatch_sizes = [\"full\"]\n\
+         seeds = 1\nepochs = 1\n[[optimizer]]\nname = \"lbfgs\"\nhistory = 5\n",
+    );
+    let shard = base.join("shard");
+    run_sweep(&config, &shard, &[]);
+    let study_json = shard.join("study.json");
+    let good = std::fs::read_to_string(&study_json).unwrap();
+    for (from, to, says) in [
+        (
+            "\"history\": \"5\"",
+            "\"history\": \"many\"",
+            "invalid value 'many' for '--history <M>'",
+        ),
+        (
+            "\"dataset\": \"blobs\"",
+            "\"dataset\": \"blobs\",\n        \"scale\": \"weird\"",
+            "[data]: invalid value 'weird' for '--scale",
+        ),
+    ] {
+        let bad = good.replace(from, to);
+        assert_ne!(bad, good, "{from} is not in study.json:\n{good}");
+        std::fs::write(&study_json, &bad).unwrap();
+        let output = sooth()
+            .args(["merge", "--quiet", "--out"])
+            .arg(base.join("merged"))
+            .arg(&shard)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&*study_json.to_string_lossy()) && err.contains(says),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}

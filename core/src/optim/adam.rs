@@ -24,6 +24,18 @@ pub struct AdamConfig {
 }
 
 impl AdamConfig {
+    /// The host's defaults: learning rate 1e-3, betas 0.9 and 0.999,
+    /// epsilon 1e-8, no weight decay.
+    pub const DEFAULT: Self = AdamConfig {
+        learning_rate: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: 1e-8,
+        weight_decay: 0.0,
+    };
+}
+
+impl AdamConfig {
     /// The usual constants (0.9, 0.999, 1e-8) with the given learning rate.
     pub const fn new(learning_rate: f32) -> Self {
         AdamConfig {

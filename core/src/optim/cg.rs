@@ -31,6 +31,16 @@ pub struct CgConfig {
 }
 
 impl CgConfig {
+    /// The host's defaults: Fletcher-Reeves, Armijo backtracking
+    /// ([`Armijo::DEFAULT`]), initial step 1.
+    pub const DEFAULT: Self = CgConfig {
+        formula: CgFormula::FletcherReeves,
+        line_search: LineSearch::Armijo(Armijo::DEFAULT),
+        initial_step: 1.0,
+    };
+}
+
+impl CgConfig {
     /// The formula with Armijo backtracking from the given initial step.
     pub const fn new(formula: CgFormula, initial_step: f32) -> Self {
         CgConfig {

@@ -66,6 +66,24 @@ pub struct LbfgsConfig {
 }
 
 impl LbfgsConfig {
+    /// The host's defaults: history 10, strong Wolfe
+    /// ([`StrongWolfe::DEFAULT`]), same-batch curvature, unit initial step,
+    /// one iteration per batch, guard 1e-6, no damping, no gradient
+    /// tolerance, no step limit.
+    pub const DEFAULT: Self = LbfgsConfig {
+        history: 10,
+        line_search: LineSearch::StrongWolfe(StrongWolfe::DEFAULT),
+        initial_step: 1.0,
+        mode: CurvatureMode::SameBatch,
+        inner_iterations: 1,
+        curvature_eps: 1e-6,
+        damping: false,
+        grad_tolerance: 0.0,
+        max_step: 0.0,
+    };
+}
+
+impl LbfgsConfig {
     /// History `m`, strong Wolfe, same-batch curvature, unit initial step.
     pub const fn new(history: usize) -> Self {
         LbfgsConfig {

@@ -21,6 +21,18 @@ pub struct Armijo {
 }
 
 impl Armijo {
+    /// The backtracking factor.
+    pub const fn shrink(&self) -> f64 {
+        self.shrink
+    }
+
+    /// The most trial steps.
+    pub const fn max_trials(&self) -> u32 {
+        self.max_trials
+    }
+}
+
+impl Armijo {
     /// Validated constants: `0 < c1 < 1`, `0 < shrink < 1`, `max_trials >= 1`.
     pub fn new(c1: f64, shrink: f64, max_trials: u32) -> Result<Self, Error> {
         check_param(c1 > 0.0 && c1 < 1.0, "Armijo c1", "a value in (0, 1)")?;
@@ -59,6 +71,13 @@ pub struct StrongWolfe {
     c1: f64,
     c2: f64,
     max_trials: u32,
+}
+
+impl StrongWolfe {
+    /// The most trial steps.
+    pub const fn max_trials(&self) -> u32 {
+        self.max_trials
+    }
 }
 
 impl StrongWolfe {

@@ -21,6 +21,17 @@ pub struct SgdConfig {
 }
 
 impl SgdConfig {
+    /// The host's defaults: learning rate 0.1, heavy-ball momentum 0.9, no
+    /// weight decay.
+    pub const DEFAULT: Self = SgdConfig {
+        learning_rate: 0.1,
+        momentum: 0.9,
+        nesterov: false,
+        weight_decay: 0.0,
+    };
+}
+
+impl SgdConfig {
     /// Plain SGD with the given learning rate.
     pub const fn new(learning_rate: f32) -> Self {
         SgdConfig {

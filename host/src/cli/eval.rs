@@ -24,6 +24,7 @@ pub struct EvalArgs {
     /// The model file (from `sooth train --save`).
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
+    /// Where the data comes from and how it is prepared.
     #[command(flatten)]
     #[command(next_help_heading = "Data (scaling comes from the model)")]
     pub data: DataArgs,
@@ -57,7 +58,7 @@ pub fn run(args: EvalArgs) -> Result<(), String> {
         )
         .exit();
     }
-    args.data.check("eval").unwrap_or_else(|e| e.exit());
+    let data_spec = args.data.spec("eval").unwrap_or_else(|e| e.exit());
     let name = args.model.display().to_string();
     let bytes = super::read_model_file(&args.model)?;
     let model = SavedModel::read(&bytes).map_err(|e| format!("{name}: {e}"))?;
@@ -67,7 +68,7 @@ pub fn run(args: EvalArgs) -> Result<(), String> {
     model
         .read_params(&mut params)
         .map_err(|e| format!("{name}: {e}"))?;
-    let data = load(&args.data.spec()).map_err(|e| e.to_string())?;
+    let data = load(&data_spec).map_err(|e| e.to_string())?;
     let (inputs, outputs) = (shape.inputs(), shape.outputs());
     if data.train.width != inputs || data.train.classes > outputs {
         return Err(format!(

@@ -11,13 +11,14 @@ pub mod train;
 pub mod tune;
 
 use crate::data::{DataSpec, Format, Header, LabelColumn, Scaling};
-use crate::run::{BatchSize, ModelSpec, RunSpec};
+use crate::run::{BatchSize, RunSpec};
+pub use crate::spec::{
+    ActivationKind, CgFormulaKind, CurvatureKind, LineSearchKind, OptimizerKind,
+};
+use crate::spec::{DataOptions, ModelOptions, OptimizerOptions, SpecError};
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
-use sooth_core::{
-    Activation, AdamConfig, Armijo, CgConfig, CgFormula, CurvatureMode, LastBatch, LbfgsConfig,
-    LineSearch, OptimizerConfig, Sampling, SgdConfig, StrongWolfe,
-};
+use sooth_core::{LastBatch, OptimizerConfig, Sampling};
 use std::path::PathBuf;
 
 /// sooth: minibatch second-order training of small neural networks, from a
@@ -98,17 +99,9 @@ pub fn main() -> i32 {
 }
 
 /// The bytes of the saved model at `path`, checked to be a sooth model
-/// (`SavedModel::read` them to use it), or an error naming the file.
+/// (see [`crate::run_files::read_model_file`]), or a message naming the file.
 pub fn read_model_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    let name = path.display();
-    let bytes = std::fs::read(path).map_err(|e| {
-        format!(
-            "{name}: {}",
-            crate::data::read_error(&e, "a sooth model file")
-        )
-    })?;
-    sooth_core::SavedModel::read(&bytes).map_err(|e| format!("{name}: {e}"))?;
-    Ok(bytes)
+    crate::run_files::read_model_file(path).map_err(|e| e.to_string())
 }
 
 /// A usage error of the command `sub` in clap's words and format (exit
@@ -174,86 +167,42 @@ pub struct DataArgs {
     pub data_seed: u64,
 }
 
-impl DataArgs {
-    /// Checks the values clap's types cannot: usage errors of `command`.
-    pub fn check(&self, command: &str) -> Result<(), clap::Error> {
-        let invalid = |message: String| usage_error(command, ErrorKind::ValueValidation, message);
-        if let Some(c) = self.classes
-            && !(2..=usize::from(crate::data::MAX_LABEL) + 1).contains(&c)
-        {
-            return Err(invalid(format!(
-                "invalid value '{c}' for '--classes <N>': expected 2 to {}",
-                usize::from(crate::data::MAX_LABEL) + 1
-            )));
-        }
-        if self.width == Some(0) {
-            return Err(invalid(
-                "invalid value '0' for '--width <N>': expected at least 1 feature".into(),
-            ));
-        }
-        if let Some(f) = self.test_fraction {
-            if !(f > 0.0 && f < 1.0) {
-                return Err(invalid(format!(
-                    "invalid value '{f}' for '--test-fraction <FRACTION>': expected a number \
-                     between 0 and 1 (exclusive), e.g. 0.25"
-                )));
-            }
-            let fixed = if self.test_data.is_some() {
-                Some("'--test-data'".to_string())
-            } else if self.dataset == "digits" {
-                Some(format!(
-                    "'--dataset {}' (it has a fixed test split)",
-                    self.dataset
-                ))
-            } else {
-                None
-            };
-            if let Some(with) = fixed {
-                return Err(usage_error(
-                    command,
-                    ErrorKind::ArgumentConflict,
-                    format!("the argument '--test-fraction' cannot be used with {with}"),
-                ));
-            }
-        }
-        Ok(())
-    }
+/// A specification's error as a usage error of `command`, in clap's words
+/// and format (exit code 2).
+pub fn spec_error(command: &str, error: SpecError) -> clap::Error {
+    let kind = match error {
+        SpecError::InvalidValue { .. } | SpecError::Unparsable { .. } => ErrorKind::ValueValidation,
+        SpecError::UnknownKey { .. } => ErrorKind::UnknownArgument,
+        _ => ErrorKind::ArgumentConflict,
+    };
+    usage_error(command, kind, error)
+}
 
-    /// The data loader's description of these flags.
-    pub fn spec(&self) -> DataSpec {
-        DataSpec {
-            dataset: self.dataset.clone(),
+impl DataArgs {
+    /// The data options these flags write (flags at their default are not
+    /// written).
+    pub fn options(&self) -> DataOptions {
+        let d = DataSpec::default();
+        DataOptions {
+            dataset: (self.dataset != d.dataset).then(|| self.dataset.clone()),
             format: self.format,
             test_data: self.test_data.clone(),
-            labels_path: self.labels.clone(),
-            test_labels_path: self.test_labels.clone(),
-            header: self.header,
-            label_column: self.label_column.clone(),
+            labels: self.labels.clone(),
+            test_labels: self.test_labels.clone(),
+            header: (self.header != d.header).then_some(self.header),
+            label_column: (self.label_column != d.label_column).then(|| self.label_column.clone()),
             width: self.width,
             classes: self.classes,
-            scaling: self.scaling,
-            test_fraction: self.test_fraction.unwrap_or(0.25),
-            seed: self.data_seed,
-            ..DataSpec::default()
+            scale: (self.scaling != d.scaling).then_some(self.scaling),
+            test_fraction: self.test_fraction,
+            data_seed: (self.data_seed != d.seed).then_some(self.data_seed),
         }
     }
-}
 
-/// The hidden activation, as a flag value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ActivationArg {
-    /// max(z, 0).
-    Relu,
-    /// tanh(z).
-    Tanh,
-}
-
-impl From<ActivationArg> for Activation {
-    fn from(a: ActivationArg) -> Activation {
-        match a {
-            ActivationArg::Relu => Activation::Relu,
-            ActivationArg::Tanh => Activation::Tanh,
-        }
+    /// The data loader's description of these flags, or a usage error of
+    /// `command` for a value out of range or a conflict.
+    pub fn spec(&self, command: &str) -> Result<DataSpec, clap::Error> {
+        self.options().resolve().map_err(|e| spec_error(command, e))
     }
 }
 
@@ -272,7 +221,7 @@ pub struct ModelArgs {
     /// Hidden activation (initialization: He uniform for relu, Glorot
     /// uniform for tanh).
     #[arg(long, default_value = "relu")]
-    pub activation: ActivationArg,
+    pub activation: ActivationKind,
     /// L2 weight decay in the loss: + l2/2 * sum of squared weights.
     #[arg(
         allow_negative_numbers = true,
@@ -284,58 +233,16 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// The model spec.
-    pub fn spec(&self) -> ModelSpec {
-        ModelSpec {
-            hidden: self.hidden.iter().copied().filter(|&h| h > 0).collect(),
-            activation: self.activation.into(),
-            l2: self.l2,
+    /// The model options these flags write (flags at their default are
+    /// not written).
+    pub fn options(&self) -> ModelOptions {
+        ModelOptions {
+            hidden: (self.hidden != ModelOptions::DEFAULT_HIDDEN).then(|| self.hidden.clone()),
+            activation: (self.activation != ModelOptions::DEFAULT_ACTIVATION)
+                .then_some(self.activation),
+            l2: (self.l2 != 0.0).then_some(self.l2),
         }
     }
-}
-
-/// The optimizers, as a flag value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OptimizerKind {
-    /// Stochastic gradient descent with momentum.
-    Sgd,
-    /// Adam.
-    Adam,
-    /// Nonlinear conjugate gradient.
-    Cg,
-    /// Minibatch L-BFGS.
-    Lbfgs,
-}
-
-/// Line searches, as a flag value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LineSearchKind {
-    /// No search: the initial step.
-    Fixed,
-    /// Armijo backtracking.
-    Armijo,
-    /// Strong Wolfe (More-Thuente).
-    Wolfe,
-}
-
-/// Curvature-pair modes, as a flag value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CurvatureArg {
-    /// y from the gradients of two consecutive batches.
-    Naive,
-    /// y from the gradients of the same batch (one extra gradient per step
-    /// unless the line search computes it).
-    SameBatch,
-}
-
-/// CG formulas, as a flag value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CgFormulaArg {
-    /// Fletcher-Reeves.
-    Fr,
-    /// Polak-Ribiere+ (beta clipped at 0).
-    #[value(name = "pr+", alias = "pr")]
-    PrPlus,
 }
 
 /// The optimizer and its hyperparameters. Each flag belongs to the
@@ -398,7 +305,7 @@ pub struct OptimizerArgs {
     pub epsilon: Option<f32>,
     /// [cg] The conjugacy formula (default fr).
     #[arg(long, value_name = "fr|pr+", help_heading = "Optimizer: CG and L-BFGS")]
-    pub cg_formula: Option<CgFormulaArg>,
+    pub cg_formula: Option<CgFormulaKind>,
     /// [lbfgs] Curvature pairs kept, 1..=64 (default 10).
     #[arg(long, value_name = "M", help_heading = "Optimizer: CG and L-BFGS")]
     pub history: Option<usize>,
@@ -443,7 +350,7 @@ pub struct OptimizerArgs {
     pub max_trials: Option<u32>,
     /// [lbfgs] How curvature pairs are formed from minibatches (default same-batch).
     #[arg(long, help_heading = "Optimizer: CG and L-BFGS")]
-    pub curvature: Option<CurvatureArg>,
+    pub curvature: Option<CurvatureKind>,
     /// [lbfgs] Iterations on each minibatch (default 1).
     #[arg(long, value_name = "N", help_heading = "Optimizer: CG and L-BFGS")]
     pub inner_iterations: Option<u32>,
@@ -469,211 +376,38 @@ pub struct OptimizerArgs {
 }
 
 impl OptimizerArgs {
-    /// A range error of the core, as clap's `invalid value` error naming
-    /// the flag and the value given.
-    fn invalid_value(&self, error: sooth_core::Error) -> clap::Error {
-        let sooth_core::Error::InvalidHyperparameter { name, expected } = error else {
-            return usage_error("train", ErrorKind::ValueValidation, error);
-        };
-        let shown = |v: Option<String>| v.unwrap_or_else(|| "(default)".into());
-        let s = |v: Option<f32>| v.map(|v| v.to_string());
-        let (flag, value) = match name {
-            "learning rate" => ("--lr <LR>", s(self.lr)),
-            "momentum" => ("--momentum <MU>", s(self.momentum)),
-            "weight decay" => ("--weight-decay <WD>", s(self.weight_decay)),
-            "beta1" => ("--beta1 <B1>", s(self.beta1)),
-            "beta2" => ("--beta2 <B2>", s(self.beta2)),
-            "epsilon" => ("--epsilon <EPS>", s(self.epsilon)),
-            "history" => ("--history <M>", self.history.map(|v| v.to_string())),
-            "initial step" => ("--initial-step <STEP>", s(self.initial_step)),
-            "inner iterations" => (
-                "--inner-iterations <N>",
-                self.inner_iterations.map(|v| v.to_string()),
-            ),
-            "curvature guard" => ("--curvature-eps <EPS>", s(self.curvature_eps)),
-            "maximum step" => ("--max-step <LENGTH>", s(self.max_step)),
-            "Armijo c1" => ("--c1 <C1>", self.c1.map(|v| v.to_string())),
-            "backtracking factor" => ("--backtrack <RHO>", self.backtrack.map(|v| v.to_string())),
-            "line search trials" => ("--max-trials <N>", self.max_trials.map(|v| v.to_string())),
-            "Wolfe constants" => (
-                "--c1 <C1> / --c2 <C2>",
-                Some(format!(
-                    "{}' / '{}",
-                    shown(self.c1.map(|v| v.to_string())),
-                    shown(self.c2.map(|v| v.to_string()))
-                )),
-            ),
-            _ => return usage_error("train", ErrorKind::ValueValidation, error),
-        };
-        usage_error(
-            "train",
-            ErrorKind::ValueValidation,
-            format!(
-                "invalid value '{}' for '{flag}': expected {expected}",
-                shown(value)
-            ),
-        )
+    /// The optimizer options these flags write.
+    pub fn options(&self) -> OptimizerOptions {
+        OptimizerOptions {
+            lr: self.lr,
+            momentum: self.momentum,
+            nesterov: self.nesterov.then_some(true),
+            weight_decay: self.weight_decay,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            epsilon: self.epsilon,
+            cg_formula: self.cg_formula,
+            history: self.history,
+            line_search: self.line_search,
+            initial_step: self.initial_step,
+            c1: self.c1,
+            c2: self.c2,
+            backtrack: self.backtrack,
+            max_trials: self.max_trials,
+            curvature: self.curvature,
+            inner_iterations: self.inner_iterations,
+            damping: self.damping.then_some(true),
+            curvature_eps: self.curvature_eps,
+            max_step: self.max_step,
+            ..OptimizerOptions::new(self.optimizer)
+        }
     }
 
-    /// The optimizer configuration, or a usage error for a flag that does
-    /// not belong to the chosen optimizer or a value out of range.
-    pub fn config(&self) -> Result<OptimizerConfig, clap::Error> {
-        use OptimizerKind::*;
-        let kind = self.optimizer;
-        let name = match kind {
-            Sgd => "sgd",
-            Adam => "adam",
-            Cg => "cg",
-            Lbfgs => "lbfgs",
-        };
-        let line_search = self.line_search.unwrap_or(match kind {
-            Cg => LineSearchKind::Armijo,
-            _ => LineSearchKind::Wolfe,
-        });
-        // (flag, given, the optimizers it belongs to)
-        let owners: [(&str, bool, &[OptimizerKind]); 16] = [
-            ("--lr", self.lr.is_some(), &[Sgd, Adam]),
-            ("--momentum", self.momentum.is_some(), &[Sgd]),
-            ("--nesterov", self.nesterov, &[Sgd]),
-            ("--weight-decay", self.weight_decay.is_some(), &[Sgd, Adam]),
-            ("--beta1", self.beta1.is_some(), &[Adam]),
-            ("--beta2", self.beta2.is_some(), &[Adam]),
-            ("--epsilon", self.epsilon.is_some(), &[Adam]),
-            ("--cg-formula", self.cg_formula.is_some(), &[Cg]),
-            ("--history", self.history.is_some(), &[Lbfgs]),
-            ("--line-search", self.line_search.is_some(), &[Cg, Lbfgs]),
-            ("--initial-step", self.initial_step.is_some(), &[Cg, Lbfgs]),
-            ("--curvature", self.curvature.is_some(), &[Lbfgs]),
-            (
-                "--inner-iterations",
-                self.inner_iterations.is_some(),
-                &[Lbfgs],
-            ),
-            ("--damping", self.damping, &[Lbfgs]),
-            ("--curvature-eps", self.curvature_eps.is_some(), &[Lbfgs]),
-            ("--max-step", self.max_step.is_some(), &[Lbfgs]),
-        ];
-        for (flag, given, owners) in owners {
-            if given && !owners.contains(&kind) {
-                let names: Vec<&str> = owners
-                    .iter()
-                    .map(|o| match o {
-                        Sgd => "sgd",
-                        Adam => "adam",
-                        Cg => "cg",
-                        Lbfgs => "lbfgs",
-                    })
-                    .collect();
-                return Err(usage_error(
-                    "train",
-                    ErrorKind::ArgumentConflict,
-                    format!(
-                        "the argument '{flag}' cannot be used with '--optimizer {name}' (it applies to {})",
-                        names.join(", ")
-                    ),
-                ));
-            }
-        }
-        let searches = matches!(kind, Cg | Lbfgs);
-        for (flag, given, applies) in [
-            (
-                "--c1",
-                self.c1.is_some(),
-                searches && line_search != LineSearchKind::Fixed,
-            ),
-            (
-                "--c2",
-                self.c2.is_some(),
-                searches && line_search == LineSearchKind::Wolfe,
-            ),
-            (
-                "--backtrack",
-                self.backtrack.is_some(),
-                searches && line_search == LineSearchKind::Armijo,
-            ),
-            (
-                "--max-trials",
-                self.max_trials.is_some(),
-                searches && line_search != LineSearchKind::Fixed,
-            ),
-        ] {
-            if given && !applies {
-                let search = match line_search {
-                    LineSearchKind::Fixed => "fixed",
-                    LineSearchKind::Armijo => "armijo",
-                    LineSearchKind::Wolfe => "wolfe",
-                };
-                let context = if searches {
-                    format!("'--line-search {search}'")
-                } else {
-                    format!("'--optimizer {name}' (no line search)")
-                };
-                return Err(usage_error(
-                    "train",
-                    ErrorKind::ArgumentConflict,
-                    format!("the argument '{flag}' cannot be used with {context}"),
-                ));
-            }
-        }
-        let invalid = |e: sooth_core::Error| self.invalid_value(e);
-        let line_search = match line_search {
-            LineSearchKind::Fixed => LineSearch::Fixed,
-            LineSearchKind::Armijo => LineSearch::Armijo(
-                Armijo::new(
-                    self.c1.unwrap_or(1e-4),
-                    self.backtrack.unwrap_or(0.5),
-                    self.max_trials.unwrap_or(30),
-                )
-                .map_err(invalid)?,
-            ),
-            LineSearchKind::Wolfe => LineSearch::StrongWolfe(
-                StrongWolfe::new(
-                    self.c1.unwrap_or(1e-4),
-                    self.c2.unwrap_or(0.9),
-                    self.max_trials.unwrap_or(20),
-                )
-                .map_err(invalid)?,
-            ),
-        };
-        let config = match kind {
-            Sgd => OptimizerConfig::Sgd(SgdConfig {
-                learning_rate: self.lr.unwrap_or(0.1),
-                momentum: self.momentum.unwrap_or(0.9),
-                nesterov: self.nesterov,
-                weight_decay: self.weight_decay.unwrap_or(0.0),
-            }),
-            Adam => OptimizerConfig::Adam(AdamConfig {
-                learning_rate: self.lr.unwrap_or(1e-3),
-                beta1: self.beta1.unwrap_or(0.9),
-                beta2: self.beta2.unwrap_or(0.999),
-                epsilon: self.epsilon.unwrap_or(1e-8),
-                weight_decay: self.weight_decay.unwrap_or(0.0),
-            }),
-            Cg => OptimizerConfig::Cg(CgConfig {
-                formula: match self.cg_formula.unwrap_or(CgFormulaArg::Fr) {
-                    CgFormulaArg::Fr => CgFormula::FletcherReeves,
-                    CgFormulaArg::PrPlus => CgFormula::PolakRibierePlus,
-                },
-                line_search,
-                initial_step: self.initial_step.unwrap_or(1.0),
-            }),
-            Lbfgs => OptimizerConfig::Lbfgs(LbfgsConfig {
-                history: self.history.unwrap_or(10),
-                line_search,
-                initial_step: self.initial_step.unwrap_or(1.0),
-                mode: match self.curvature.unwrap_or(CurvatureArg::SameBatch) {
-                    CurvatureArg::Naive => CurvatureMode::Naive,
-                    CurvatureArg::SameBatch => CurvatureMode::SameBatch,
-                },
-                inner_iterations: self.inner_iterations.unwrap_or(1),
-                curvature_eps: self.curvature_eps.unwrap_or(1e-6),
-                damping: self.damping,
-                grad_tolerance: 0.0,
-                max_step: self.max_step.unwrap_or(0.0),
-            }),
-        };
-        config.validate().map_err(invalid)?;
-        Ok(config)
+    /// The optimizer configuration, or a usage error of `command` for a
+    /// flag that does not belong to the chosen optimizer or a value out of
+    /// range.
+    pub fn config(&self, command: &str) -> Result<OptimizerConfig, clap::Error> {
+        self.options().resolve().map_err(|e| spec_error(command, e))
     }
 }
 
@@ -686,6 +420,15 @@ pub enum SamplingArg {
     Replacement,
 }
 
+impl From<SamplingArg> for Sampling {
+    fn from(s: SamplingArg) -> Sampling {
+        match s {
+            SamplingArg::Shuffle => Sampling::Shuffle,
+            SamplingArg::Replacement => Sampling::WithReplacement,
+        }
+    }
+}
+
 /// The last, smaller batch of an epoch, as a flag value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LastBatchArg {
@@ -693,6 +436,15 @@ pub enum LastBatchArg {
     Keep,
     /// Skip it.
     Drop,
+}
+
+impl From<LastBatchArg> for LastBatch {
+    fn from(l: LastBatchArg) -> LastBatch {
+        match l {
+            LastBatchArg::Keep => LastBatch::Keep,
+            LastBatchArg::Drop => LastBatch::Drop,
+        }
+    }
 }
 
 /// Batches, epochs and seed.
@@ -724,7 +476,7 @@ pub struct TrainingArgs {
     pub init_from: Option<PathBuf>,
 }
 
-/// The run these flags describe.
+/// The run these flags describe, or a usage error of `sooth train`.
 pub fn run_spec(
     model: &ModelArgs,
     optimizer: &OptimizerArgs,
@@ -737,86 +489,19 @@ pub fn run_spec(
             "invalid value '0' for '--epochs <N>': expected at least 1 epoch",
         ));
     }
-    if !(model.l2 >= 0.0 && model.l2.is_finite()) {
-        return Err(usage_error(
-            "train",
-            ErrorKind::ValueValidation,
-            format!(
-                "invalid value '{}' for '--l2 <L2>': expected a finite value >= 0",
-                model.l2
-            ),
-        ));
-    }
+    let model = model
+        .options()
+        .resolve()
+        .map_err(|e| spec_error("train", e))?;
     Ok(RunSpec {
-        model: model.spec(),
-        optimizer: optimizer.config()?,
+        model,
+        optimizer: optimizer.config("train")?,
         batch: training.batch_size,
-        sampling: match training.sampling {
-            SamplingArg::Shuffle => Sampling::Shuffle,
-            SamplingArg::Replacement => Sampling::WithReplacement,
-        },
-        last_batch: match training.last_batch {
-            LastBatchArg::Keep => LastBatch::Keep,
-            LastBatchArg::Drop => LastBatch::Drop,
-        },
+        sampling: training.sampling.into(),
+        last_batch: training.last_batch.into(),
         epochs: training.epochs,
         seed: training.seed,
         evaluate_train: training.eval_train,
         initial: None,
     })
-}
-
-/// `lbfgs (m 10, wolfe, same-batch)`-style description of an optimizer.
-pub fn describe_optimizer(c: &OptimizerConfig) -> String {
-    let search = |l: &LineSearch| match l {
-        LineSearch::Fixed => "fixed step".to_string(),
-        LineSearch::Armijo(a) => format!("armijo c1 {}", a.c1()),
-        LineSearch::StrongWolfe(w) => format!("wolfe c1 {} c2 {}", w.c1(), w.c2()),
-    };
-    match c {
-        OptimizerConfig::Sgd(s) => format!(
-            "sgd (lr {}, {} momentum {}{})",
-            s.learning_rate,
-            if s.nesterov { "nesterov" } else { "heavy-ball" },
-            s.momentum,
-            if s.weight_decay > 0.0 {
-                format!(", weight decay {}", s.weight_decay)
-            } else {
-                String::new()
-            }
-        ),
-        OptimizerConfig::Adam(a) => format!(
-            "adam (lr {}, betas {} {}, eps {})",
-            a.learning_rate, a.beta1, a.beta2, a.epsilon
-        ),
-        OptimizerConfig::Cg(g) => format!(
-            "cg ({}, {}, initial step {})",
-            match g.formula {
-                CgFormula::FletcherReeves => "fletcher-reeves",
-                CgFormula::PolakRibierePlus => "polak-ribiere+",
-            },
-            search(&g.line_search),
-            g.initial_step
-        ),
-        OptimizerConfig::Lbfgs(l) => format!(
-            "lbfgs (m {}, {}, {} pairs{}{}{})",
-            l.history,
-            search(&l.line_search),
-            match l.mode {
-                CurvatureMode::Naive => "naive",
-                CurvatureMode::SameBatch => "same-batch",
-            },
-            if l.damping { ", damped" } else { "" },
-            if l.inner_iterations > 1 {
-                format!(", {} iterations per batch", l.inner_iterations)
-            } else {
-                String::new()
-            },
-            if l.max_step > 0.0 {
-                format!(", max step {}", l.max_step)
-            } else {
-                String::new()
-            }
-        ),
-    }
 }

@@ -38,25 +38,13 @@ pub struct SweepArgs {
     pub plan: bool,
 }
 
-/// Reads the study of `--config`, or the default one.
-pub fn read_study(config: Option<&PathBuf>) -> Result<Study, String> {
-    match config {
-        None => Ok(Study::default_study()),
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            Study::from_toml(&text, &path.display().to_string())
-        }
-    }
-}
-
 /// Runs `sooth sweep`.
 pub fn run(args: SweepArgs) -> Result<(), String> {
     if args.print_default {
         print!("{}", crate::sweep::DEFAULT_STUDY.trim_start());
         return Ok(());
     }
-    let study = read_study(args.config.as_ref())?;
+    let study = Study::read(args.config.as_deref()).map_err(|e| e.to_string())?;
     if args.plan {
         return print_plan(&study, args.shard);
     }

@@ -1,16 +1,14 @@
 //! `sooth tune`: race batch sizes (and optionally one or two
 //! hyperparameters) and recommend one; see [`crate::tune`].
 
-use super::{
-    ActivationArg, CgFormulaArg, CurvatureArg, DataArgs, LastBatchArg, LineSearchKind, ModelArgs,
-    OptimizerArgs, SamplingArg, usage_error,
-};
-use crate::data::{Header, LabelColumn, load};
+use super::{DataArgs, LastBatchArg, ModelArgs, OptimizerArgs, SamplingArg, usage_error};
+use crate::data::load;
 use crate::run::BatchSize;
-use crate::tune::{self, Request, Tune, TuneOptions};
+use crate::spec::OptimizerOptions;
+use crate::sweep::StudyProblem;
+use crate::tune::{self, Request, Tune, TuneError, TuneOptions};
+use clap::Args;
 use clap::error::ErrorKind;
-use clap::{Args, Parser, ValueEnum};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,12 +25,15 @@ when --budget or --time is spent. DIR is a sweep directory: rerun to resume, \
 sooth tune --optimizer sgd --batch-sizes 8,32,128,512,full --grid lr=0.01,0.1 --out runs/tune-sgd"
 )]
 pub struct TuneArgs {
+    /// Where the data comes from and how it is prepared.
     #[command(flatten)]
     #[command(next_help_heading = "Data")]
     pub data: DataArgs,
+    /// The network.
     #[command(flatten)]
     #[command(next_help_heading = "Model")]
     pub model: ModelArgs,
+    /// The optimizer and its hyperparameters.
     #[command(flatten)]
     #[command(next_help_heading = "Optimizer")]
     pub optimizer: OptimizerArgs,
@@ -117,8 +118,9 @@ pub fn run(args: TuneArgs) -> Result<(), String> {
         Some(m) => Some(Duration::from_secs_f64(m * 60.0)),
         None => None,
     };
-    let data = load(&args.data.spec()).map_err(|e| e.to_string())?;
-    let tune = Tune::new(request, &data)?;
+    let data_spec = args.data.spec("tune").unwrap_or_else(|e| e.exit());
+    let data = load(&data_spec).map_err(|e| e.to_string())?;
+    let tune = Tune::new(request, &data).map_err(|e| e.to_string())?;
     if !args.quiet && !tune.dropped.is_empty() {
         eprintln!(
             "sooth tune: left out batch sizes larger than the {} training samples: {}",
@@ -154,7 +156,8 @@ pub fn run(args: TuneArgs) -> Result<(), String> {
             quiet: args.quiet,
             time,
         },
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     let summary = tune::output::write(&args.out, &tune, &data, &tuned)?;
     print!("{}", tune::output::stdout_summary(&summary, &args.out));
     Ok(())
@@ -167,15 +170,8 @@ fn invalid(message: impl std::fmt::Display) -> clap::Error {
 /// The tune these flags ask for, or a usage error.
 pub fn request(args: &TuneArgs) -> Result<Request, clap::Error> {
     // The optimizer flags' own checks, reported as errors of `tune`.
-    args.optimizer.config().map_err(|e| {
-        let text = e.render().to_string();
-        let first = text
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim_start_matches("error: ");
-        usage_error("tune", e.kind(), first)
-    })?;
+    args.optimizer.config("tune")?;
+    args.data.spec("tune")?;
     if args.epochs == 0 {
         return Err(invalid(
             "invalid value '0' for '--epochs <N>': expected at least 1 epoch",
@@ -194,23 +190,22 @@ pub fn request(args: &TuneArgs) -> Result<Request, clap::Error> {
             "--grid is given more than twice; race at most two flags besides the batch size",
         ));
     }
-    let (data, model, optimizer) = flag_maps(&args.data, &args.model, &args.optimizer);
-    let known = optimizer_flag_names();
+    let optimizer = args.optimizer.options();
     let mut grid: Vec<(String, Vec<String>)> = Vec::new();
     for spec in &args.grid {
         let (key, values) = parse_grid(spec).map_err(invalid)?;
-        if !known.contains(&key) {
+        if !OptimizerOptions::KEYS.contains(&key.as_str()) {
             return Err(invalid(format!(
                 "--grid {spec}: `{}` is not an optimizer flag; expected one of {}",
                 key.replace('_', "-"),
-                known
+                OptimizerOptions::KEYS
                     .iter()
                     .map(|k| k.replace('_', "-"))
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
         }
-        if optimizer.contains_key(&key) {
+        if optimizer.is_written(&key) {
             return Err(usage_error(
                 "tune",
                 ErrorKind::ArgumentConflict,
@@ -229,15 +224,14 @@ pub fn request(args: &TuneArgs) -> Result<Request, clap::Error> {
         grid.push((key, values));
     }
     let request = Request {
-        data,
-        model,
-        optimizer: value_name(args.optimizer.optimizer),
-        flags: optimizer,
+        data: args.data.options(),
+        model: args.model.options(),
+        optimizer,
         grid,
         batch_sizes,
         epochs: args.epochs,
-        sampling: value_name(args.sampling),
-        last_batch: value_name(args.last_batch),
+        sampling: args.sampling.into(),
+        last_batch: args.last_batch.into(),
         initial_seeds: args.initial_seeds,
         max_seeds: args.max_seeds,
         alpha: args.alpha,
@@ -253,11 +247,10 @@ pub fn request(args: &TuneArgs) -> Result<Request, clap::Error> {
     }
     .validate()
     .map_err(invalid)?;
-    // The grid's values go through the same parser as every flag.
-    request.study().map_err(|e| {
-        let marker = format!("[[optimizer]] {}: ", request.optimizer);
-        let reason = e.split_once(&marker).map_or(e.as_str(), |(_, r)| r);
-        invalid(format!("--grid: {reason}"))
+    // The grid's values go through the same specification as every flag.
+    request.study().map_err(|e| match e {
+        TuneError::Study(StudyProblem::Option { error, .. }) => invalid(format!("--grid: {error}")),
+        other => invalid(format!("--grid: {other}")),
     })?;
     Ok(request)
 }
@@ -281,147 +274,23 @@ pub fn parse_grid(spec: &str) -> Result<(String, Vec<String>), String> {
     Ok((key, values))
 }
 
-fn value_name<T: ValueEnum>(v: T) -> String {
-    v.to_possible_value()
-        .map(|p| p.get_name().to_string())
-        .unwrap_or_default()
-}
-
-/// The flag names (without dashes, `_` for `-`) of the optimizer group,
-/// but `optimizer` itself.
-fn optimizer_flag_names() -> Vec<String> {
-    OptimizerArgs::augment_args(clap::Command::new("sooth"))
-        .get_arguments()
-        .filter_map(|a| a.get_long())
-        .map(|l| l.replace('-', "_"))
-        .filter(|l| l != "optimizer")
-        .collect()
-}
-
-/// The data, model and optimizer flag groups, parsed alone: their defaults.
-use crate::sweep::study::FlagParser as Flags;
-
-type FlagList = Vec<(&'static str, Option<String>)>;
-
-/// Every flag of the three groups with its value as a string (`None`: not
-/// given and without a default), keyed as a study file writes it.
-fn all_flags(data: &DataArgs, model: &ModelArgs, o: &OptimizerArgs) -> [FlagList; 3] {
-    let s = |v: &dyn ToString| Some(v.to_string());
-    let opt = |v: Option<String>| v;
-    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-    let data = vec![
-        ("dataset", s(&data.dataset)),
-        ("format", opt(data.format.map(|f| f.to_string()))),
-        ("test_data", path(&data.test_data)),
-        ("labels", path(&data.labels)),
-        ("test_labels", path(&data.test_labels)),
-        (
-            "header",
-            s(&match data.header {
-                Header::Auto => "auto",
-                Header::Present => "yes",
-                Header::Absent => "no",
-            }),
-        ),
-        (
-            "label_column",
-            s(&match &data.label_column {
-                LabelColumn::First => "first".to_string(),
-                LabelColumn::Last => "last".to_string(),
-                LabelColumn::Number(n) => n.to_string(),
-                LabelColumn::Name(name) => name.clone(),
-            }),
-        ),
-        ("width", opt(data.width.map(|w| w.to_string()))),
-        ("classes", opt(data.classes.map(|c| c.to_string()))),
-        ("scale", s(&data.scaling)),
-        (
-            "test_fraction",
-            opt(data.test_fraction.map(|f| f.to_string())),
-        ),
-        ("data_seed", s(&data.data_seed)),
-    ];
-    let model = vec![
-        (
-            "hidden",
-            s(&model
-                .hidden
-                .iter()
-                .map(|h| h.to_string())
-                .collect::<Vec<_>>()
-                .join(",")),
-        ),
-        (
-            "activation",
-            Some(value_name::<ActivationArg>(model.activation)),
-        ),
-        ("l2", s(&model.l2)),
-    ];
-    let num = |v: Option<f32>| v.map(|v| v.to_string());
-    let num64 = |v: Option<f64>| v.map(|v| v.to_string());
-    let flag = |b: bool| b.then(|| "true".to_string());
-    let optimizer = vec![
-        ("lr", num(o.lr)),
-        ("momentum", num(o.momentum)),
-        ("nesterov", flag(o.nesterov)),
-        ("weight_decay", num(o.weight_decay)),
-        ("beta1", num(o.beta1)),
-        ("beta2", num(o.beta2)),
-        ("epsilon", num(o.epsilon)),
-        ("cg_formula", o.cg_formula.map(value_name::<CgFormulaArg>)),
-        ("history", o.history.map(|h| h.to_string())),
-        (
-            "line_search",
-            o.line_search.map(value_name::<LineSearchKind>),
-        ),
-        ("initial_step", num(o.initial_step)),
-        ("c1", num64(o.c1)),
-        ("c2", num64(o.c2)),
-        ("backtrack", num64(o.backtrack)),
-        ("max_trials", o.max_trials.map(|m| m.to_string())),
-        ("curvature", o.curvature.map(value_name::<CurvatureArg>)),
-        (
-            "inner_iterations",
-            o.inner_iterations.map(|n| n.to_string()),
-        ),
-        ("damping", flag(o.damping)),
-        ("curvature_eps", num(o.curvature_eps)),
-        ("max_step", num(o.max_step)),
-    ];
-    [data, model, optimizer]
-}
-
-/// The flags of the three groups that differ from their defaults, as the
-/// study's `[data]`, `[model]` and `[[optimizer]]` maps.
-pub fn flag_maps(
-    data: &DataArgs,
-    model: &ModelArgs,
-    optimizer: &OptimizerArgs,
-) -> (
-    BTreeMap<String, String>,
-    BTreeMap<String, String>,
-    BTreeMap<String, String>,
-) {
-    let defaults = Flags::try_parse_from(["sooth"]).expect("the flag groups have defaults");
-    let given = all_flags(data, model, optimizer);
-    let default = all_flags(&defaults.data, &defaults.model, &defaults.optimizer);
-    let [d, m, o] = [0, 1, 2].map(|i| {
-        given[i]
-            .iter()
-            .zip(&default[i])
-            .filter(|((_, v), (_, dv))| v.is_some() && v != dv)
-            .map(|((k, v), _)| (k.to_string(), v.clone().unwrap_or_default()))
-            .collect::<BTreeMap<_, _>>()
-    });
-    (d, m, o)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::OptimizerKind;
-    use crate::sweep::Study;
-    use clap::CommandFactory;
+    use crate::spec::{DataOptions, ModelOptions};
+    use clap::{CommandFactory, Parser};
+
+    /// The data, model and optimizer flag groups, parsed alone.
+    #[derive(Debug, Parser)]
+    #[command(name = "sooth")]
+    struct Flags {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        optimizer: OptimizerArgs,
+    }
 
     fn parse(args: &[&str]) -> Flags {
         let mut all = vec!["sooth"];
@@ -429,25 +298,25 @@ mod tests {
         Flags::try_parse_from(all).unwrap()
     }
 
-    /// Every flag of the three groups is mapped (a flag added later and
-    /// forgotten here would be silently dropped from the tune's study).
+    /// Every flag of the three groups is a key of its specification (a
+    /// flag added later and forgotten there could not be written in a
+    /// study or raced).
     #[test]
-    fn every_flag_is_mapped() {
-        let f = parse(&[]);
-        let mapped: Vec<String> = all_flags(&f.data, &f.model, &f.optimizer)
+    fn every_flag_is_a_spec_key() {
+        let mut keys: Vec<String> = DataOptions::KEYS
             .iter()
-            .flatten()
-            .map(|(k, _)| k.replace('_', "-"))
+            .chain(ModelOptions::KEYS)
+            .chain(OptimizerOptions::KEYS)
+            .map(|k| k.replace('_', "-"))
             .collect();
+        keys.sort();
         let mut longs: Vec<String> = Flags::command()
             .get_arguments()
             .filter_map(|a| a.get_long().map(str::to_string))
             .filter(|l| l != "optimizer")
             .collect();
         longs.sort();
-        let mut mapped_sorted = mapped.clone();
-        mapped_sorted.sort();
-        assert_eq!(mapped_sorted, longs);
+        assert_eq!(keys, longs);
     }
 
     /// The study built from the flags means what the flags mean.
@@ -516,41 +385,50 @@ mod tests {
         ];
         for case in cases {
             let f = parse(case);
-            let (data, model, optimizer) = flag_maps(&f.data, &f.model, &f.optimizer);
             let request = Request {
-                data,
-                model,
-                optimizer: value_name::<OptimizerKind>(f.optimizer.optimizer),
-                flags: optimizer,
+                data: f.data.options(),
+                model: f.model.options(),
+                optimizer: f.optimizer.options(),
                 grid: Vec::new(),
                 batch_sizes: vec![BatchSize::Size(16)],
                 epochs: 2,
-                sampling: "shuffle".into(),
-                last_batch: "keep".into(),
+                sampling: sooth_core::Sampling::Shuffle,
+                last_batch: sooth_core::LastBatch::Keep,
                 initial_seeds: 2,
                 max_seeds: 2,
                 alpha: 0.05,
                 budget: None,
             };
-            let study: Study = request.study().unwrap();
+            let study = request.study().unwrap();
             let o = &study.optimizers[0];
             assert_eq!(
-                study.optimizer_config(&o.name, &o.configs[0].flags),
-                f.optimizer.config().unwrap(),
+                o.configs[0].optimizer,
+                f.optimizer.config("tune").unwrap(),
                 "{case:?}"
             );
-            assert_eq!(study.model_spec(), f.model.spec(), "{case:?}");
-            assert_eq!(study.data_spec(), f.data.spec(), "{case:?}");
+            assert_eq!(
+                study.model_spec(),
+                f.model.options().resolve().unwrap(),
+                "{case:?}"
+            );
+            assert_eq!(study.data_spec(), f.data.spec("tune").unwrap(), "{case:?}");
+            // And survives study.json.
+            let json = serde_json::to_string(&study).unwrap();
+            let back: crate::sweep::Study = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, study, "{case:?}");
+            assert_eq!(back.config_hash(), study.config_hash(), "{case:?}");
         }
     }
 
     #[test]
-    fn defaults_are_left_out_of_the_maps() {
+    fn defaults_are_not_written() {
         let f = parse(&["--optimizer", "sgd", "--lr", "0.1"]);
-        let (data, model, optimizer) = flag_maps(&f.data, &f.model, &f.optimizer);
+        let (data, model) = (f.data.options().written(), f.model.options().written());
         assert!(data.is_empty() && model.is_empty(), "{data:?} {model:?}");
         // --lr 0.1 is given (the default is no value), so it stays.
+        let optimizer = f.optimizer.options().written();
         assert_eq!(optimizer.get("lr").map(String::as_str), Some("0.1"));
+        assert_eq!(optimizer.len(), 1, "{optimizer:?}");
     }
 
     #[test]
@@ -569,7 +447,7 @@ mod tests {
         assert!(parse_grid("lr").is_err());
         assert!(parse_grid("lr=").is_err());
         assert!(parse_grid("lr=0.1,0.1").unwrap_err().contains("twice"));
-        assert!(optimizer_flag_names().contains(&"history".to_string()));
-        assert!(!optimizer_flag_names().contains(&"hidden".to_string()));
+        assert!(OptimizerOptions::KEYS.contains(&"history"));
+        assert!(!OptimizerOptions::KEYS.contains(&"hidden"));
     }
 }

@@ -1,7 +1,7 @@
 //! `sooth merge`: shard directories of one study into one directory.
 
-use super::Study;
 use super::store::{self, CurveLine, Manifest, Row};
+use super::{Study, SweepError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -17,27 +17,22 @@ pub struct MergeOutcome {
 /// Merges the `shards` (directories of sweeps of the same study) into `out`.
 /// Errors on another study's directory, and on a run whose rows disagree
 /// (anything but the timings).
-pub fn merge(shards: &[PathBuf], out: &Path) -> Result<MergeOutcome, String> {
+/// A shard's `study.json` is read back option by option: a corrupt one is
+/// an error naming the file and the option.
+pub fn merge(shards: &[PathBuf], out: &Path) -> Result<MergeOutcome, SweepError> {
     let mut first: Option<(PathBuf, Manifest)> = None;
     let mut rows: HashMap<String, (Row, PathBuf)> = HashMap::new();
     let mut curves: Vec<CurveLine> = Vec::new();
     for dir in shards {
-        let manifest = store::read_manifest(dir)?.ok_or_else(|| {
-            format!(
-                "{}: no study.json; expected a sweep directory",
-                dir.display()
-            )
-        })?;
+        let manifest =
+            store::read_manifest(dir)?.ok_or_else(|| SweepError::NotASweep(dir.clone()))?;
         if let Some((first_dir, m)) = &first
             && m.config_hash != manifest.config_hash
         {
-            return Err(format!(
-                "{} and {} hold different studies (config hash {} and {})",
-                first_dir.display(),
-                dir.display(),
-                m.config_hash,
-                manifest.config_hash
-            ));
+            return Err(SweepError::DifferentStudies {
+                first: (first_dir.clone(), m.config_hash.clone()),
+                other: (dir.clone(), manifest.config_hash.clone()),
+            });
         }
         let (dir_rows, torn) = store::read_jsonl::<Row>(&dir.join(store::RUNS_JSONL))?;
         if torn {
@@ -50,12 +45,10 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<MergeOutcome, String> {
         for row in dir_rows {
             if let Some((existing, from)) = rows.get(&row.run_id) {
                 if !same_numbers(existing, &row) {
-                    return Err(format!(
-                        "run {} differs between {} and {}; a run must give the same numbers everywhere",
-                        row.run_id,
-                        from.display(),
-                        dir.display()
-                    ));
+                    return Err(SweepError::RunDiffers {
+                        run_id: row.run_id.clone(),
+                        dirs: (from.clone(), dir.clone()),
+                    });
                 }
                 continue;
             }
@@ -66,18 +59,18 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<MergeOutcome, String> {
             first = Some((dir.clone(), manifest));
         }
     }
-    let (_, manifest) = first.ok_or("no shard directories given")?;
+    let (_, manifest) = first.ok_or(SweepError::NoShards)?;
     let study: Study = manifest.study.clone();
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| SweepError::Store(format!("{}: {e}", out.display())))?;
     let _lock = store::DirLock::acquire(out)?;
     if let Some(existing) = store::read_manifest(out)?
         && existing.config_hash != manifest.config_hash
     {
-        return Err(format!(
-            "{}: holds a sweep of another configuration (hash {}); merge into a new directory",
-            out.display(),
-            existing.config_hash
-        ));
+        return Err(SweepError::MergeTarget {
+            dir: out.to_path_buf(),
+            found: existing.config_hash,
+        });
     }
     let (data, runs) = super::prepare(&study)?;
     let merged_manifest = super::manifest(&study, &data, runs.len(), None);

@@ -12,17 +12,135 @@ pub mod study;
 
 pub use plan::{PlannedRun, Shard, assign_shards, expected_cost, plan, shard_runs};
 pub use store::{CurveLine, Manifest, Row};
-pub use study::{DEFAULT_STUDY, Study};
+pub use study::{DEFAULT_STUDY, Study, StudyError, StudyProblem};
 
-use crate::data::{Loaded, load};
+use crate::data::{DataError, Loaded, load};
 use crate::run::{Trained, train};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashSet;
+use std::fmt;
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
+
+/// Why a sweep or a merge cannot go on.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SweepError {
+    /// The study's data could not be loaded.
+    Data(DataError),
+    /// Reading, writing or locking a sweep directory failed (the store's
+    /// message names the file).
+    Store(String),
+    /// The directory holds a sweep of another study.
+    OtherStudy {
+        /// The directory.
+        dir: PathBuf,
+        /// The hash of the study it holds.
+        found: String,
+        /// The hash of this study.
+        wanted: String,
+    },
+    /// The directory holds another shard of this study.
+    OtherShard {
+        /// The directory.
+        dir: PathBuf,
+        /// The shard it holds (`None`: the whole study).
+        found: Option<String>,
+        /// The shard asked for.
+        wanted: Option<String>,
+    },
+    /// A merge was given no directories.
+    NoShards,
+    /// A directory given to a merge has no `study.json`.
+    NotASweep(PathBuf),
+    /// Two directories given to a merge hold different studies.
+    DifferentStudies {
+        /// The first directory and its study's hash.
+        first: (PathBuf, String),
+        /// The other directory and its study's hash.
+        other: (PathBuf, String),
+    },
+    /// A run's rows differ between two directories given to a merge.
+    RunDiffers {
+        /// The run.
+        run_id: String,
+        /// The directories.
+        dirs: (PathBuf, PathBuf),
+    },
+    /// The merge's target directory holds another study.
+    MergeTarget {
+        /// The directory.
+        dir: PathBuf,
+        /// The hash of the study it holds.
+        found: String,
+    },
+}
+
+impl fmt::Display for SweepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SweepError::Data(e) => write!(f, "{e}"),
+            SweepError::Store(m) => f.write_str(m),
+            SweepError::OtherStudy { dir, found, wanted } => write!(
+                f,
+                "{}: holds a sweep of another configuration (hash {found}, this one {wanted}); \
+                 use another --out directory, or delete it to start over",
+                dir.display()
+            ),
+            SweepError::OtherShard { dir, found, wanted } => write!(
+                f,
+                "{}: holds shard {} of this study, not {}; give each shard its own directory",
+                dir.display(),
+                found.as_deref().unwrap_or("(all)"),
+                wanted.as_deref().unwrap_or("(all)")
+            ),
+            SweepError::NoShards => f.write_str("no shard directories given"),
+            SweepError::NotASweep(dir) => write!(
+                f,
+                "{}: no study.json; expected a sweep directory",
+                dir.display()
+            ),
+            SweepError::DifferentStudies { first, other } => write!(
+                f,
+                "{} and {} hold different studies (config hash {} and {})",
+                first.0.display(),
+                other.0.display(),
+                first.1,
+                other.1
+            ),
+            SweepError::RunDiffers { run_id, dirs } => write!(
+                f,
+                "run {run_id} differs between {} and {}; a run must give the same numbers everywhere",
+                dirs.0.display(),
+                dirs.1.display()
+            ),
+            SweepError::MergeTarget { dir, found } => write!(
+                f,
+                "{}: holds a sweep of another configuration (hash {found}); merge into a new directory",
+                dir.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SweepError {}
+
+impl From<String> for SweepError {
+    /// A message of the store (`store.rs` reports errors as text).
+    fn from(message: String) -> SweepError {
+        SweepError::Store(message)
+    }
+}
+
+/// For callers that still report errors as text (`cli/slurm.rs` until it
+/// moves to `slurm/`).
+impl From<SweepError> for String {
+    fn from(e: SweepError) -> String {
+        e.to_string()
+    }
+}
 
 /// How to run a sweep.
 #[derive(Clone, Copy, Debug)]
@@ -77,14 +195,14 @@ pub fn manifest(study: &Study, data: &Loaded, total_runs: usize, shard: Option<S
 }
 
 /// Loads the study's data and plans its runs (the whole study).
-pub fn prepare(study: &Study) -> Result<(Loaded, Vec<PlannedRun>), String> {
-    let data = load(&study.data_spec()).map_err(|e| e.to_string())?;
+pub fn prepare(study: &Study) -> Result<(Loaded, Vec<PlannedRun>), SweepError> {
+    let data = load(&study.data_spec()).map_err(SweepError::Data)?;
     let runs = plan(study, data.train.len(), data.test.len());
     Ok((data, runs))
 }
 
 /// Runs the study's missing runs into `dir` (created if needed).
-pub fn sweep(study: &Study, dir: &Path, options: SweepOptions) -> Result<SweepOutcome, String> {
+pub fn sweep(study: &Study, dir: &Path, options: SweepOptions) -> Result<SweepOutcome, SweepError> {
     let (data, runs) = prepare(study)?;
     sweep_selected(study, &data, runs, dir, options, |_| true)
 }
@@ -100,7 +218,7 @@ pub fn sweep_selected(
     dir: &Path,
     options: SweepOptions,
     select: impl Fn(&PlannedRun) -> bool,
-) -> Result<SweepOutcome, String> {
+) -> Result<SweepOutcome, SweepError> {
     let start = Instant::now();
     let all_runs = runs;
     let order = store::order_of(&all_runs);
@@ -112,26 +230,24 @@ pub fn sweep_selected(
     .into_iter()
     .filter(|r| select(r))
     .collect();
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| SweepError::Store(format!("{}: {e}", dir.display())))?;
     let _lock = store::DirLock::acquire(dir)?;
     let wanted = manifest(study, data, total, options.shard);
     match store::read_manifest(dir)? {
         Some(found) if found.config_hash != wanted.config_hash => {
-            return Err(format!(
-                "{}: holds a sweep of another configuration (hash {}, this one {}); \
-                 use another --out directory, or delete it to start over",
-                dir.display(),
-                found.config_hash,
-                wanted.config_hash
-            ));
+            return Err(SweepError::OtherStudy {
+                dir: dir.to_path_buf(),
+                found: found.config_hash,
+                wanted: wanted.config_hash,
+            });
         }
         Some(found) if found.shard != wanted.shard => {
-            return Err(format!(
-                "{}: holds shard {} of this study, not {}; give each shard its own directory",
-                dir.display(),
-                found.shard.as_deref().unwrap_or("(all)"),
-                wanted.shard.as_deref().unwrap_or("(all)")
-            ));
+            return Err(SweepError::OtherShard {
+                dir: dir.to_path_buf(),
+                found: found.shard,
+                wanted: wanted.shard,
+            });
         }
         Some(_) => {}
         None => store::write_manifest(dir, &wanted)?,
@@ -210,8 +326,8 @@ fn execute(
     todo: &[&PlannedRun],
     data: &Loaded,
     threads: usize,
-    mut record: impl FnMut(&PlannedRun, Result<Trained, String>) -> Result<(), String>,
-) -> Result<usize, String> {
+    mut record: impl FnMut(&PlannedRun, Result<Trained, String>) -> Result<(), SweepError>,
+) -> Result<usize, SweepError> {
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<(usize, Result<Trained, String>)>();
     std::thread::scope(|scope| {

@@ -75,10 +75,10 @@ pub fn plan(study: &Study, train_len: usize, test_len: usize) -> Vec<PlannedRun>
                 let config = &opt.configs[c];
                 let spec = RunSpec {
                     model: model.clone(),
-                    optimizer: study.optimizer_config(&opt.name, &config.flags),
+                    optimizer: config.optimizer,
                     batch,
-                    sampling: study.sampling(),
-                    last_batch: study.last_batch(),
+                    sampling: study.sampling,
+                    last_batch: study.last_batch,
                     epochs: opt.epochs,
                     seed,
                     evaluate_train: false,
@@ -110,10 +110,31 @@ pub struct Shard {
     pub count: usize,
 }
 
+/// Text that is not a shard `K/N` with `0 <= K < N`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardSyntaxError {
+    /// The text given.
+    pub text: String,
+}
+
+impl std::fmt::Display for ShardSyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` is not a shard; expected K/N with 0 <= K < N, e.g. 0/4",
+            self.text
+        )
+    }
+}
+
+impl std::error::Error for ShardSyntaxError {}
+
 impl std::str::FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a shard; expected K/N with 0 <= K < N, e.g. 0/4");
+    type Err = ShardSyntaxError;
+    fn from_str(s: &str) -> Result<Self, ShardSyntaxError> {
+        let bad = || ShardSyntaxError {
+            text: s.to_string(),
+        };
         let (k, n) = s.split_once('/').ok_or_else(bad)?;
         let (index, count): (usize, usize) = (
             k.trim().parse().map_err(|_| bad())?,

@@ -3,18 +3,28 @@
 //! the exact runs it asks for.
 //!
 //! Every option is written as the `sooth train` flag it stands for, without
-//! the dashes (`line_search = "wolfe"` is `--line-search wolfe`), and goes
-//! through the same parser, so a study means exactly what the flags mean.
-//! In an `[[optimizer]]` table a list is a grid: `lr = [0.01, 0.1]` makes two
-//! configurations, and several lists make their product.
+//! the dashes (`line_search = "wolfe"` is `--line-search wolfe`), and is read
+//! into the same typed specifications ([`crate::spec`]), so a study means
+//! exactly what the flags mean. In an `[[optimizer]]` table a list is a
+//! grid: `lr = [0.01, 0.1]` makes two configurations, and several lists make
+//! their product.
+//!
+//! A study keeps its options as written (the text of each value) only for
+//! its configuration hash and its `study.json`: the hash of a study file is
+//! the same in every version, so existing sweep directories resume, merge
+//! and report.
 
-use crate::cli::{DataArgs, ModelArgs, OptimizerArgs};
 use crate::data::DataSpec;
 use crate::run::{BatchSize, ModelSpec};
-use clap::Parser;
+use crate::spec::{
+    DataOptions, ModelOptions, OptimizerKind, OptimizerOptions, SpecError, describe_optimizer,
+    value_text,
+};
 use serde::{Deserialize, Serialize};
 use sooth_core::{LastBatch, OptimizerConfig, Sampling};
 use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
 
 /// The default study: digits; SGD, Adam, nonlinear CG and L-BFGS
 /// (same-batch curvature); batch sizes 8, 32, 128, 512 and full; 10 seeds;
@@ -83,19 +93,104 @@ struct GridFile {
     sample_seed: Option<u64>,
 }
 
+/// What is wrong with a study (without the file it came from; see
+/// [`StudyError`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum StudyProblem {
+    /// Not the TOML of a study (syntax, unknown section or key).
+    Toml(String),
+    /// An option of `section` (`[data]`, `[model]`, `[[optimizer]] sgd`).
+    Option {
+        /// The section, as the study writes it.
+        section: String,
+        /// The option's error.
+        error: SpecError,
+    },
+    /// A value of the `[grid]` section or an optimizer's epochs; the text
+    /// names the key, the value and what was expected.
+    Grid(String),
+    /// No `[[optimizer]]` table.
+    NoOptimizer,
+    /// An `[[optimizer]]` table without a valid `name`.
+    OptimizerName,
+    /// Two `[[optimizer]]` tables of one optimizer.
+    DuplicateOptimizer(String),
+}
+
+impl fmt::Display for StudyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StudyProblem::Toml(m) | StudyProblem::Grid(m) => f.write_str(m),
+            StudyProblem::Option { section, error } => write!(f, "{section}: {error}"),
+            StudyProblem::NoOptimizer => {
+                f.write_str("no [[optimizer]] tables: name at least one optimizer")
+            }
+            StudyProblem::OptimizerName => f.write_str(
+                "an [[optimizer]] table needs name = \"sgd\" | \"adam\" | \"cg\" | \"lbfgs\"",
+            ),
+            StudyProblem::DuplicateOptimizer(_) => f.write_str(
+                "an optimizer appears in two [[optimizer]] tables: put its grids in one table",
+            ),
+        }
+    }
+}
+
+/// A study that cannot be read: where it came from (a file, `the default
+/// study`, `study.json`) and what is wrong.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StudyError {
+    /// The file could not be read.
+    Read {
+        /// The file.
+        path: String,
+        /// The system's reason.
+        reason: String,
+    },
+    /// The study is not valid.
+    Invalid {
+        /// Where it came from.
+        origin: String,
+        /// What is wrong.
+        problem: Box<StudyProblem>,
+    },
+}
+
+impl fmt::Display for StudyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StudyError::Read { path, reason } => write!(f, "{path}: {reason}"),
+            StudyError::Invalid { origin, problem } => write!(f, "{origin}: {problem}"),
+        }
+    }
+}
+
+impl std::error::Error for StudyError {}
+
+/// For callers that still report errors as text (`cli/slurm.rs` until it
+/// moves to `slurm/`).
+impl From<StudyError> for String {
+    fn from(e: StudyError) -> String {
+        e.to_string()
+    }
+}
+
 /// One hyperparameter configuration of an optimizer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// `h0`, `h1`, ... in grid order.
     pub id: String,
-    /// The flags (without dashes) and their values.
+    /// The options as written (key -> value text): what the study hashes.
     pub flags: BTreeMap<String, String>,
-    /// What the flags resolve to, for people.
+    /// The options, typed.
+    pub options: OptimizerOptions,
+    /// What they resolve to.
+    pub optimizer: OptimizerConfig,
+    /// The configuration, for people.
     pub description: String,
 }
 
 /// An optimizer of the study with its configurations and epoch budget.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StudyOptimizer {
     /// `sgd`, `adam`, `cg` or `lbfgs`.
     pub name: String,
@@ -105,23 +200,26 @@ pub struct StudyOptimizer {
     pub configs: Vec<Config>,
 }
 
-/// A resolved study: everything that decides its runs' numbers.
+/// A resolved study: everything that decides its runs' numbers. It is
+/// written to and read from `study.json` in the form every version wrote
+/// (options as text), and reading it checks every option.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "StudyRecord", try_from = "StudyRecord")]
 pub struct Study {
     /// A name for reports.
     pub name: String,
-    /// Data flags (`dataset`, `scale`, ...).
-    pub data: BTreeMap<String, String>,
-    /// Model flags (`hidden`, `activation`, `l2`).
-    pub model: BTreeMap<String, String>,
+    /// The data options as written.
+    pub data: DataOptions,
+    /// The model options as written.
+    pub model: ModelOptions,
     /// Batch sizes, in grid order.
     pub batch_sizes: Vec<BatchSize>,
     /// Seeds, in grid order.
     pub seeds: Vec<u64>,
-    /// `shuffle` or `replacement`.
-    pub sampling: String,
-    /// `keep` or `drop`.
-    pub last_batch: String,
+    /// How every run draws its batches.
+    pub sampling: Sampling,
+    /// What every run does with a short last batch.
+    pub last_batch: LastBatch,
     /// The optimizers.
     pub optimizers: Vec<StudyOptimizer>,
     /// If set, each (optimizer, batch size) cell runs this many (config,
@@ -129,134 +227,294 @@ pub struct Study {
     pub runs_per_cell: Option<usize>,
     /// Seed of that draw.
     pub sample_seed: u64,
+    /// The data options' text, as written.
+    written_data: BTreeMap<String, String>,
+    /// The model options' text, as written.
+    written_model: BTreeMap<String, String>,
+    /// The data options, resolved.
+    data_spec: DataSpec,
+    /// The model, resolved.
+    model_spec: ModelSpec,
 }
 
-/// The data, model and optimizer flag groups of the command line, parsed
-/// together: how study options and `sooth tune`'s flags get their meaning.
-#[derive(Debug, Parser)]
-#[command(name = "sooth")]
-pub(crate) struct FlagParser {
-    #[command(flatten)]
-    pub(crate) data: DataArgs,
-    #[command(flatten)]
-    pub(crate) model: ModelArgs,
-    #[command(flatten)]
-    pub(crate) optimizer: OptimizerArgs,
+/// The study as `study.json` holds it and as its hash sees it (the form of
+/// every earlier version: do not change its fields or their order).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StudyRecord {
+    name: String,
+    data: BTreeMap<String, String>,
+    model: BTreeMap<String, String>,
+    batch_sizes: Vec<BatchSize>,
+    seeds: Vec<u64>,
+    sampling: String,
+    last_batch: String,
+    optimizers: Vec<OptimizerRecord>,
+    runs_per_cell: Option<usize>,
+    sample_seed: u64,
 }
 
-/// The flags of a map, as command-line arguments.
-fn to_args(flags: &BTreeMap<String, String>) -> Vec<String> {
-    let mut args = Vec::new();
-    for (key, value) in flags {
-        let flag = format!("--{}", key.replace('_', "-"));
-        match value.as_str() {
-            "true" if matches!(key.as_str(), "nesterov" | "damping" | "eval_train") => {
-                args.push(flag)
-            }
-            "false" if matches!(key.as_str(), "nesterov" | "damping" | "eval_train") => {}
-            _ => {
-                args.push(flag);
-                args.push(value.clone());
-            }
-        }
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct OptimizerRecord {
+    name: String,
+    epochs: u32,
+    configs: Vec<ConfigRecord>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct ConfigRecord {
+    id: String,
+    flags: BTreeMap<String, String>,
+    description: String,
+}
+
+/// `shuffle` or `replacement`, as a study writes it.
+pub fn sampling_name(s: Sampling) -> &'static str {
+    match s {
+        Sampling::Shuffle => "shuffle",
+        Sampling::WithReplacement => "replacement",
     }
-    args
 }
 
-fn parse_flags(
-    data: &BTreeMap<String, String>,
-    model: &BTreeMap<String, String>,
-    optimizer: &BTreeMap<String, String>,
-) -> Result<FlagParser, String> {
-    let mut args = vec!["sooth".to_string()];
-    args.extend(to_args(data));
-    args.extend(to_args(model));
-    args.extend(to_args(optimizer));
-    let parsed =
-        FlagParser::try_parse_from(&args).map_err(|e| first_line(&e.render().to_string()))?;
-    parsed
-        .data
-        .check("sweep")
-        .map_err(|e| first_line(&e.render().to_string()))?;
-    Ok(parsed)
+/// `keep` or `drop`, as a study writes it.
+pub fn last_batch_name(l: LastBatch) -> &'static str {
+    match l {
+        LastBatch::Keep => "keep",
+        LastBatch::Drop => "drop",
+    }
 }
 
-fn first_line(s: &str) -> String {
-    s.lines()
-        .next()
-        .unwrap_or("")
-        .trim_start_matches("error: ")
-        .to_string()
+fn parse_sampling(s: &str) -> Result<Sampling, StudyProblem> {
+    match s {
+        "shuffle" => Ok(Sampling::Shuffle),
+        "replacement" => Ok(Sampling::WithReplacement),
+        _ => Err(StudyProblem::Grid(format!(
+            "[grid] sampling = \"{s}\": expected \"shuffle\" or \"replacement\""
+        ))),
+    }
 }
 
-/// A TOML scalar as a flag value.
-fn scalar(value: &toml::Value) -> Result<String, String> {
-    Ok(match value {
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Integer(i) => i.to_string(),
-        toml::Value::Float(f) => f.to_string(),
-        toml::Value::Boolean(b) => b.to_string(),
-        other => {
-            return Err(format!(
-                "{other} is not a flag value (a string, number or boolean)"
-            ));
-        }
+fn parse_last_batch(s: &str) -> Result<LastBatch, StudyProblem> {
+    match s {
+        "keep" => Ok(LastBatch::Keep),
+        "drop" => Ok(LastBatch::Drop),
+        _ => Err(StudyProblem::Grid(format!(
+            "[grid] last_batch = \"{s}\": expected \"keep\" or \"drop\""
+        ))),
+    }
+}
+
+/// Options of one section set from `(key, value)` pairs.
+fn section<'a, T: Default>(
+    name: &str,
+    pairs: impl IntoIterator<Item = (&'a String, toml::Value)>,
+    set: impl Fn(&mut T, &str, &toml::Value) -> Result<(), SpecError>,
+) -> Result<T, StudyProblem> {
+    let mut options = T::default();
+    for (key, value) in pairs {
+        set(&mut options, key, &value).map_err(|error| StudyProblem::Option {
+            section: name.into(),
+            error,
+        })?;
+    }
+    Ok(options)
+}
+
+/// The optimizer named `name`, or the study's error for it.
+fn optimizer_kind(name: &str) -> Result<OptimizerKind, StudyProblem> {
+    name.parse().map_err(|error| StudyProblem::Option {
+        section: "[[optimizer]]".into(),
+        error,
     })
 }
 
-/// A section of plain flags (lists join with commas, as `--hidden 128,64`).
-fn flag_map(
-    section: &str,
-    table: &BTreeMap<String, toml::Value>,
-) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for (key, value) in table {
-        let v = match value {
-            toml::Value::Array(items) => items
-                .iter()
-                .map(scalar)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("[{section}] {key}: {e}"))?
-                .join(","),
-            v => scalar(v).map_err(|e| format!("[{section}] {key}: {e}"))?,
-        };
-        out.insert(key.clone(), v);
+/// The configurations of `base` with every combination of `axes` (in
+/// order: the last axis varies fastest), ids `h0`, `h1`, ...
+pub(crate) fn expand(
+    base: &OptimizerOptions,
+    base_written: &BTreeMap<String, String>,
+    axes: &[(String, Vec<toml::Value>)],
+) -> Result<Vec<Config>, StudyProblem> {
+    let section = format!("[[optimizer]] {}", base.name.name());
+    let option_error = |error| StudyProblem::Option {
+        section: section.clone(),
+        error,
+    };
+    let mut combos: Vec<Vec<(&str, &toml::Value)>> = vec![Vec::new()];
+    for (key, values) in axes {
+        let mut next = Vec::new();
+        for combo in &combos {
+            for v in values {
+                let mut c = combo.clone();
+                c.push((key.as_str(), v));
+                next.push(c);
+            }
+        }
+        combos = next;
     }
-    Ok(out)
+    let mut configs = Vec::new();
+    for (i, combo) in combos.into_iter().enumerate() {
+        let mut options = base.clone();
+        let mut flags = base_written.clone();
+        for (key, value) in combo {
+            options.set(key, value).map_err(option_error)?;
+            flags.insert(
+                key.to_string(),
+                value_text(value, false).unwrap_or_default(),
+            );
+        }
+        let optimizer = options.resolve().map_err(option_error)?;
+        configs.push(Config {
+            id: format!("h{i}"),
+            flags,
+            description: describe_optimizer(&optimizer),
+            options,
+            optimizer,
+        });
+    }
+    Ok(configs)
+}
+
+/// The parts of a study before its data and model are resolved.
+pub(crate) struct StudyParts {
+    pub(crate) name: String,
+    pub(crate) data: DataOptions,
+    pub(crate) written_data: BTreeMap<String, String>,
+    pub(crate) model: ModelOptions,
+    pub(crate) written_model: BTreeMap<String, String>,
+    pub(crate) batch_sizes: Vec<BatchSize>,
+    pub(crate) seeds: Vec<u64>,
+    pub(crate) sampling: Sampling,
+    pub(crate) last_batch: LastBatch,
+    pub(crate) optimizers: Vec<StudyOptimizer>,
+    pub(crate) runs_per_cell: Option<usize>,
+    pub(crate) sample_seed: u64,
+}
+
+impl StudyParts {
+    /// The study, with its data and model checked and resolved and its
+    /// grid checked.
+    pub(crate) fn finish(self) -> Result<Study, StudyProblem> {
+        let data_spec = self.data.resolve().map_err(|error| StudyProblem::Option {
+            section: "[data]".into(),
+            error,
+        })?;
+        let model_spec = self.model.resolve().map_err(|error| StudyProblem::Option {
+            section: "[model]".into(),
+            error,
+        })?;
+        if self.batch_sizes.is_empty() {
+            return Err(StudyProblem::Grid("[grid] batch_sizes is empty".into()));
+        }
+        if self.seeds.is_empty() {
+            return Err(StudyProblem::Grid("[grid] seeds is empty".into()));
+        }
+        if self.optimizers.is_empty() {
+            return Err(StudyProblem::NoOptimizer);
+        }
+        let mut names: Vec<&str> = self.optimizers.iter().map(|o| o.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(StudyProblem::DuplicateOptimizer(w[0].to_string()));
+        }
+        if self.runs_per_cell == Some(0) {
+            return Err(StudyProblem::Grid(
+                "[grid] runs_per_cell = 0: expected at least 1".into(),
+            ));
+        }
+        Ok(Study {
+            name: self.name,
+            data: self.data,
+            model: self.model,
+            batch_sizes: self.batch_sizes,
+            seeds: self.seeds,
+            sampling: self.sampling,
+            last_batch: self.last_batch,
+            optimizers: self.optimizers,
+            runs_per_cell: self.runs_per_cell,
+            sample_seed: self.sample_seed,
+            written_data: self.written_data,
+            written_model: self.written_model,
+            data_spec,
+            model_spec,
+        })
+    }
 }
 
 impl Study {
     /// Reads a study from TOML; `origin` names it in errors.
-    pub fn from_toml(text: &str, origin: &str) -> Result<Study, String> {
-        let file: StudyFile = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
-        Study::resolve(file).map_err(|e| format!("{origin}: {e}"))
+    pub fn from_toml(text: &str, origin: &str) -> Result<Study, StudyError> {
+        let invalid = |problem| StudyError::Invalid {
+            origin: origin.to_string(),
+            problem: Box::new(problem),
+        };
+        let file: StudyFile = toml::from_str(text)
+            .map_err(|e| invalid(StudyProblem::Toml(e.to_string().trim_end().to_string())))?;
+        Study::resolve(file).map_err(invalid)
+    }
+
+    /// Reads the study file at `path`, or the built-in default study.
+    pub fn read(path: Option<&Path>) -> Result<Study, StudyError> {
+        match path {
+            None => Ok(Study::default_study()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| StudyError::Read {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                Study::from_toml(&text, &path.display().to_string())
+            }
+        }
     }
 
     /// The built-in default study.
+    ///
+    /// # Panics
+    ///
+    /// Never: [`DEFAULT_STUDY`] is valid (a test checks it).
     pub fn default_study() -> Study {
         Study::from_toml(DEFAULT_STUDY, "the default study").expect("the default study is valid")
     }
 
-    fn resolve(file: StudyFile) -> Result<Study, String> {
-        let data = flag_map("data", &file.data)?;
-        let model = flag_map("model", &file.model)?;
-        // Check data and model flags now, with the parser the CLI uses.
-        parse_flags(&data, &model, &BTreeMap::new()).map_err(|e| format!("[data]/[model]: {e}"))?;
+    fn resolve(file: StudyFile) -> Result<Study, StudyProblem> {
+        let written = |name: &str, table: &BTreeMap<String, toml::Value>| {
+            table
+                .iter()
+                .map(|(k, v)| {
+                    value_text(v, true).map(|t| (k.clone(), t)).ok_or_else(|| {
+                        StudyProblem::Grid(format!(
+                            "{name} {k}: {v} is not a flag value (a string, number or boolean)"
+                        ))
+                    })
+                })
+                .collect::<Result<BTreeMap<_, _>, _>>()
+        };
+        let written_data = written("[data]", &file.data)?;
+        let written_model = written("[model]", &file.model)?;
+        let data = section(
+            "[data]",
+            file.data.iter().map(|(k, v)| (k, v.clone())),
+            DataOptions::set,
+        )?;
+        let model = section(
+            "[model]",
+            file.model.iter().map(|(k, v)| (k, v.clone())),
+            ModelOptions::set,
+        )?;
         let grid = file.grid;
         let batch_sizes = match grid.batch_sizes {
             None => vec![BatchSize::Size(64)],
             Some(list) => list
                 .iter()
                 .map(|v| {
-                    scalar(v)
-                        .and_then(|s| s.parse::<BatchSize>())
-                        .map_err(|e| format!("[grid] batch_sizes: {e}"))
+                    value_text(v, false)
+                        .ok_or_else(|| {
+                            format!("{v} is not a flag value (a string, number or boolean)")
+                        })
+                        .and_then(|s| s.parse::<BatchSize>().map_err(|e| e.to_string()))
+                        .map_err(|e| StudyProblem::Grid(format!("[grid] batch_sizes: {e}")))
                 })
                 .collect::<Result<Vec<_>, _>>()?,
         };
-        if batch_sizes.is_empty() {
-            return Err("[grid] batch_sizes is empty".into());
-        }
         let first = grid.first_seed.unwrap_or(1);
         let seeds: Vec<u64> = match grid.seeds {
             None => (first..first + 10).collect(),
@@ -265,55 +523,30 @@ impl Study {
                 .iter()
                 .map(|v| match v {
                     toml::Value::Integer(s) if *s >= 0 => Ok(*s as u64),
-                    other => Err(format!(
+                    other => Err(StudyProblem::Grid(format!(
                         "[grid] seeds: {other} is not a seed (an integer >= 0)"
-                    )),
+                    ))),
                 })
                 .collect::<Result<Vec<_>, _>>()?,
             Some(other) => {
-                return Err(format!(
+                return Err(StudyProblem::Grid(format!(
                     "[grid] seeds = {other}: expected a count >= 1 or a list of seeds"
-                ));
+                )));
             }
         };
-        if seeds.is_empty() {
-            return Err("[grid] seeds is empty".into());
-        }
-        let sampling = grid.sampling.unwrap_or_else(|| "shuffle".into());
-        let last_batch = grid.last_batch.unwrap_or_else(|| "keep".into());
-        if !matches!(sampling.as_str(), "shuffle" | "replacement") {
-            return Err(format!(
-                "[grid] sampling = \"{sampling}\": expected \"shuffle\" or \"replacement\""
-            ));
-        }
-        if !matches!(last_batch.as_str(), "keep" | "drop") {
-            return Err(format!(
-                "[grid] last_batch = \"{last_batch}\": expected \"keep\" or \"drop\""
-            ));
-        }
+        let sampling = parse_sampling(grid.sampling.as_deref().unwrap_or("shuffle"))?;
+        let last_batch = parse_last_batch(grid.last_batch.as_deref().unwrap_or("keep"))?;
         let default_epochs = grid.epochs.unwrap_or(30);
-        if file.optimizer.is_empty() {
-            return Err("no [[optimizer]] tables: name at least one optimizer".into());
-        }
         let mut optimizers = Vec::new();
         for table in &file.optimizer {
-            optimizers.push(resolve_optimizer(table, default_epochs, &data, &model)?);
+            optimizers.push(resolve_optimizer(table, default_epochs)?);
         }
-        let mut names: Vec<&str> = optimizers.iter().map(|o| o.name.as_str()).collect();
-        names.sort_unstable();
-        if names.windows(2).any(|w| w[0] == w[1]) {
-            return Err(
-                "an optimizer appears in two [[optimizer]] tables: put its grids in one table"
-                    .into(),
-            );
-        }
-        if grid.runs_per_cell == Some(0) {
-            return Err("[grid] runs_per_cell = 0: expected at least 1".into());
-        }
-        Ok(Study {
+        StudyParts {
             name: file.name.unwrap_or_else(|| "study".into()),
             data,
+            written_data,
             model,
+            written_model,
             batch_sizes,
             seeds,
             sampling,
@@ -321,61 +554,59 @@ impl Study {
             optimizers,
             runs_per_cell: grid.runs_per_cell,
             sample_seed: grid.sample_seed.unwrap_or(0),
-        })
-    }
-
-    /// The data options.
-    pub fn data_spec(&self) -> DataSpec {
-        parse_flags(&self.data, &self.model, &BTreeMap::new())
-            .map(|f| f.data.spec())
-            .unwrap_or_default()
-    }
-
-    /// The model.
-    pub fn model_spec(&self) -> ModelSpec {
-        parse_flags(&self.data, &self.model, &BTreeMap::new())
-            .map(|f| f.model.spec())
-            .expect("checked when the study was resolved")
-    }
-
-    /// The optimizer configuration of `flags` (checked when resolved).
-    pub fn optimizer_config(
-        &self,
-        name: &str,
-        flags: &BTreeMap<String, String>,
-    ) -> OptimizerConfig {
-        let mut flags = flags.clone();
-        flags.insert("optimizer".into(), name.into());
-        parse_flags(&self.data, &self.model, &flags)
-            .ok()
-            .and_then(|f| f.optimizer.config().ok())
-            .expect("checked when the study was resolved")
-    }
-
-    /// The sampling of every run.
-    pub fn sampling(&self) -> Sampling {
-        if self.sampling == "replacement" {
-            Sampling::WithReplacement
-        } else {
-            Sampling::Shuffle
         }
+        .finish()
     }
 
-    /// The last-batch policy of every run.
-    pub fn last_batch(&self) -> LastBatch {
-        if self.last_batch == "drop" {
-            LastBatch::Drop
-        } else {
-            LastBatch::Keep
+    /// The data loader's description of the study's data.
+    pub fn data_spec(&self) -> DataSpec {
+        self.data_spec.clone()
+    }
+
+    /// The model of every run.
+    pub fn model_spec(&self) -> ModelSpec {
+        self.model_spec.clone()
+    }
+
+    /// The form `study.json` holds and the hash covers.
+    fn record(&self) -> StudyRecord {
+        StudyRecord {
+            name: self.name.clone(),
+            data: self.written_data.clone(),
+            model: self.written_model.clone(),
+            batch_sizes: self.batch_sizes.clone(),
+            seeds: self.seeds.clone(),
+            sampling: sampling_name(self.sampling).into(),
+            last_batch: last_batch_name(self.last_batch).into(),
+            optimizers: self
+                .optimizers
+                .iter()
+                .map(|o| OptimizerRecord {
+                    name: o.name.clone(),
+                    epochs: o.epochs,
+                    configs: o
+                        .configs
+                        .iter()
+                        .map(|c| ConfigRecord {
+                            id: c.id.clone(),
+                            flags: c.flags.clone(),
+                            description: c.description.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            runs_per_cell: self.runs_per_cell,
+            sample_seed: self.sample_seed,
         }
     }
 
     /// FNV-1a hash (16 hex digits) of everything that decides the runs'
-    /// numbers: the study without its name, as canonical JSON.
+    /// numbers: the study without its name, as canonical JSON of its
+    /// options as written (the same value in every version).
     pub fn config_hash(&self) -> String {
-        let mut copy = self.clone();
-        copy.name = String::new();
-        let json = serde_json::to_string(&copy).unwrap_or_default();
+        let mut record = self.record();
+        record.name = String::new();
+        let json = serde_json::to_string(&record).unwrap_or_default();
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in json.bytes() {
             h ^= u64::from(b);
@@ -385,83 +616,114 @@ impl Study {
     }
 }
 
+impl From<Study> for StudyRecord {
+    fn from(study: Study) -> StudyRecord {
+        study.record()
+    }
+}
+
+impl TryFrom<StudyRecord> for Study {
+    type Error = StudyProblem;
+
+    /// Reads the record of `study.json` back, checking every option.
+    fn try_from(record: StudyRecord) -> Result<Study, StudyProblem> {
+        let strings = |m: &BTreeMap<String, String>| -> Vec<(String, toml::Value)> {
+            m.iter()
+                .map(|(k, v)| (k.clone(), toml::Value::String(v.clone())))
+                .collect()
+        };
+        let data_pairs = strings(&record.data);
+        let model_pairs = strings(&record.model);
+        let data = section(
+            "[data]",
+            data_pairs.iter().map(|(k, v)| (k, v.clone())),
+            DataOptions::set,
+        )?;
+        let model = section(
+            "[model]",
+            model_pairs.iter().map(|(k, v)| (k, v.clone())),
+            ModelOptions::set,
+        )?;
+        let mut optimizers = Vec::new();
+        for o in &record.optimizers {
+            let kind = optimizer_kind(&o.name)?;
+            let mut configs = Vec::new();
+            for c in &o.configs {
+                let axes: Vec<(String, Vec<toml::Value>)> = strings(&c.flags)
+                    .into_iter()
+                    .map(|(k, v)| (k, vec![v]))
+                    .collect();
+                let mut config =
+                    expand(&OptimizerOptions::new(kind), &BTreeMap::new(), &axes)?.remove(0);
+                config.id = c.id.clone();
+                configs.push(config);
+            }
+            optimizers.push(StudyOptimizer {
+                name: o.name.clone(),
+                epochs: o.epochs,
+                configs,
+            });
+        }
+        StudyParts {
+            name: record.name,
+            data,
+            written_data: record.data,
+            model,
+            written_model: record.model,
+            batch_sizes: record.batch_sizes,
+            seeds: record.seeds,
+            sampling: parse_sampling(&record.sampling)?,
+            last_batch: parse_last_batch(&record.last_batch)?,
+            optimizers,
+            runs_per_cell: record.runs_per_cell,
+            sample_seed: record.sample_seed,
+        }
+        .finish()
+    }
+}
+
 /// Expands one `[[optimizer]]` table into its configurations.
 fn resolve_optimizer(
     table: &BTreeMap<String, toml::Value>,
     default_epochs: u32,
-    data: &BTreeMap<String, String>,
-    model: &BTreeMap<String, String>,
-) -> Result<StudyOptimizer, String> {
+) -> Result<StudyOptimizer, StudyProblem> {
     let name = match table.get("name") {
         Some(toml::Value::String(s)) => s.clone(),
-        _ => {
-            return Err(
-                "an [[optimizer]] table needs name = \"sgd\" | \"adam\" | \"cg\" | \"lbfgs\""
-                    .into(),
-            );
-        }
+        _ => return Err(StudyProblem::OptimizerName),
     };
+    let kind = optimizer_kind(&name)?;
     let epochs = match table.get("epochs") {
         None => default_epochs,
-        Some(toml::Value::Integer(e)) if *e >= 1 => *e as u32,
+        Some(toml::Value::Integer(e)) if *e >= 1 && *e <= i64::from(u32::MAX) => *e as u32,
         Some(other) => {
-            return Err(format!(
+            return Err(StudyProblem::Grid(format!(
                 "[[optimizer]] {name}: epochs = {other}: expected a count >= 1"
-            ));
+            )));
         }
     };
     if epochs == 0 {
-        return Err(format!("[[optimizer]] {name}: epochs must be at least 1"));
+        return Err(StudyProblem::Grid(format!(
+            "[[optimizer]] {name}: epochs must be at least 1"
+        )));
     }
     // The grid: every list is an axis, in key order.
-    let mut axes: Vec<(String, Vec<String>)> = Vec::new();
+    let mut axes: Vec<(String, Vec<toml::Value>)> = Vec::new();
     for (key, value) in table {
         if key == "name" || key == "epochs" {
             continue;
         }
         let values = match value {
-            toml::Value::Array(items) if !items.is_empty() => items
-                .iter()
-                .map(scalar)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("[[optimizer]] {name}: {key}: {e}"))?,
+            toml::Value::Array(items) if !items.is_empty() => items.clone(),
             toml::Value::Array(_) => {
-                return Err(format!("[[optimizer]] {name}: {key} is an empty list"));
+                return Err(StudyProblem::Grid(format!(
+                    "[[optimizer]] {name}: {key} is an empty list"
+                )));
             }
-            v => vec![scalar(v).map_err(|e| format!("[[optimizer]] {name}: {key}: {e}"))?],
+            v => vec![v.clone()],
         };
         axes.push((key.clone(), values));
     }
-    let mut combos: Vec<BTreeMap<String, String>> = vec![BTreeMap::new()];
-    for (key, values) in &axes {
-        let mut next = Vec::new();
-        for combo in &combos {
-            for v in values {
-                let mut c = combo.clone();
-                c.insert(key.clone(), v.clone());
-                next.push(c);
-            }
-        }
-        combos = next;
-    }
-    let mut configs = Vec::new();
-    for (i, flags) in combos.into_iter().enumerate() {
-        let mut with_name = flags.clone();
-        with_name.insert("optimizer".into(), name.clone());
-        let parsed = parse_flags(data, model, &with_name)
-            .map_err(|e| format!("[[optimizer]] {name}: {e}"))?;
-        let config = parsed.optimizer.config().map_err(|e| {
-            format!(
-                "[[optimizer]] {name}: {}",
-                first_line(&e.render().to_string())
-            )
-        })?;
-        configs.push(Config {
-            id: format!("h{i}"),
-            flags,
-            description: crate::cli::describe_optimizer(&config),
-        });
-    }
+    let configs = expand(&OptimizerOptions::new(kind), &BTreeMap::new(), &axes)?;
     Ok(StudyOptimizer {
         name,
         epochs,
@@ -512,7 +774,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_file_and_the_option() {
-        let err = |text: &str| Study::from_toml(text, "s.toml").unwrap_err();
+        let err = |text: &str| Study::from_toml(text, "s.toml").unwrap_err().to_string();
         let e = err("[[optimizer]]\nname = \"sgd\"\nhistory = 5\n");
         assert!(e.starts_with("s.toml: [[optimizer]] sgd:"), "{e}");
         assert!(e.contains("--history"), "{e}");
@@ -526,6 +788,118 @@ mod tests {
         assert!(e.contains("weird"), "{e}");
         let e = err("name = \"x\"\n");
         assert!(e.contains("no [[optimizer]]"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key_the_value_and_the_expectation() {
+        let err = |text: &str| Study::from_toml(text, "s.toml").unwrap_err().to_string();
+        assert_eq!(
+            err("[[optimizer]]\nname = \"sgd\"\nlr = \"fast\"\n"),
+            "s.toml: [[optimizer]] sgd: invalid value 'fast' for '--lr <LR>': expected a number"
+        );
+        assert_eq!(
+            err("[[optimizer]]\nname = \"sgd\"\nmomentum = [0.5, 1.5]\n"),
+            "s.toml: [[optimizer]] sgd: invalid value '1.5' for '--momentum <MU>': expected a value in [0, 1)"
+        );
+        assert_eq!(
+            err("[model]\nl2 = -1\n[[optimizer]]\nname = \"sgd\"\n"),
+            "s.toml: [model]: invalid value '-1' for '--l2 <L2>': expected a finite value >= 0"
+        );
+        let e = err("[data]\nclasses = 1\n[[optimizer]]\nname = \"sgd\"\n");
+        assert!(
+            e.starts_with("s.toml: [data]: invalid value '1' for '--classes <N>': expected 2 to"),
+            "{e}"
+        );
+        assert_eq!(
+            err("[[optimizer]]\nname = \"lbfgs\"\nline_search = \"exact\"\n"),
+            "s.toml: [[optimizer]] lbfgs: invalid value 'exact' for '--line-search <LINE_SEARCH>': \
+             expected fixed, armijo, wolfe"
+        );
+    }
+
+    #[test]
+    fn an_option_of_another_optimizer_or_line_search_is_an_error() {
+        let err = |text: &str| Study::from_toml(text, "s.toml").unwrap_err().to_string();
+        assert_eq!(
+            err("[[optimizer]]\nname = \"adam\"\nmomentum = 0.5\n"),
+            "s.toml: [[optimizer]] adam: the argument '--momentum' cannot be used with \
+             '--optimizer adam' (it applies to sgd)"
+        );
+        assert_eq!(
+            err("[[optimizer]]\nname = \"cg\"\nline_search = \"fixed\"\nc1 = 0.01\n"),
+            "s.toml: [[optimizer]] cg: the argument '--c1' cannot be used with '--line-search fixed'"
+        );
+    }
+
+    /// The hash of the default study as `sooth sweep --plan` printed it
+    /// before the study kept typed options (main at dc6bd4c): existing
+    /// sweep directories of the default study must still resume.
+    #[test]
+    fn the_default_study_keeps_its_hash() {
+        assert_eq!(Study::default_study().config_hash(), "afc09eb38e3d939c");
+    }
+
+    /// A study with every kind of option keeps its hash too (`sooth sweep
+    /// --plan` of this file on main at dc6bd4c).
+    #[test]
+    fn a_study_with_data_model_and_grids_keeps_its_hash() {
+        let s = Study::from_toml(
+            r#"
+name = "x"
+[data]
+dataset = "blobs:classes=3,width=4"
+scale = "standardize"
+test_fraction = 0.3
+[model]
+hidden = [8, 4]
+l2 = 0.0001
+[grid]
+batch_sizes = ["16", "full"]
+seeds = [3, 5]
+sampling = "replacement"
+[[optimizer]]
+name = "sgd"
+lr = [0.01, 0.1]
+nesterov = true
+[[optimizer]]
+name = "lbfgs"
+line_search = ["armijo", "wolfe"]
+c1 = 0.001
+history = "5"
+"#,
+            "x.toml",
+        )
+        .unwrap();
+        assert_eq!(s.config_hash(), "be5011180413ddee");
+        assert_eq!(s.optimizers[1].configs.len(), 2);
+        assert_eq!(s.sampling, Sampling::WithReplacement);
+    }
+
+    /// `study.json` holds the study as written and reads back to the same
+    /// study; a corrupt option there is an error naming the key.
+    #[test]
+    fn study_json_round_trips_and_checks_its_options() {
+        let s = Study::default_study();
+        let json = serde_json::to_string(&s).unwrap();
+        let back: Study = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+        let bad = json.replace("\"lr\":\"0.1\"", "\"lr\":\"fast\"");
+        assert_ne!(bad, json);
+        let e = serde_json::from_str::<Study>(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("[[optimizer]] sgd: invalid value 'fast' for '--lr <LR>'"),
+            "{e}"
+        );
+        let bad = json.replace(
+            "\"dataset\":\"digits\"",
+            "\"dataset\":\"digits\",\"scale\":\"weird\"",
+        );
+        assert_ne!(bad, json);
+        let e = serde_json::from_str::<Study>(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("[data]: invalid value 'weird' for '--scale"),
+            "{e}"
+        );
     }
 
     #[test]

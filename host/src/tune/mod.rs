@@ -17,10 +17,16 @@ pub mod race;
 
 use crate::data::Loaded;
 use crate::run::BatchSize;
-use crate::sweep::{PlannedRun, Row, Study, SweepOptions, plan, store, sweep_selected};
+use crate::spec::{DataOptions, ModelOptions, OptimizerOptions};
+use crate::sweep::study::{StudyOptimizer, StudyParts, expand};
+use crate::sweep::{
+    PlannedRun, Row, Study, StudyProblem, SweepError, SweepOptions, plan, store, sweep_selected,
+};
 use race::{Observation, Race, RaceSettings, Stop};
 use serde::Serialize;
+use sooth_core::{LastBatch, Sampling};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -28,27 +34,96 @@ use std::time::{Duration, Instant};
 /// plus this many percentage points (the report's near-chance rule).
 pub const CHANCE_MARGIN_POINTS: f64 = 5.0;
 
-/// What to tune, as flags: everything [`Request::study`] needs.
+/// Why a tune cannot be prepared or run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TuneError {
+    /// The tune's study is not valid (an option or a `--grid` value).
+    Study(StudyProblem),
+    /// A raced option is also given as a fixed option.
+    RacedAndFixed(String),
+    /// Every candidate batch size exceeds the training set.
+    NoBatchSize {
+        /// Training samples.
+        train_samples: usize,
+    },
+    /// The race's settings are not valid.
+    Settings(String),
+    /// The budget cannot pay for the first round.
+    Budget {
+        /// Runs allowed.
+        budget: usize,
+        /// Candidates.
+        candidates: usize,
+        /// Seeds per candidate in the first round.
+        seeds: usize,
+    },
+    /// The sweep underneath failed (reading or writing the directory).
+    Sweep(SweepError),
+    /// The sweep did not produce runs the race needs.
+    Missing {
+        /// The tune's directory.
+        dir: String,
+        /// Runs wanted.
+        wanted: usize,
+        /// The first of them.
+        first: String,
+    },
+}
+
+impl fmt::Display for TuneError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TuneError::Study(p) => write!(f, "the tune's study: {p}"),
+            TuneError::RacedAndFixed(key) => write!(
+                f,
+                "--grid {key}: --{} is also given as a flag; give it once",
+                key.replace('_', "-")
+            ),
+            TuneError::NoBatchSize { train_samples } => write!(
+                f,
+                "every batch size exceeds the {train_samples} training samples"
+            ),
+            TuneError::Settings(m) => f.write_str(m),
+            TuneError::Sweep(e) => write!(f, "{e}"),
+            TuneError::Budget {
+                budget,
+                candidates,
+                seeds,
+            } => write!(
+                f,
+                "a budget of {budget} runs cannot pay for the first round: {candidates} candidates x {seeds} seeds = {} runs",
+                candidates * seeds
+            ),
+            TuneError::Missing { dir, wanted, first } => write!(
+                f,
+                "{dir}: the race needs {wanted} runs that the sweep did not produce (first: {first})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TuneError {}
+
+/// What to tune: everything [`Request::study`] needs, as typed options.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Request {
-    /// Data flags without dashes (`dataset`, `scale`, ...), non-default ones.
-    pub data: BTreeMap<String, String>,
-    /// Model flags (`hidden`, `activation`, `l2`).
-    pub model: BTreeMap<String, String>,
-    /// `sgd`, `adam`, `cg` or `lbfgs`.
-    pub optimizer: String,
-    /// The optimizer's fixed flags.
-    pub flags: BTreeMap<String, String>,
-    /// Optimizer flags raced too, each with its values (at most two).
+    /// The data options written (non-default ones).
+    pub data: DataOptions,
+    /// The model options written.
+    pub model: ModelOptions,
+    /// The optimizer with its fixed options.
+    pub optimizer: OptimizerOptions,
+    /// Optimizer options raced too (keys of [`OptimizerOptions::KEYS`]),
+    /// each with its values as written (at most two).
     pub grid: Vec<(String, Vec<String>)>,
     /// Candidate batch sizes, in order.
     pub batch_sizes: Vec<BatchSize>,
     /// Epochs of every run.
     pub epochs: u32,
-    /// `shuffle` or `replacement`.
-    pub sampling: String,
-    /// `keep` or `drop`.
-    pub last_batch: String,
+    /// How batches are drawn.
+    pub sampling: Sampling,
+    /// What happens to a short last batch.
+    pub last_batch: LastBatch,
     /// Seeds per candidate in the first round.
     pub initial_seeds: usize,
     /// The most seeds per candidate (the study's seeds are `1..=max_seeds`).
@@ -60,64 +135,54 @@ pub struct Request {
 }
 
 impl Request {
+    /// The optimizer's name (`sgd`, ...).
+    pub fn optimizer_name(&self) -> &'static str {
+        self.optimizer.name.name()
+    }
+
     /// The study of the tune: the one optimizer (with the grid's
-    /// configurations), the candidate batch sizes, seeds `1..=max_seeds`,
-    /// written as a study file and read by the sweep's own reader, so the
-    /// flags mean what they mean everywhere. Its runs are exactly those of
-    /// any study with the same settings (same ids, same numbers).
-    pub fn study(&self) -> Result<Study, String> {
-        use toml::{Table, Value};
-        let strings = |m: &BTreeMap<String, String>| -> Table {
-            m.iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect()
-        };
-        let mut optimizer = strings(&self.flags);
-        optimizer.insert("name".into(), Value::String(self.optimizer.clone()));
+    /// configurations, the last raced option varying fastest after sorting
+    /// by key), the candidate batch sizes, seeds `1..=max_seeds`. Its runs
+    /// and its hash are exactly those of the study file with the same
+    /// settings (same ids, same numbers).
+    pub fn study(&self) -> Result<Study, TuneError> {
+        let written = self.optimizer.written();
+        let mut axes: Vec<(String, Vec<toml::Value>)> = Vec::new();
         for (key, values) in &self.grid {
-            if self.flags.contains_key(key) {
-                return Err(format!(
-                    "--grid {key}: --{} is also given as a flag; give it once",
-                    key.replace('_', "-")
-                ));
+            if written.contains_key(key) {
+                return Err(TuneError::RacedAndFixed(key.clone()));
             }
-            optimizer.insert(
+            axes.push((
                 key.clone(),
-                Value::Array(values.iter().cloned().map(Value::String).collect()),
-            );
+                values.iter().cloned().map(toml::Value::String).collect(),
+            ));
         }
-        let mut grid = Table::new();
-        grid.insert(
-            "batch_sizes".into(),
-            Value::Array(
-                self.batch_sizes
-                    .iter()
-                    .map(|b| Value::String(b.to_string()))
-                    .collect(),
-            ),
-        );
-        grid.insert("seeds".into(), Value::Integer(self.max_seeds as i64));
-        grid.insert("epochs".into(), Value::Integer(i64::from(self.epochs)));
-        grid.insert("sampling".into(), Value::String(self.sampling.clone()));
-        grid.insert("last_batch".into(), Value::String(self.last_batch.clone()));
-        let mut file = Table::new();
-        file.insert(
-            "name".into(),
-            Value::String(format!(
+        axes.sort_by(|a, b| a.0.cmp(&b.0));
+        let configs = expand(&self.optimizer, &written, &axes).map_err(TuneError::Study)?;
+        StudyParts {
+            name: format!(
                 "tune: {} batch size on {}",
-                self.optimizer,
-                self.data.get("dataset").map_or("digits", |d| d.as_str())
-            )),
-        );
-        file.insert("data".into(), Value::Table(strings(&self.data)));
-        file.insert("model".into(), Value::Table(strings(&self.model)));
-        file.insert("grid".into(), Value::Table(grid));
-        file.insert(
-            "optimizer".into(),
-            Value::Array(vec![Value::Table(optimizer)]),
-        );
-        let text = toml::to_string(&file).map_err(|e| e.to_string())?;
-        Study::from_toml(&text, "the tune's study")
+                self.optimizer_name(),
+                self.data.dataset.as_deref().unwrap_or("digits")
+            ),
+            written_data: self.data.written(),
+            data: self.data.clone(),
+            written_model: self.model.written(),
+            model: self.model.clone(),
+            batch_sizes: self.batch_sizes.clone(),
+            seeds: (1..=self.max_seeds as u64).collect(),
+            sampling: self.sampling,
+            last_batch: self.last_batch,
+            optimizers: vec![StudyOptimizer {
+                name: self.optimizer_name().to_string(),
+                epochs: self.epochs,
+                configs,
+            }],
+            runs_per_cell: None,
+            sample_seed: 0,
+        }
+        .finish()
+        .map_err(TuneError::Study)
     }
 }
 
@@ -157,16 +222,16 @@ impl Tune {
     /// Prepares the tune of `request` on `data`: batch sizes larger than
     /// the training set are dropped (and listed); failure means a peak at
     /// most chance plus [`CHANCE_MARGIN_POINTS`].
-    pub fn new(request: Request, data: &Loaded) -> Result<Tune, String> {
+    pub fn new(request: Request, data: &Loaded) -> Result<Tune, TuneError> {
         let train_len = data.train.len();
         let (kept, dropped): (Vec<BatchSize>, Vec<BatchSize>) = request
             .batch_sizes
             .iter()
             .partition(|b| b.samples(train_len) <= train_len);
         if kept.is_empty() {
-            return Err(format!(
-                "every batch size exceeds the {train_len} training samples"
-            ));
+            return Err(TuneError::NoBatchSize {
+                train_samples: train_len,
+            });
         }
         let mut request = request;
         request.batch_sizes = kept;
@@ -174,7 +239,7 @@ impl Tune {
         let optimizer = study
             .optimizers
             .first()
-            .ok_or("the tune's study has no optimizer")?;
+            .ok_or(TuneError::Study(StudyProblem::NoOptimizer))?;
         let raced: Vec<&String> = request.grid.iter().map(|(k, _)| k).collect();
         let mut candidates = Vec::new();
         for &batch_size in &study.batch_sizes {
@@ -208,16 +273,15 @@ impl Tune {
             ),
             budget: request.budget,
         };
-        settings.validate()?;
+        settings.validate().map_err(TuneError::Settings)?;
         if let Some(budget) = settings.budget
             && budget < candidates.len() * settings.initial_seeds
         {
-            return Err(format!(
-                "a budget of {budget} runs cannot pay for the first round: {} candidates x {} seeds = {} runs",
-                candidates.len(),
-                settings.initial_seeds,
-                candidates.len() * settings.initial_seeds
-            ));
+            return Err(TuneError::Budget {
+                budget,
+                candidates: candidates.len(),
+                seeds: settings.initial_seeds,
+            });
         }
         let runs = plan(&study, data.train.len(), data.test.len());
         Ok(Tune {
@@ -241,7 +305,7 @@ impl Tune {
     /// seeds are ignored): peaks in percent.
     pub fn observations(&self, rows: &[Row]) -> Vec<Observation> {
         rows.iter()
-            .filter(|r| r.optimizer == self.request.optimizer)
+            .filter(|r| r.optimizer == self.request.optimizer_name())
             .filter_map(|r| {
                 let candidate = self.candidate_of(r)?;
                 let seed = self.study.seeds.iter().position(|&s| s == r.seed)?;
@@ -264,7 +328,10 @@ impl Tune {
         let s = self.study.seeds.get(seed)?;
         Some(format!(
             "{}-b{}-{}-s{}",
-            self.request.optimizer, c.batch_size, c.config_id, s
+            self.request.optimizer_name(),
+            c.batch_size,
+            c.config_id,
+            s
         ))
     }
 }
@@ -298,7 +365,12 @@ pub struct Tuned {
 /// Runs the race of `tune` into `dir` until it is decided: reads the rows,
 /// asks the race which runs it needs, runs them, and again. Rows already in
 /// `dir` are reused; the directory must hold this tune's study (or nothing).
-pub fn run(tune: &Tune, data: &Loaded, dir: &Path, options: TuneOptions) -> Result<Tuned, String> {
+pub fn run(
+    tune: &Tune,
+    data: &Loaded,
+    dir: &Path,
+    options: TuneOptions,
+) -> Result<Tuned, TuneError> {
     let start = Instant::now();
     let sweep_options = SweepOptions {
         threads: options.threads.max(1),
@@ -314,12 +386,13 @@ pub fn run(tune: &Tune, data: &Loaded, dir: &Path, options: TuneOptions) -> Resu
         dir,
         sweep_options,
         |_| false,
-    )?;
+    )
+    .map_err(TuneError::Sweep)?;
     let mut ran = 0;
     let mut reported = 0;
     let mut first_missing: Option<usize> = None;
     loop {
-        let rows = read_rows(dir)?;
+        let rows = read_rows(dir).map_err(TuneError::Sweep)?;
         let mut race = race::race(&tune.settings, &tune.observations(&rows));
         if !options.quiet {
             for round in &race.rounds[reported..] {
@@ -367,21 +440,21 @@ pub fn run(tune: &Tune, data: &Loaded, dir: &Path, options: TuneOptions) -> Resu
             dir,
             sweep_options,
             |r| wanted.contains(&r.run_id),
-        )?;
+        )
+        .map_err(TuneError::Sweep)?;
         if outcome.ran == 0 {
-            return Err(format!(
-                "{}: the race needs {} runs that the sweep did not produce (first: {})",
-                dir.display(),
-                wanted.len(),
-                wanted.iter().min().map_or("", |s| s.as_str())
-            ));
+            return Err(TuneError::Missing {
+                dir: dir.display().to_string(),
+                wanted: wanted.len(),
+                first: wanted.iter().min().cloned().unwrap_or_default(),
+            });
         }
         ran += outcome.ran;
     }
 }
 
 /// The rows of `dir` (what a killed run left is dropped by the sweep).
-pub fn read_rows(dir: &Path) -> Result<Vec<Row>, String> {
+pub fn read_rows(dir: &Path) -> Result<Vec<Row>, SweepError> {
     Ok(store::read_jsonl::<Row>(&dir.join(store::RUNS_JSONL))?.0)
 }
 

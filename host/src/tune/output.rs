@@ -194,7 +194,7 @@ pub fn summarize(tune: &Tune, data: &Loaded, tuned: &Tuned) -> Summary {
             .study
             .model_spec()
             .describe(data.train.width, data.train.classes),
-        optimizer: tune.request.optimizer.clone(),
+        optimizer: tune.request.optimizer_name().to_string(),
         epochs: tune.request.epochs,
         test: TEST.to_string(),
         settings: tune.settings.clone(),
@@ -305,20 +305,23 @@ pub fn train_command(tune: &Tune, candidate: &Candidate) -> String {
             words.push(quote(v));
         }
     };
-    for (k, v) in r.data.iter().chain(&r.model) {
+    for (k, v) in r.data.written().iter().chain(&r.model.written()) {
         flag(k, v);
     }
-    flag("optimizer", &r.optimizer);
-    for (k, v) in r.flags.iter().chain(&candidate.grid) {
+    flag("optimizer", r.optimizer_name());
+    for (k, v) in r.optimizer.written().iter().chain(&candidate.grid) {
         flag(k, v);
     }
     flag("batch_size", &candidate.batch_size.to_string());
     flag("epochs", &r.epochs.to_string());
-    if r.sampling != "shuffle" {
-        flag("sampling", &r.sampling);
+    if r.sampling != sooth_core::Sampling::Shuffle {
+        flag("sampling", crate::sweep::study::sampling_name(r.sampling));
     }
-    if r.last_batch != "keep" {
-        flag("last_batch", &r.last_batch);
+    if r.last_batch != sooth_core::LastBatch::Keep {
+        flag(
+            "last_batch",
+            crate::sweep::study::last_batch_name(r.last_batch),
+        );
     }
     words.join(" ")
 }

@@ -1,0 +1,272 @@
+//! The files of one training run: its per-epoch metrics CSV, its saved
+//! model (written, read back, or used to start a run from), and the JSON
+//! summary `sooth train --json` prints.
+
+use crate::data::{Loaded, Scaling};
+use crate::run::{EpochRecord, RunResult, RunSpec, Trained, activation_name};
+use serde::Serialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A run file that cannot be written or used. Every variant names the
+/// file; [`Display`](fmt::Display) keeps the command line's wording.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunFileError {
+    /// Reading or writing the file failed.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The system's reason, for people.
+        reason: String,
+    },
+    /// The folder to write into does not exist.
+    NoFolder {
+        /// The file.
+        path: PathBuf,
+        /// Its folder.
+        folder: PathBuf,
+    },
+    /// A directory where a file name was expected.
+    IsDirectory(PathBuf),
+    /// The file is not a valid sooth model, or the model cannot be used or
+    /// written (the core's reason).
+    Model {
+        /// The file.
+        path: PathBuf,
+        /// The core's reason.
+        reason: String,
+    },
+    /// The saved model's network is not the run's.
+    OtherNetwork {
+        /// The file.
+        path: PathBuf,
+        /// The saved network (`64-32-10 relu`).
+        found: String,
+        /// The run's network.
+        wanted: String,
+    },
+    /// The saved model's input scaling is not the data's.
+    OtherScaling {
+        /// The file.
+        path: PathBuf,
+        /// Whether the model was trained on scaled features.
+        scaled: bool,
+        /// The data's scaling.
+        scaling: Scaling,
+    },
+}
+
+impl fmt::Display for RunFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunFileError::Io { path, reason } | RunFileError::Model { path, reason } => {
+                write!(f, "{}: {reason}", path.display())
+            }
+            RunFileError::NoFolder { path, folder } => write!(
+                f,
+                "{}: no such folder {}; expected an existing folder to write into",
+                path.display(),
+                folder.display()
+            ),
+            RunFileError::IsDirectory(path) => write!(
+                f,
+                "{}: is a directory, expected a file name",
+                path.display()
+            ),
+            RunFileError::OtherNetwork {
+                path,
+                found,
+                wanted,
+            } => write!(
+                f,
+                "{}: the model is {found}, but this run trains {wanted}",
+                path.display()
+            ),
+            RunFileError::OtherScaling {
+                path,
+                scaled,
+                scaling,
+            } => write!(
+                f,
+                "{}: the model was trained on {} features, but this run scales them with --scale \
+                 {scaling} (fitted on this data); give the --scale and data the model was trained with",
+                path.display(),
+                if *scaled { "scaled" } else { "unscaled" },
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RunFileError {}
+
+/// The JSON summary of `sooth train --json`.
+#[derive(Debug, Serialize)]
+pub struct RunSummary<'a> {
+    /// The data set's name.
+    pub dataset: &'a str,
+    /// Training samples.
+    pub train_samples: usize,
+    /// Test samples.
+    pub test_samples: usize,
+    /// `64-32-10 relu`.
+    pub model: String,
+    /// The optimizer and its settings.
+    pub optimizer: String,
+    /// Samples per step (`full` for the whole set).
+    pub batch_size: String,
+    /// Seed of the run.
+    pub seed: u64,
+    /// The run's result.
+    #[serde(flatten)]
+    pub result: &'a RunResult,
+}
+
+/// The header of the metrics CSV (its columns).
+pub const METRICS_HEADER: &str = "epoch,mean_batch_loss,train_loss,train_accuracy,test_loss,test_accuracy,evaluations,gradients,recoveries,line_search_failures,wall_seconds,train_seconds";
+
+/// Writes the per-epoch curve to `path` as CSV (empty cells where not
+/// evaluated).
+pub fn write_metrics(path: &Path, curve: &[EpochRecord]) -> Result<(), RunFileError> {
+    let mut out = format!("{METRICS_HEADER}\n");
+    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    for r in curve {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            r.epoch,
+            r.mean_batch_loss,
+            opt(r.train_loss),
+            opt(r.train_accuracy),
+            r.test_loss,
+            r.test_accuracy,
+            r.evaluations,
+            r.gradients,
+            r.recoveries,
+            r.line_search_failures,
+            r.wall_seconds,
+            r.train_seconds
+        ));
+    }
+    std::fs::write(path, out).map_err(|e| RunFileError::Io {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Fails before training if `path` cannot be written: its folder must
+/// exist and it must not be a directory.
+pub fn check_output(path: &Path) -> Result<(), RunFileError> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(RunFileError::NoFolder {
+            path: path.to_path_buf(),
+            folder: parent.to_path_buf(),
+        });
+    }
+    if path.is_dir() {
+        return Err(RunFileError::IsDirectory(path.to_path_buf()));
+    }
+    Ok(())
+}
+
+/// The bytes of the saved model at `path`, checked to be a sooth model
+/// (`SavedModel::read` them to use it).
+pub fn read_model_file(path: &Path) -> Result<Vec<u8>, RunFileError> {
+    let bytes = std::fs::read(path).map_err(|e| RunFileError::Io {
+        path: path.to_path_buf(),
+        reason: crate::data::read_error(&e, "a sooth model file"),
+    })?;
+    sooth_core::SavedModel::read(&bytes).map_err(|e| RunFileError::Model {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(bytes)
+}
+
+/// The parameters of the saved model at `path`, to start the run of `spec`
+/// from: its network must be the run's and its input scaling the data's.
+pub fn initial_params(
+    path: &Path,
+    spec: &RunSpec,
+    data: &Loaded,
+) -> Result<Vec<f32>, RunFileError> {
+    let model_error = |e: sooth_core::Error| RunFileError::Model {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let bytes = read_model_file(path)?;
+    let model = sooth_core::SavedModel::read(&bytes).map_err(model_error)?;
+    let wanted = spec
+        .model
+        .mlp(data.train.width, data.train.classes)
+        .map_err(model_error)?;
+    let found = model.mlp();
+    if found.shape() != wanted.shape() || found.activation() != wanted.activation() {
+        let widths: Vec<String> = found
+            .shape()
+            .widths()
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        return Err(RunFileError::OtherNetwork {
+            path: path.to_path_buf(),
+            found: format!(
+                "{} {}",
+                widths.join("-"),
+                activation_name(found.activation())
+            ),
+            wanted: spec.model.describe(data.train.width, data.train.classes),
+        });
+    }
+    let scaled = data.scaler.scaling != Scaling::None;
+    let same_scaling = if model.has_transform() {
+        scaled
+            && (0..data.train.width).all(|j| {
+                model.transform_of(j) == Some((data.scaler.offset[j], data.scaler.divisor[j]))
+            })
+    } else {
+        !scaled
+    };
+    if !same_scaling {
+        return Err(RunFileError::OtherScaling {
+            path: path.to_path_buf(),
+            scaled: model.has_transform(),
+            scaling: data.scaler.scaling,
+        });
+    }
+    let mut params = vec![0.0f32; wanted.shape().param_count()];
+    model.read_params(&mut params).map_err(model_error)?;
+    Ok(params)
+}
+
+/// Saves the trained model to `path` with the data's scaling as its input
+/// transform.
+pub fn save_model(path: &Path, trained: &Trained, data: &Loaded) -> Result<(), RunFileError> {
+    let transform: Option<Vec<(f64, f64)>> = (data.scaler.scaling != Scaling::None).then(|| {
+        data.scaler
+            .offset
+            .iter()
+            .zip(&data.scaler.divisor)
+            .map(|(&o, &d)| (o, d))
+            .collect()
+    });
+    let shape = trained.mlp.shape();
+    let mut bytes = vec![0u8; sooth_core::saved_len(&shape, transform.is_some())];
+    let len = sooth_core::write_model(
+        &trained.mlp,
+        &trained.params,
+        transform.as_deref(),
+        &mut bytes,
+    )
+    .map_err(|e| RunFileError::Model {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    bytes.truncate(len);
+    std::fs::write(path, bytes).map_err(|e| RunFileError::Io {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
