@@ -71,7 +71,8 @@ pub fn run(args: SweepArgs) -> Result<(), String> {
             shard: args.shard,
             quiet: args.quiet,
         },
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     if !args.quiet {
         println!(
             "sooth sweep: {} runs in {} ({} done before, {} now, {} with errors) in {:.1} s on {} threads",
@@ -94,7 +95,7 @@ pub fn run(args: SweepArgs) -> Result<(), String> {
 }
 
 fn print_plan(study: &Study, shard: Option<Shard>) -> Result<(), String> {
-    let (data, runs) = crate::sweep::prepare(study)?;
+    let (data, runs) = crate::sweep::prepare(study).map_err(|e| e.to_string())?;
     let total: f64 = runs.iter().map(|r| r.cost).sum();
     println!(
         "{}: {} runs on {} (config hash {})",
@@ -134,7 +135,7 @@ pub struct MergeArgs {
 
 /// Runs `sooth merge`.
 pub fn merge(args: MergeArgs) -> Result<(), String> {
-    let outcome = crate::sweep::merge::merge(&args.shards, &args.out)?;
+    let outcome = crate::sweep::merge::merge(&args.shards, &args.out).map_err(|e| e.to_string())?;
     if !args.quiet {
         println!(
             "sooth merge: {} of {} runs in {} from {} directories{}",

@@ -134,14 +134,6 @@ impl From<String> for SweepError {
     }
 }
 
-/// For callers that still report errors as text (`cli/slurm.rs` until it
-/// moves to `slurm/`).
-impl From<SweepError> for String {
-    fn from(e: SweepError) -> String {
-        e.to_string()
-    }
-}
-
 /// How to run a sweep.
 #[derive(Clone, Copy, Debug)]
 pub struct SweepOptions {

@@ -166,14 +166,6 @@ impl fmt::Display for StudyError {
 
 impl std::error::Error for StudyError {}
 
-/// For callers that still report errors as text (`cli/slurm.rs` until it
-/// moves to `slurm/`).
-impl From<StudyError> for String {
-    fn from(e: StudyError) -> String {
-        e.to_string()
-    }
-}
-
 /// One hyperparameter configuration of an optimizer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
