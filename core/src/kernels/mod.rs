@@ -28,14 +28,13 @@
 //! way, `core::hint::black_box` marks a boundary they do not cross; it
 //! changes no value. Without SIMD (other than x86_64, e.g. a Cortex-M4F) the
 //! same arithmetic is unrolled less, to save flash.
-
 //!
 //! # Layout
 //! * [`reduce`]: the reductions (dot products) and the affine map made of
 //!   them;
 //! * [`terms`]: the sums of terms (`y += sum_j a_j x_j`, the weight gradient);
-//! * [`elementwise`]: element-wise passes, norms and finiteness checks, the
-//!   optimizers' updates;
+//! * [`elementwise`]: element-wise passes, norms and finiteness checks,
+//!   Adam's update;
 //! * [`exp`]: the exponential and the softmax rows;
 //! * this module: the run-time choice of kernel set ([`use_kernels`]) and
 //!   the one place that picks the architecture (`arch`).
@@ -44,12 +43,14 @@
 //! Every kernel has one entry point, `k(...)`, whose portable body sits next
 //! to it. It first offers the work to `arch::k(...)`, which returns
 //! `Some(result)` when the kernel set in use has a faster version of `k` for
-//! these arguments, else `None` having changed nothing; the entry point then
-//! runs its portable body. On x86_64, `arch` is the AVX/AVX-512 module
-//! (`avx.rs`, chosen by `cpuid` at run time); elsewhere it is `no_simd.rs`,
-//! which declines everything. Element-wise passes written outside this
-//! module (the optimizers' updates) go through [`vectorized`], the same
-//! pattern for a body given as an [`ElementWise`] value.
+//! these arguments, else `None` having changed nothing (a kernel whose
+//! arguments are moved, [`adam_update`], gets them back: `Ok(result)` or
+//! `Err(arguments)`); the entry point then runs its portable body. On
+//! x86_64, `arch` is the AVX/AVX-512 module (`avx.rs`, its kernel set chosen
+//! by `cpuid` at run time); elsewhere it is `no_simd.rs`, which declines
+//! everything. Element-wise passes written outside this module (SGD's
+//! update) go through [`vectorized`], the same pattern for a body given as
+//! an [`ElementWise`] value.
 
 mod elementwise;
 mod exp;
