@@ -46,9 +46,9 @@ use core::arch::x86_64::{
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use super::dot::affine_count;
 use super::elementwise::{AdamUpdate, NEGLIGIBLE, flush_negligible, non_finite};
 use super::exp::{SOFTMAX_ROWS, SOFTMAX_WIDTH};
+use super::reduce::affine_count;
 use super::terms::{
     AddTerms, TILE, Tiles, add_outer_nonzero_portable, linear_combinations_portable,
 };
@@ -570,7 +570,7 @@ unsafe fn linear_combinations_avx512(y: &mut [f32], a: &[f32], x: &[f32], terms:
 struct Avx(());
 
 impl AddTerms for Avx {
-    /// [`super::terms::axpy_tiles`] with each tile of 16 in two 256-bit registers.
+    /// [`super::terms`]' `axpy_tiles` with each tile of 16 in two 256-bit registers.
     #[inline(always)]
     fn add<const N: usize, const ZERO: bool>(self, y: &mut [f32], a: [f32; N], x: &Tiles<'_, N>) {
         // SAFETY (all intrinsics below): `self` proves AVX is enabled.
@@ -617,7 +617,7 @@ impl AddTerms for Avx {
 struct Avx512(());
 
 impl AddTerms for Avx512 {
-    /// [`super::terms::axpy_tiles`] with each tile of 16 in one 512-bit register.
+    /// [`super::terms`]' `axpy_tiles` with each tile of 16 in one 512-bit register.
     #[inline(always)]
     fn add<const N: usize, const ZERO: bool>(self, y: &mut [f32], a: [f32; N], x: &Tiles<'_, N>) {
         // SAFETY (all intrinsics below): `self` proves AVX-512F is enabled;
@@ -836,8 +836,8 @@ fn add_tail(sums: __m128, w: [&[f32]; 4], x: &[f32], from: usize) -> __m128 {
 }
 
 /// `d[k][r] = dot(w[r], x[k])` for four rows and `S` vectors of equal
-/// length, each bit-identical to [`super::dot`]: lane-wise products added in
-/// eight lanes, lanes combined by [`super::dot`]'s tree, the tail
+/// length, each bit-identical to [`super::dot()`]: lane-wise products added in
+/// eight lanes, lanes combined by [`super::dot()`]'s tree, the tail
 /// added in order.
 #[inline(always)]
 fn dot_block<'a, const S: usize>(w: [&'a [f32]; 4], x: [&'a [f32]; S]) -> [__m128; S] {
@@ -871,7 +871,7 @@ fn dot_block<'a, const S: usize>(w: [&'a [f32]; 4], x: [&'a [f32]; S]) -> [__m12
     sums
 }
 
-/// [`super::dot`]'s lane tree for four accumulators at once:
+/// [`super::dot()`]'s lane tree for four accumulators at once:
 /// `((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))` for each, as one
 /// 4-lane vector (row `r` in lane `r`).
 #[inline(always)]

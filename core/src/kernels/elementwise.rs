@@ -2,7 +2,7 @@
 //! does not matter): `axpy` and friends, the infinity norm and finiteness
 //! checks, the flush of negligible values, and Adam's update.
 
-use super::dot::LANES;
+use super::reduce::LANES;
 use super::{ElementWise, arch, vectorized};
 
 /// Largest absolute value (the infinity norm); NaN if any element is NaN.

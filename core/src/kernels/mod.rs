@@ -3,7 +3,7 @@
 //! Every kernel fixes its summation order in its contract, so that the same
 //! inputs give the same bits on every target, at every optimisation level:
 //!
-//! * reductions ([`dot`], [`sum_squares`]) keep [`LANES`](dot::LANES) independent
+//! * reductions ([`dot`], [`sum_squares`]) keep [`LANES`](reduce::LANES) independent
 //!   accumulators; lane `k` adds the products of the elements `i` with
 //!   `i % LANES == k` in increasing `i`, then the lanes are combined by the
 //!   fixed tree `((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))`, then the tail
@@ -28,13 +28,13 @@
 //! way, `core::hint::black_box` marks a boundary they do not cross; it
 //! changes no value. Without SIMD (other than x86_64, e.g. a Cortex-M4F) the
 //! same arithmetic is unrolled less, to save flash.
-
 //!
 //! # Layout
-//! * [`dot`](mod@dot): the reductions and the affine map (dot products);
+//! * [`reduce`]: the reductions (dot products) and the affine map made of
+//!   them;
 //! * [`terms`]: the sums of terms (`y += sum_j a_j x_j`, the weight gradient);
-//! * [`elementwise`]: element-wise passes, norms and finiteness checks, the
-//!   optimizers' updates;
+//! * [`elementwise`]: element-wise passes, norms and finiteness checks,
+//!   Adam's update;
 //! * [`exp`]: the exponential and the softmax rows;
 //! * this module: the run-time choice of kernel set ([`use_kernels`]) and
 //!   the one place that picks the architecture (`arch`).
@@ -43,16 +43,18 @@
 //! Every kernel has one entry point, `k(...)`, whose portable body sits next
 //! to it. It first offers the work to `arch::k(...)`, which returns
 //! `Some(result)` when the kernel set in use has a faster version of `k` for
-//! these arguments, else `None` having changed nothing; the entry point then
-//! runs its portable body. On x86_64, `arch` is the AVX/AVX-512 module
-//! (`avx.rs`, chosen by `cpuid` at run time); elsewhere it is `no_simd.rs`,
-//! which declines everything. Element-wise passes written outside this
-//! module (the optimizers' updates) go through [`vectorized`], the same
-//! pattern for a body given as an [`ElementWise`] value.
+//! these arguments, else `None` having changed nothing (a kernel whose
+//! arguments are moved, [`adam_update`], gets them back: `Ok(result)` or
+//! `Err(arguments)`); the entry point then runs its portable body. On
+//! x86_64, `arch` is the AVX/AVX-512 module (`avx.rs`, its kernel set chosen
+//! by `cpuid` at run time); elsewhere it is `no_simd.rs`, which declines
+//! everything. Element-wise passes written outside this module (SGD's
+//! update) go through [`vectorized`], the same pattern for a body given as
+//! an [`ElementWise`] value.
 
-mod dot;
 mod elementwise;
 mod exp;
+mod reduce;
 mod terms;
 #[cfg(test)]
 mod tests;
@@ -68,12 +70,12 @@ mod no_simd;
 #[cfg(not(target_arch = "x86_64"))]
 use no_simd as arch;
 
-pub(crate) use dot::{affine_many, dot, sum_squares};
 pub(crate) use elementwise::{
     AdamUpdate, adam_update, all_finite, along, axpy, flush_negligible, negate, non_finite,
     norm_inf, scale, sub,
 };
 pub(crate) use exp::softmax_rows;
+pub(crate) use reduce::{affine_many, dot, sum_squares};
 pub(crate) use terms::{add_outer_nonzero, axpy_n, linear_combinations};
 
 /// Whether the target has SIMD that the kernels' register blocking is shaped

@@ -117,7 +117,8 @@ pub(super) fn linear_combination(y: &mut [f32], a: &[f32], x: &[f32]) {
     rows_combination::<true, _>(Portable, y, y.len(), a, a.len(), x);
 }
 
-/// [`linear_combination`] for several vectors with the same `x`: with
+/// `y = sum_j a[j] x_j` (from `+0`, the terms in increasing `j`) for several
+/// vectors with the same `x`: with
 /// `n = x.len() / terms`, `y[s * n..(s + 1) * n] = sum_j a[s * terms + j] * x_j`
 /// for every `s` for which both that part of `y` and of `a` exist. The rows
 /// of `x` are prepared once for all the vectors.

@@ -4,11 +4,11 @@
 
 extern crate std;
 
-use super::dot::{LANES, affine, affine_many_portable, dot_many};
 use super::elementwise::{NEGLIGIBLE, adam_update_portable, sqrt_add};
 use super::exp::{
     SOFTMAX_ROWS, SOFTMAX_WIDTH, exp_moderate, expf_moderate_one, softmax_rows_portable,
 };
+use super::reduce::{LANES, affine, affine_many_portable, dot_many};
 use super::terms::{
     Portable, add_outer_nonzero_portable, axpy_rows, axpy4, linear_combination,
     linear_combinations_portable,

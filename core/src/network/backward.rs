@@ -2,6 +2,8 @@
 //! skipped) and the deltas of the layer below, in the order of the
 //! [module documentation](super).
 
+#[cfg(doc)]
+use super::forward::Head;
 use super::{BLOCK, MAX_WIDTHS, Mlp};
 #[cfg(doc)]
 use crate::kernels::axpy;

@@ -1,6 +1,7 @@
-//! Dot products: [`dot`] and [`sum_squares`] in the lane order of the
-//! [module documentation](super), and the affine map [`affine_many`] that
-//! computes several rows' dot products at once with the same bits.
+//! Reductions: the dot products [`dot`] and [`sum_squares`] in the lane
+//! order of the [module documentation](super), and the affine map
+//! [`affine_many`] that computes several rows' dot products at once with
+//! the same bits.
 
 use super::{SIMD, arch};
 
@@ -120,10 +121,12 @@ pub(super) fn affine(w: &[f32], x: &[f32], b: &[f32], out: &mut [f32]) {
     affine_many(w, &b[..out.len()], x, x.len(), out);
 }
 
-/// [`affine`] applied to several vectors: with `rows = b.len()`,
+/// An affine map applied to several vectors: with `rows = b.len()`,
 /// `out[s * rows..(s + 1) * rows] = W x_s + b` for `x_s = x[s * cols..(s + 1) * cols]`
-/// and every `s` for which both `x_s` and that part of `out` exist;
-/// bit-identical to calling [`affine`] for each `s`.
+/// and every `s` for which both `x_s` and that part of `out` exist, where
+/// `(W x_s)[o]` is [`dot`] of row `o` of `W` (`w` holds `rows` rows of
+/// `cols` weights, row-major) with `x_s`; bit-identical to computing each
+/// vector on its own (`affine`, in the tests).
 ///
 /// Four rows of `w` are taken at a time and run over all vectors, so each
 /// chunk of `x_s` is loaded once per four rows.
