@@ -2,9 +2,12 @@
 //! recommended batch sizes, the claim verdicts, the failed-run counts, and
 //! that every number shown is the statistics engine's own output.
 
-use super::analysis::{Across, Options, Tested, Verdict, analyze};
+use super::analysis::analyze;
+use super::claims::{Verdict, assess};
+use super::format::{fmt_duration, fmt_num, fmt_p};
 use super::load::{Metrics, Outcome, Run, Study, Sweep, load};
-use super::markdown::{fmt_duration, fmt_num, fmt_p, render};
+use super::markdown::render;
+use super::types::{Across, Options, Tested};
 use crate::run::BatchSize;
 use crate::stats::anova::{Factor, SsType, TwoFactor, two_way};
 use crate::stats::nonparametric::kruskal_wallis;
@@ -176,7 +179,7 @@ fn recommends_the_least_variable_of_the_batch_sizes_not_worse_than_the_best() {
 #[test]
 fn claims_on_the_known_structure() {
     let a = analyze(&known_structure(), &Options::default());
-    let c = &a.claims;
+    let c = &assess(&a);
     assert_eq!(c.batch_size_matters.verdict, Verdict::Holds);
     assert_eq!(c.full_batch_worst.verdict, Verdict::Holds);
     assert_eq!(c.full_batch_checks.len(), 3);
@@ -217,9 +220,9 @@ fn lower_second_order_variance_holds_and_higher_does_not() {
         ("lbfgs", "full", 90.0, 0.1),
     ];
     let a = analyze(&grid(&cells), &Options::default());
-    let claim = &a.claims.second_order_lower_variance;
+    let claim = &assess(&a).second_order_lower_variance;
     assert_eq!(claim.verdict, Verdict::Holds, "{}", claim.evidence);
-    for check in &a.claims.variance_checks {
+    for check in &assess(&a).variance_checks {
         assert!(check.first_order);
         assert!(check.lbfgs_variance < check.other_variance);
         assert!(check.brown_forsythe.done().unwrap().p_value.unwrap() < 0.05);
@@ -230,7 +233,7 @@ fn lower_second_order_variance_holds_and_higher_does_not() {
         c.3 = if c.0 == "lbfgs" { 1.5 } else { 0.1 };
     }
     let a = analyze(&grid(&cells), &Options::default());
-    let claim = &a.claims.second_order_lower_variance;
+    let claim = &assess(&a).second_order_lower_variance;
     assert_eq!(claim.verdict, Verdict::DoesNotHold);
     assert!(
         claim
@@ -253,9 +256,9 @@ fn full_batch_best_and_no_batch_effect_do_not_hold() {
         ]),
         &Options::default(),
     );
-    assert_eq!(a.claims.full_batch_worst.verdict, Verdict::DoesNotHold);
+    assert_eq!(assess(&a).full_batch_worst.verdict, Verdict::DoesNotHold);
     assert!(
-        a.claims
+        assess(&a)
             .full_batch_checks
             .iter()
             .all(|f| f.best == BatchSize::Full && f.p_holm_vs_best.is_none())
@@ -271,14 +274,14 @@ fn full_batch_best_and_no_batch_effect_do_not_hold() {
         ]),
         &Options::default(),
     );
-    assert_eq!(a.claims.batch_size_matters.verdict, Verdict::DoesNotHold);
+    assert_eq!(assess(&a).batch_size_matters.verdict, Verdict::DoesNotHold);
     let design = a.anova.done().unwrap();
     let t2 = design.table(SsType::II, Transform::Identity).unwrap();
     assert!(t2.b.p_value.unwrap() > 0.99, "{:?}", t2.b);
     // No significant difference to the best: full batch is not "worst".
-    assert_eq!(a.claims.full_batch_worst.verdict, Verdict::DoesNotHold);
+    assert_eq!(assess(&a).full_batch_worst.verdict, Verdict::DoesNotHold);
     assert_eq!(
-        a.claims.second_order_lower_variance.verdict,
+        assess(&a).second_order_lower_variance.verdict,
         Verdict::Inconclusive
     );
 }
@@ -386,15 +389,15 @@ fn a_single_optimizer_gets_one_way_tests_instead_of_the_two_factor_anova() {
         Tested::Skipped { reason } => assert!(reason.contains("1 optimizer"), "{reason}"),
         Tested::Done { .. } => panic!("two-factor ANOVA with one optimizer"),
     }
-    assert_eq!(a.claims.batch_size_matters.verdict, Verdict::Holds);
-    assert!(a.claims.batch_size_matters.evidence.contains("One-way"));
-    assert_eq!(a.claims.full_batch_worst.verdict, Verdict::Holds);
+    assert_eq!(assess(&a).batch_size_matters.verdict, Verdict::Holds);
+    assert!(assess(&a).batch_size_matters.evidence.contains("One-way"));
+    assert_eq!(assess(&a).full_batch_worst.verdict, Verdict::Holds);
     assert_eq!(
-        a.claims.second_order_lower_variance.verdict,
+        assess(&a).second_order_lower_variance.verdict,
         Verdict::NotTestable
     );
     // Rendering a report of it works and says why the ANOVA is missing.
-    let md = render(&Study::default(), &a, &[], &[]);
+    let md = render(&Study::default(), &a, &assess(&a), &[], &[]);
     assert!(md.contains("Not computed: the sweep has 1 optimizer(s)"));
 }
 
@@ -405,12 +408,12 @@ fn a_single_batch_size_cannot_test_the_batch_claims() {
         &Options::default(),
     );
     assert!(matches!(a.anova, Tested::Skipped { .. }));
-    assert_eq!(a.claims.batch_size_matters.verdict, Verdict::NotTestable);
-    assert_eq!(a.claims.full_batch_worst.verdict, Verdict::NotTestable);
+    assert_eq!(assess(&a).batch_size_matters.verdict, Verdict::NotTestable);
+    assert_eq!(assess(&a).full_batch_worst.verdict, Verdict::NotTestable);
     // Optimizers are still compared, and their variances.
     assert!(a.pairwise.iter().any(|p| p.across == Across::Optimizers));
     // Holds against the one first-order method there is, and says adam is missing.
-    let claim = &a.claims.second_order_lower_variance;
+    let claim = &assess(&a).second_order_lower_variance;
     assert_eq!(claim.verdict, Verdict::Holds, "{}", claim.evidence);
     assert!(
         claim
@@ -427,8 +430,8 @@ fn all_runs_errored_gives_an_empty_but_valid_analysis() {
     );
     assert_eq!((a.runs.ok, a.runs.errored), (0, 2));
     assert!(a.recommendations[0].result.done().is_none());
-    assert_eq!(a.claims.batch_size_matters.verdict, Verdict::NotTestable);
-    let md = render(&Study::default(), &a, &[], &[]);
+    assert_eq!(assess(&a).batch_size_matters.verdict, Verdict::NotTestable);
+    let md = render(&Study::default(), &a, &assess(&a), &[], &[]);
     assert!(md.contains("| sgd | 8 | 0 | - |"));
 }
 
@@ -518,7 +521,7 @@ fn report_numbers_are_the_stats_functions_outputs() {
     );
 
     // The markdown prints these numbers.
-    let md = render(&Study::default(), &a, &[], &[]);
+    let md = render(&Study::default(), &a, &assess(&a), &[], &[]);
     let f = t2.b.f.unwrap();
     assert!(
         md.contains(&format!("{f:.3}")),
@@ -540,6 +543,7 @@ fn the_report_has_every_section_and_the_verdicts() {
     let md = render(
         &known_structure().study,
         &a,
+        &assess(&a),
         &[],
         &["a warning".to_string()],
     );

@@ -15,16 +15,9 @@ use std::path::Path;
 pub const TEST: &str = "one-sided Welch t-test of each survivor against the round's \
 highest-mean candidate (H1: its mean is lower), Holm-adjusted over the round's comparisons";
 
-/// `p` for people: 4 decimals, or scientific below 1e-4.
-pub fn fmt_p(p: f64) -> String {
-    if p == 0.0 {
-        "0".into()
-    } else if p < 1e-4 {
-        format!("{p:.1e}")
-    } else {
-        format!("{p:.4}")
-    }
-}
+/// The host's one p-value format ([`crate::report::format::fmt_p`]),
+/// re-exported where `sooth tune`'s command line has always found it.
+pub use crate::report::format::fmt_p;
 
 /// The recommendation.
 #[derive(Clone, Debug, Serialize)]
@@ -387,7 +380,8 @@ fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v:.2}"))
 }
 
-/// `tune.md`.
+/// `tune.md`; `plot_png` is the race plot's file name (the PNG, or the SVG
+/// in a build without the `png` feature), relative to `dir`.
 pub fn markdown(s: &Summary, plot_png: Option<&str>, dir: &Path) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# {}\n", s.name);
@@ -623,7 +617,12 @@ pub fn stdout_summary(s: &Summary, dir: &Path) -> String {
         "details: {}, {}, {}",
         dir.join("tune.md").display(),
         dir.join("tune.json").display(),
-        dir.join("tune_race.png").display()
+        dir.join(if crate::report::figure::WRITES_PNG {
+            "tune_race.png"
+        } else {
+            "tune_race.svg"
+        })
+        .display()
     );
     out
 }
@@ -647,7 +646,11 @@ pub fn write(dir: &Path, tune: &Tune, data: &Loaded, tuned: &Tuned) -> Result<Su
     };
     let json = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
     store::write_atomically(&dir.join("tune.json"), format!("{json}\n").as_bytes())?;
-    let md = markdown(&summary, plot.as_ref().map(|p| p[1].as_str()), dir);
+    let md = markdown(
+        &summary,
+        plot.as_ref().map(|p| p.png.as_deref().unwrap_or(&p.svg)),
+        dir,
+    );
     store::write_atomically(&dir.join("tune.md"), md.as_bytes())?;
     Ok(summary)
 }
