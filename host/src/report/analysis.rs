@@ -5,7 +5,7 @@
 //! [`super::claims`], the document [`super::markdown`], the figures
 //! [`super::plots`]. The conventions are in [`super::types`].
 
-use super::load::{Outcome, Run, Sweep};
+use super::load::{Run, RunOutcome, Sweep};
 use super::types::*;
 use crate::run::BatchSize;
 use crate::stats::anova::{Factor, SsType, TwoFactor, one_way, two_way};
@@ -72,8 +72,8 @@ fn run_ref(run: &Run, peak_percent: Option<f64>) -> RunRef {
         seed: run.seed,
         peak_percent,
         status: match &run.outcome {
-            Outcome::Error { message } => Some(message.clone()),
-            Outcome::Ok(_) => None,
+            RunOutcome::Error { message } => Some(message.clone()),
+            RunOutcome::Ok(_) => None,
         },
     }
 }
@@ -147,11 +147,11 @@ pub fn analyze(sweep: &Sweep, options: &Options) -> Analysis {
             {
                 any = true;
                 match &run.outcome {
-                    Outcome::Error { .. } => {
+                    RunOutcome::Error { .. } => {
                         cell.errored += 1;
                         errored_runs.push(run_ref(run, None));
                     }
-                    Outcome::Ok(m) => {
+                    RunOutcome::Ok(m) => {
                         let peak = 100.0 * m.peak_test_accuracy;
                         cell.ok += 1;
                         cell.peak_values.push(peak);
@@ -606,10 +606,10 @@ fn pair_rows(groups: &[Group]) -> Tested<Vec<PairRow>> {
     Tested::Done { result: rows }
 }
 
-fn recommend(analysis: &Analysis, optimizer: &str) -> Recommendation {
+fn recommend(analysis: &Analysis, optimizer: &str) -> BatchRecommendation {
     let cells: Vec<&Cell> = analysis.testable_cells_of(optimizer).collect();
     let Some(best) = analysis.best_cell(optimizer) else {
-        return Recommendation {
+        return BatchRecommendation {
             optimizer: optimizer.to_string(),
             result: Tested::skipped(format!(
                 "no batch size of {optimizer} has {MIN_RUNS}+ ok runs"
@@ -618,7 +618,7 @@ fn recommend(analysis: &Analysis, optimizer: &str) -> Recommendation {
     };
     let family = analysis.pairwise_within(optimizer);
     let best_name = best.batch_size.to_string();
-    let candidates: Vec<Candidate> = cells
+    let candidates: Vec<BatchCandidate> = cells
         .iter()
         .filter_map(|c| {
             let s = c.peak.as_ref()?;
@@ -633,7 +633,7 @@ fn recommend(analysis: &Analysis, optimizer: &str) -> Recommendation {
                     analysis.alpha,
                 )
             };
-            Some(Candidate {
+            Some(BatchCandidate {
                 batch_size: c.batch_size,
                 n: c.ok,
                 mean: s.mean,
@@ -654,7 +654,7 @@ fn recommend(analysis: &Analysis, optimizer: &str) -> Recommendation {
         })
         .map(|c| c.batch_size)
         .unwrap_or(best.batch_size);
-    Recommendation {
+    BatchRecommendation {
         optimizer: optimizer.to_string(),
         result: Tested::Done {
             result: Pick {

@@ -1,5 +1,5 @@
 //! The study's three claims judged on an [`Analysis`]: [`assess`] gives
-//! each a [`Verdict`] and a plain-language justification with the
+//! each a [`ClaimVerdict`] and a plain-language justification with the
 //! p-values. The only part of the report that writes English sentences
 //! about the statistics (besides the document itself, [`super::markdown`]).
 
@@ -14,7 +14,7 @@ use serde::Serialize;
 /// How a claim fares on this data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum ClaimVerdict {
     /// Supported by significant tests.
     Holds,
     /// Supported for some optimizers or pairs, not all.
@@ -27,15 +27,15 @@ pub enum Verdict {
     NotTestable,
 }
 
-impl Verdict {
+impl ClaimVerdict {
     /// The verdict in words, e.g. `does not hold`.
     pub fn words(self) -> &'static str {
         match self {
-            Verdict::Holds => "holds",
-            Verdict::Partly => "holds partly",
-            Verdict::DoesNotHold => "does not hold",
-            Verdict::Inconclusive => "inconclusive",
-            Verdict::NotTestable => "not testable",
+            ClaimVerdict::Holds => "holds",
+            ClaimVerdict::Partly => "holds partly",
+            ClaimVerdict::DoesNotHold => "does not hold",
+            ClaimVerdict::Inconclusive => "inconclusive",
+            ClaimVerdict::NotTestable => "not testable",
         }
     }
 }
@@ -46,7 +46,7 @@ pub struct Claim {
     /// The claim, as stated by the study.
     pub statement: String,
     /// The verdict.
-    pub verdict: Verdict,
+    pub verdict: ClaimVerdict,
     /// Why, with the p-values.
     pub evidence: String,
 }
@@ -140,11 +140,11 @@ pub fn assess(a: &Analysis) -> Claims {
                 let main = significant(t2.b.p_value);
                 let inter = significant(t2.interaction.p_value);
                 let verdict = if main || inter {
-                    Verdict::Holds
+                    ClaimVerdict::Holds
                 } else if t2.b.p_value.is_none() {
-                    Verdict::Inconclusive
+                    ClaimVerdict::Inconclusive
                 } else {
-                    Verdict::DoesNotHold
+                    ClaimVerdict::DoesNotHold
                 };
                 let mut evidence = format!(
                     "Two-factor ANOVA (Type II) on peak accuracy: batch size {}; optimizer x batch size interaction {}.",
@@ -180,7 +180,7 @@ pub fn assess(a: &Analysis) -> Claims {
             }
             (None, _) => Claim {
                 statement: statement_a,
-                verdict: Verdict::NotTestable,
+                verdict: ClaimVerdict::NotTestable,
                 evidence: "The two-factor ANOVA could not be computed (see the ANOVA section)."
                     .to_string(),
             },
@@ -195,7 +195,7 @@ pub fn assess(a: &Analysis) -> Claims {
             if tested.is_empty() {
                 Claim {
                     statement: statement_a,
-                    verdict: Verdict::NotTestable,
+                    verdict: ClaimVerdict::NotTestable,
                     evidence: format!(
                         "Neither a two-factor nor a one-way ANOVA across batch sizes could be computed: {}.",
                         match &a.anova {
@@ -210,11 +210,11 @@ pub fn assess(a: &Analysis) -> Claims {
                     .filter(|(_, t)| significant(t.between.p_value))
                     .count();
                 let verdict = if sig == tested.len() {
-                    Verdict::Holds
+                    ClaimVerdict::Holds
                 } else if sig > 0 {
-                    Verdict::Partly
+                    ClaimVerdict::Partly
                 } else {
-                    Verdict::DoesNotHold
+                    ClaimVerdict::DoesNotHold
                 };
                 let parts: Vec<String> = tested
                     .iter()
@@ -282,7 +282,7 @@ pub fn assess(a: &Analysis) -> Claims {
     let claim_b = if full_checks.is_empty() {
         Claim {
             statement: statement_b,
-            verdict: Verdict::NotTestable,
+            verdict: ClaimVerdict::NotTestable,
             evidence: if a.batch_sizes.contains(&BatchSize::Full) {
                 format!(
                     "No optimizer has a full-batch cell and another cell with {MIN_RUNS}+ ok runs."
@@ -300,11 +300,11 @@ pub fn assess(a: &Analysis) -> Claims {
             .iter()
             .all(|c| !c.is_lowest && !c.significantly_below_best);
         let verdict = if holds == full_checks.len() {
-            Verdict::Holds
+            ClaimVerdict::Holds
         } else if none {
-            Verdict::DoesNotHold
+            ClaimVerdict::DoesNotHold
         } else {
-            Verdict::Partly
+            ClaimVerdict::Partly
         };
         let parts: Vec<String> = full_checks
             .iter()
@@ -377,7 +377,7 @@ pub fn assess(a: &Analysis) -> Claims {
     let claim_c = if first.is_empty() {
         Claim {
             statement: statement_c,
-            verdict: Verdict::NotTestable,
+            verdict: ClaimVerdict::NotTestable,
             evidence: format!(
                 "Needs a {SECOND_ORDER} cell and a cell of {} with {MIN_RUNS}+ ok runs.",
                 FIRST_ORDER.join(" or ")
@@ -394,13 +394,13 @@ pub fn assess(a: &Analysis) -> Claims {
             .filter(|c| c.lbfgs_variance > c.other_variance && significant(bf_p(c)))
             .count();
         let verdict = if higher_sig > 0 {
-            Verdict::DoesNotHold
+            ClaimVerdict::DoesNotHold
         } else if lower_sig == first.len() {
-            Verdict::Holds
+            ClaimVerdict::Holds
         } else if lower_sig > 0 {
-            Verdict::Partly
+            ClaimVerdict::Partly
         } else {
-            Verdict::Inconclusive
+            ClaimVerdict::Inconclusive
         };
         let parts: Vec<String> = variance_checks
             .iter()
@@ -461,7 +461,7 @@ pub fn assess(a: &Analysis) -> Claims {
 }
 
 /// The plain-language close of claim (c)'s evidence.
-fn variance_conclusion(verdict: Verdict, first: &[&VarianceCheck], alpha: f64) -> String {
+fn variance_conclusion(verdict: ClaimVerdict, first: &[&VarianceCheck], alpha: f64) -> String {
     let names = |pred: &dyn Fn(&VarianceCheck) -> bool| -> String {
         first
             .iter()
@@ -473,7 +473,7 @@ fn variance_conclusion(verdict: Verdict, first: &[&VarianceCheck], alpha: f64) -
     let bf_p = |c: &VarianceCheck| c.brown_forsythe.done().and_then(|t| t.p_value);
     let significant = |c: &VarianceCheck| bf_p(c).is_some_and(|p| p < alpha);
     match verdict {
-        Verdict::Inconclusive => {
+        ClaimVerdict::Inconclusive => {
             let lower = names(&|c| c.lbfgs_variance < c.other_variance);
             let higher = names(&|c| c.lbfgs_variance >= c.other_variance);
             let mut s = format!(
@@ -491,15 +491,15 @@ fn variance_conclusion(verdict: Verdict, first: &[&VarianceCheck], alpha: f64) -
             s.push('.');
             s
         }
-        Verdict::DoesNotHold => format!(
+        ClaimVerdict::DoesNotHold => format!(
             " {SECOND_ORDER}'s variance is significantly HIGHER than {}'s.",
             names(&|c| c.lbfgs_variance > c.other_variance && significant(c))
         ),
-        Verdict::Partly => format!(
+        ClaimVerdict::Partly => format!(
             " Significantly lower only than {}'s.",
             names(&|c| c.lbfgs_variance < c.other_variance && significant(c))
         ),
-        Verdict::Holds | Verdict::NotTestable => String::new(),
+        ClaimVerdict::Holds | ClaimVerdict::NotTestable => String::new(),
     }
 }
 

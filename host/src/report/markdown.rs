@@ -1,8 +1,8 @@
 //! `report.md`: the [`Analysis`] as a document a researcher can present.
 
-use super::claims::{Claims, Verdict};
+use super::claims::{ClaimVerdict, Claims};
 use super::format::{fmt_duration, fmt_num, fmt_p};
-use super::load::Study;
+use super::load::StudyInfo;
 use super::plots::Plot;
 use super::types::{Across, Analysis, Cell, MIN_RUNS, Pairwise, SECOND_ORDER, Scoped, Tested};
 use crate::stats::anova::{AnovaTable, SsType};
@@ -23,13 +23,13 @@ fn opt_num(x: Option<f64>) -> String {
     x.map_or_else(|| "-".to_string(), fmt_num)
 }
 
-fn verdict_label(v: Verdict) -> &'static str {
+fn verdict_label(v: ClaimVerdict) -> &'static str {
     match v {
-        Verdict::Holds => "HOLDS",
-        Verdict::Partly => "HOLDS PARTLY",
-        Verdict::DoesNotHold => "DOES NOT HOLD",
-        Verdict::Inconclusive => "INCONCLUSIVE",
-        Verdict::NotTestable => "NOT TESTABLE",
+        ClaimVerdict::Holds => "HOLDS",
+        ClaimVerdict::Partly => "HOLDS PARTLY",
+        ClaimVerdict::DoesNotHold => "DOES NOT HOLD",
+        ClaimVerdict::Inconclusive => "INCONCLUSIVE",
+        ClaimVerdict::NotTestable => "NOT TESTABLE",
     }
 }
 
@@ -39,7 +39,7 @@ fn verdict_label(v: Verdict) -> &'static str {
 /// `claims` are [`super::claims::assess`]'s verdicts on `a`; `warnings` are
 /// the loader's.
 pub fn render(
-    study: &Study,
+    study: &StudyInfo,
     a: &Analysis,
     claims: &Claims,
     plots: &[Plot],
@@ -109,7 +109,7 @@ pub fn render(
     md
 }
 
-fn header(md: &mut String, study: &Study, a: &Analysis) {
+fn header(md: &mut String, study: &StudyInfo, a: &Analysis) {
     let _ = writeln!(md, "# Sweep report: {}\n", study.name);
     let _ = writeln!(md, "| | |\n|---|---|");
     if let Some(d) = &study.dataset {

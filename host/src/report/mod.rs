@@ -89,7 +89,7 @@ impl From<ReportError> for String {
 /// The contents of `report.json`.
 #[derive(Serialize)]
 struct JsonReport<'a> {
-    study: &'a load::Study,
+    study: &'a load::StudyInfo,
     analysis: JsonAnalysis<'a>,
     plots: &'a [plots::Plot],
     warnings: &'a [String],
@@ -116,7 +116,7 @@ struct JsonAnalysis<'a> {
     pairwise: &'a [types::Pairwise],
     best_batch: &'a Option<crate::run::BatchSize>,
     kruskal_wallis: &'a [types::Scoped<crate::stats::nonparametric::KruskalWallis>],
-    recommendations: &'a [types::Recommendation],
+    recommendations: &'a [types::BatchRecommendation],
     claims: &'a Claims,
     notes: &'a [String],
 }

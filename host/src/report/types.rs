@@ -339,7 +339,7 @@ impl Pairwise {
 
 /// A batch size considered for the recommendation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Candidate {
+pub struct BatchCandidate {
     /// Batch size.
     pub batch_size: BatchSize,
     /// Ok runs.
@@ -364,12 +364,12 @@ pub struct Pick {
     /// The batch size with the highest mean.
     pub best_mean: BatchSize,
     /// Every testable batch size with its evidence.
-    pub candidates: Vec<Candidate>,
+    pub candidates: Vec<BatchCandidate>,
 }
 
 /// One optimizer's recommendation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Recommendation {
+pub struct BatchRecommendation {
     /// Optimizer.
     pub optimizer: String,
     /// The pick, or why there is none.
@@ -418,7 +418,7 @@ pub struct Analysis {
     /// Kruskal-Wallis: per optimizer across batch sizes, then all cells.
     pub kruskal_wallis: Vec<Scoped<KruskalWallis>>,
     /// The recommended batch size per optimizer.
-    pub recommendations: Vec<Recommendation>,
+    pub recommendations: Vec<BatchRecommendation>,
     /// Things the reader should know (left-out cells, missing data).
     pub notes: Vec<String>,
 }

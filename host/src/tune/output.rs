@@ -1,7 +1,7 @@
 //! What a tune tells: `tune.json` (everything, for programs), `tune.md`
 //! (for people, with the race plot), and a few lines on stdout.
 
-use super::race::{Elimination, Outcome, Race, RaceSettings, Round, Rule, Stop, Verdict};
+use super::race::{Elimination, Race, RaceOutcome, RaceSettings, RaceVerdict, Round, Rule, Stop};
 use super::{Candidate, Tune, Tuned};
 use crate::data::Loaded;
 use crate::run::BatchSize;
@@ -21,7 +21,7 @@ pub use crate::report::format::fmt_p;
 
 /// The recommendation.
 #[derive(Clone, Debug, Serialize)]
-pub struct Recommendation {
+pub struct TuneRecommendation {
     /// The candidate's index.
     pub candidate: usize,
     /// `batch 32` (with the raced flags' values).
@@ -88,7 +88,7 @@ pub struct Spent {
 
 /// Everything `tune.json` holds.
 #[derive(Clone, Debug, Serialize)]
-pub struct Summary {
+pub struct TuneSummary {
     /// The study's name.
     pub name: String,
     /// The data set's short name.
@@ -118,7 +118,7 @@ pub struct Summary {
     /// The same, in words.
     pub stop_why: String,
     /// The pick (`None` when every candidate failed).
-    pub recommendation: Option<Recommendation>,
+    pub recommendation: Option<TuneRecommendation>,
     /// The eliminated candidates, in the order they went out.
     pub eliminated: Vec<Eliminated>,
     /// The rounds.
@@ -128,11 +128,11 @@ pub struct Summary {
 }
 
 /// The summary of a finished tune.
-pub fn summarize(tune: &Tune, data: &Loaded, tuned: &Tuned) -> Summary {
+pub fn summarize(tune: &Tune, data: &Loaded, tuned: &Tuned) -> TuneSummary {
     let race = &tuned.race;
     let stop = match race.outcome {
-        Outcome::Finished { stop, .. } => stop,
-        Outcome::Running { .. } => Stop::Time,
+        RaceOutcome::Finished { stop, .. } => stop,
+        RaceOutcome::Running { .. } => Stop::Time,
     };
     let label = |c: usize| {
         tune.candidates
@@ -142,7 +142,7 @@ pub fn summarize(tune: &Tune, data: &Loaded, tuned: &Tuned) -> Summary {
     let mut eliminated = Vec::new();
     for round in &race.rounds {
         for e in &round.entries {
-            if let Verdict::Eliminated(reason) = &e.verdict {
+            if let RaceVerdict::Eliminated(reason) = &e.verdict {
                 let why = match reason {
                     Elimination::AllFailed => format!(
                         "failed: {} of {} runs at or below chance + {} points{}",
@@ -179,7 +179,7 @@ pub fn summarize(tune: &Tune, data: &Loaded, tuned: &Tuned) -> Summary {
     }
     let recommendation = recommendation(tune, race, &label);
     let full_grid = tune.settings.full_grid();
-    Summary {
+    TuneSummary {
         name: tune.study.name.clone(),
         data: data.name.clone(),
         dataset: data.description.clone(),
@@ -233,9 +233,9 @@ fn recommendation(
     tune: &Tune,
     race: &Race,
     label: &dyn Fn(usize) -> String,
-) -> Option<Recommendation> {
+) -> Option<TuneRecommendation> {
     let (pick, rule) = match &race.outcome {
-        Outcome::Finished {
+        RaceOutcome::Finished {
             pick: Some(p),
             rule: Some(r),
             ..
@@ -268,7 +268,7 @@ fn recommendation(
             )
         }
     };
-    Some(Recommendation {
+    Some(TuneRecommendation {
         candidate: pick,
         label: candidate.label.clone(),
         batch_size: candidate.batch_size,
@@ -357,10 +357,10 @@ pub fn round_line(tune: &Tune, round: &Round) -> String {
         .entries
         .iter()
         .filter_map(|e| match &e.verdict {
-            Verdict::Eliminated(Elimination::AllFailed) => {
+            RaceVerdict::Eliminated(Elimination::AllFailed) => {
                 Some(format!("{} (failed)", label(e.candidate)))
             }
-            Verdict::Eliminated(Elimination::Worse { p_holm, .. }) => Some(format!(
+            RaceVerdict::Eliminated(Elimination::Worse { p_holm, .. }) => Some(format!(
                 "{} (Holm p {})",
                 label(e.candidate),
                 fmt_p(*p_holm)
@@ -382,7 +382,7 @@ fn pct(v: Option<f64>) -> String {
 
 /// `tune.md`; `plot_png` is the race plot's file name (the PNG, or the SVG
 /// in a build without the `png` feature), relative to `dir`.
-pub fn markdown(s: &Summary, plot_png: Option<&str>, dir: &Path) -> String {
+pub fn markdown(s: &TuneSummary, plot_png: Option<&str>, dir: &Path) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# {}\n", s.name);
     match &s.recommendation {
@@ -457,11 +457,11 @@ pub fn markdown(s: &Summary, plot_png: Option<&str>, dir: &Path) -> String {
                 .get(e.candidate)
                 .map_or("?", |c| c.label.as_str());
             let verdict = match &e.verdict {
-                Verdict::Best => "best".to_string(),
-                Verdict::Kept if e.p.is_none() => "kept (not tested)".to_string(),
-                Verdict::Kept => "kept".to_string(),
-                Verdict::Eliminated(Elimination::AllFailed) => "**out: failed**".to_string(),
-                Verdict::Eliminated(Elimination::Worse { .. }) => "**out: worse**".to_string(),
+                RaceVerdict::Best => "best".to_string(),
+                RaceVerdict::Kept if e.p.is_none() => "kept (not tested)".to_string(),
+                RaceVerdict::Kept => "kept".to_string(),
+                RaceVerdict::Eliminated(Elimination::AllFailed) => "**out: failed**".to_string(),
+                RaceVerdict::Eliminated(Elimination::Worse { .. }) => "**out: worse**".to_string(),
             };
             let _ = writeln!(
                 md,
@@ -576,7 +576,7 @@ pub fn markdown(s: &Summary, plot_png: Option<&str>, dir: &Path) -> String {
 }
 
 /// The few lines `sooth tune` prints.
-pub fn stdout_summary(s: &Summary, dir: &Path) -> String {
+pub fn stdout_summary(s: &TuneSummary, dir: &Path) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -629,7 +629,7 @@ pub fn stdout_summary(s: &Summary, dir: &Path) -> String {
 
 /// Writes `tune.json`, `tune.md` and the plot into `dir`; returns the
 /// summary.
-pub fn write(dir: &Path, tune: &Tune, data: &Loaded, tuned: &Tuned) -> Result<Summary, String> {
+pub fn write(dir: &Path, tune: &Tune, data: &Loaded, tuned: &Tuned) -> Result<TuneSummary, String> {
     let summary = summarize(tune, data, tuned);
     let mut raced = vec!["batch size".to_string()];
     raced.extend(tune.request.grid.iter().map(|(k, _)| k.replace('_', "-")));

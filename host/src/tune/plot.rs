@@ -6,7 +6,7 @@
 //! DejaVu Sans, so no system font is needed).
 
 use super::Tune;
-use super::race::{Elimination, Race, Verdict};
+use super::race::{Elimination, Race, RaceVerdict};
 use crate::report::figure::{FAMILY, PALETTE, PlotError, Saved, register_font, save};
 use crate::report::format::fmt_p;
 use plotters::coord::Shift;
@@ -52,7 +52,7 @@ fn tracks(tune: &Tune, race: &Race) -> Vec<Track> {
                 if let Some(mean) = e.mean {
                     points.push((round.number, mean, e.ci));
                 }
-                if let Verdict::Eliminated(why) = &e.verdict {
+                if let RaceVerdict::Eliminated(why) = &e.verdict {
                     out = Some(round.number);
                     status = match why {
                         Elimination::AllFailed => {
