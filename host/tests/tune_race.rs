@@ -35,8 +35,8 @@
 //! ```
 
 use sooth::tune::race::{
-    Elimination, Observation, RaceOutcome, RaceSettings, RaceVerdict, Rule, Stop, one_sided_welch,
-    race,
+    Elimination, Observation, RaceOutcome, RaceSettings, RaceSettingsError, RaceVerdict, Rule,
+    Stop, one_sided_welch, race,
 };
 
 /// Candidate 0 is best; 1 is close but worse; 2 clearly worse; 3 fails.
@@ -376,12 +376,24 @@ fn settings_are_checked() {
     let mut s = settings(3, None);
     assert!(s.validate().is_ok());
     s.initial_seeds = 1;
-    assert!(s.validate().unwrap_err().contains("at least 2"));
+    assert_eq!(s.validate(), Err(RaceSettingsError::TooFewSeeds(1)));
+    assert!(s.validate().unwrap_err().to_string().contains("at least 2"));
     s.initial_seeds = 13;
-    assert!(s.validate().unwrap_err().contains("max"));
+    assert_eq!(
+        s.validate(),
+        Err(RaceSettingsError::MaxBelowInitial {
+            max: 12,
+            initial: 13
+        })
+    );
+    assert!(s.validate().unwrap_err().to_string().contains("max"));
     s.initial_seeds = 3;
     s.alpha = 1.5;
-    assert!(s.validate().is_err());
+    assert_eq!(s.validate(), Err(RaceSettingsError::Alpha(1.5)));
+    assert_eq!(
+        s.validate().unwrap_err().to_string(),
+        "alpha 1.5; expected 0 < alpha < 1"
+    );
     assert_eq!(
         RaceSettings {
             max_seeds: 10,

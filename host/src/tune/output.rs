@@ -4,6 +4,7 @@
 use super::race::{Elimination, Race, RaceOutcome, RaceSettings, RaceVerdict, Round, Rule, Stop};
 use super::{Candidate, Tune, Tuned};
 use crate::data::Loaded;
+use crate::report::figure::PlotError;
 use crate::run::BatchSize;
 use crate::sweep::store;
 use serde::Serialize;
@@ -627,9 +628,37 @@ pub fn stdout_summary(s: &TuneSummary, dir: &Path) -> String {
     out
 }
 
+/// Why [`write`] failed; every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum TuneOutputError {
+    /// The race plot could not be drawn or written.
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+    /// `tune.json` or `tune.md` could not be written.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The summary could not be serialised.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+impl From<TuneOutputError> for String {
+    fn from(e: TuneOutputError) -> String {
+        e.to_string()
+    }
+}
+
 /// Writes `tune.json`, `tune.md` and the plot into `dir`; returns the
 /// summary.
-pub fn write(dir: &Path, tune: &Tune, data: &Loaded, tuned: &Tuned) -> Result<TuneSummary, String> {
+///
+/// # Errors
+/// [`TuneOutputError`], naming the file that could not be written.
+pub fn write(
+    dir: &Path,
+    tune: &Tune,
+    data: &Loaded,
+    tuned: &Tuned,
+) -> Result<TuneSummary, TuneOutputError> {
     let summary = summarize(tune, data, tuned);
     let mut raced = vec!["batch size".to_string()];
     raced.extend(tune.request.grid.iter().map(|(k, _)| k.replace('_', "-")));
@@ -644,7 +673,7 @@ pub fn write(dir: &Path, tune: &Tune, data: &Loaded, tuned: &Tuned) -> Result<Tu
     } else {
         Some(super::plot::write(dir, tune, &tuned.race, &title)?)
     };
-    let json = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string_pretty(&summary)?;
     store::write_atomically(&dir.join("tune.json"), format!("{json}\n").as_bytes())?;
     let md = markdown(
         &summary,

@@ -59,26 +59,55 @@ pub struct RaceSettings {
     pub budget: Option<usize>,
 }
 
+/// Why [`RaceSettings::validate`] refused the settings; the message names
+/// the offending one.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RaceSettingsError {
+    /// `candidates` is 0.
+    #[error("no candidates to race")]
+    NoCandidates,
+    /// `initial_seeds` is below 2.
+    #[error("{0} initial seeds; a t-test needs at least 2")]
+    TooFewSeeds(usize),
+    /// `max_seeds` is below `initial_seeds`.
+    #[error("at most {max} seeds but {initial} initial seeds; expected max >= initial")]
+    MaxBelowInitial {
+        /// `max_seeds`.
+        max: usize,
+        /// `initial_seeds`.
+        initial: usize,
+    },
+    /// `alpha` is outside (0, 1).
+    #[error("alpha {0}; expected 0 < alpha < 1")]
+    Alpha(f64),
+}
+
+impl From<RaceSettingsError> for String {
+    fn from(e: RaceSettingsError) -> String {
+        e.to_string()
+    }
+}
+
 impl RaceSettings {
-    /// Checks the settings; the message names the offending one.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// The first [`RaceSettingsError`] found, in the order of its variants.
+    pub fn validate(&self) -> Result<(), RaceSettingsError> {
         if self.candidates == 0 {
-            return Err("no candidates to race".into());
+            return Err(RaceSettingsError::NoCandidates);
         }
         if self.initial_seeds < 2 {
-            return Err(format!(
-                "{} initial seeds; a t-test needs at least 2",
-                self.initial_seeds
-            ));
+            return Err(RaceSettingsError::TooFewSeeds(self.initial_seeds));
         }
         if self.max_seeds < self.initial_seeds {
-            return Err(format!(
-                "at most {} seeds but {} initial seeds; expected max >= initial",
-                self.max_seeds, self.initial_seeds
-            ));
+            return Err(RaceSettingsError::MaxBelowInitial {
+                max: self.max_seeds,
+                initial: self.initial_seeds,
+            });
         }
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
-            return Err(format!("alpha {}; expected 0 < alpha < 1", self.alpha));
+            return Err(RaceSettingsError::Alpha(self.alpha));
         }
         Ok(())
     }
