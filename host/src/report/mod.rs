@@ -1,14 +1,22 @@
 //! `sooth report DIR`: a sweep's results (optimizer x batch size x seeds,
 //! possibly x hyperparameter configurations) as `report.md`, `report.json`
-//! and plots (SVG and PNG), written into the sweep directory.
+//! and plots (SVG, and PNG with the default `png` feature), written into
+//! the sweep directory.
 //!
-//! The pieces, usable on their own (e.g. by `sooth tune`):
-//! - [`load`]: read `runs.jsonl`, `curves.jsonl`, `study.json` into a [`Sweep`];
-//! - [`analyze`]: every number (cell summaries, ANOVA, variance tests,
-//!   pairwise comparisons, recommendations, claim verdicts) as an
-//!   [`Analysis`], computed with [`crate::stats`];
-//! - [`plots::write_plots`] and [`markdown::render`]: the figures and the
-//!   document;
+//! The layers, each usable on its own (e.g. by `sooth tune`), each
+//! importing only the ones above it:
+//! - [`mod@load`]: read `runs.jsonl`, `curves.jsonl`, `study.json` into a
+//!   [`Sweep`];
+//! - [`types`]: the numbers as types ([`Analysis`], [`Options`]);
+//! - [`mod@analysis`]: [`analyze()`] computes them with [`crate::stats`] (numbers
+//!   only, no prose);
+//! - [`mod@format`]: numbers as text (the one p-value format);
+//! - [`claims`]: [`assess`] judges the study's three claims on an
+//!   [`Analysis`], with plain-language evidence;
+//! - [`figure`]: what every plot shares (font, palette, SVG + PNG saving);
+//!   [`plots`]: the report's figures;
+//! - [`markdown`]: the document, from the analysis, the claims and the
+//!   plots;
 //! - [`write_report`]: all of the above.
 
 pub mod analysis;

@@ -628,7 +628,7 @@ pub fn stdout_summary(s: &TuneSummary, dir: &Path) -> String {
     out
 }
 
-/// Why [`write`] failed; every message names the file.
+/// Why [`write()`] failed; every message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum TuneOutputError {
     /// The race plot could not be drawn or written.
