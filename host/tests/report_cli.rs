@@ -1,7 +1,10 @@
 //! `sooth report DIR` end to end on generated sweep directories: exit codes,
 //! messages, the sections of report.md, report.json, and plots that exist
-//! and hold drawings (decoded and inspected, not just present).
+//! and hold drawings (decoded and inspected, not just present). PNG checks
+//! need the `png` feature (default); without it the report must embed the
+//! SVG files and say why there is no PNG.
 
+#[cfg(feature = "png")]
 use resvg::tiny_skia::Pixmap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -113,6 +116,7 @@ fn write_sweep(dir: &Path, optimizers: &[&str]) {
     .unwrap();
 }
 
+#[cfg(feature = "png")]
 /// Decodes a PNG and checks it is a drawing of `size`: mostly white
 /// background, a real amount of ink, and pixels of each `colors`.
 fn check_png(path: &Path, size: (u32, u32), colors: &[(u8, u8, u8)]) {
@@ -157,7 +161,9 @@ fn check_png(path: &Path, size: (u32, u32), colors: &[(u8, u8, u8)]) {
     }
 }
 
+#[cfg(feature = "png")]
 const SGD_BLUE: (u8, u8, u8) = (31, 119, 180);
+#[cfg(feature = "png")]
 const LBFGS_RED: (u8, u8, u8) = (214, 39, 40);
 
 #[test]
@@ -188,10 +194,6 @@ fn report_writes_the_document_the_json_and_the_plots() {
         "| Compute | 2 min 04 s wall time summed over 99 run(s)",
         "## Summary",
         "- **(a) Batch size has a statistically significant effect on peak test accuracy — HOLDS.**",
-        "![Mean ± sd of peak test accuracy vs batch size](peak_mean_sd.png)",
-        "![Variance of peak test accuracy vs batch size](peak_variance.png)",
-        "(peak_cells.png)",
-        "(curves.png)",
         "| sgd-b8-h1-s0 | sgd | 8 | h1 | 0 | 9.00 |",
         "| cg-b8-h0-s4 | cg | 8 | h0 | 4 | error: non-finite loss at epoch 2 |",
         "**Type II, response peak accuracy**",
@@ -206,8 +208,38 @@ fn report_writes_the_document_the_json_and_the_plots() {
         assert!(md.contains(needle), "report.md lacks {needle:?}");
     }
 
+    #[cfg(feature = "png")]
+    let embedded = [
+        "![Mean ± sd of peak test accuracy vs batch size](peak_mean_sd.png)",
+        "![Variance of peak test accuracy vs batch size](peak_variance.png)",
+        "(peak_cells.png)",
+        "(curves.png)",
+        "<sub>Also as vector graphics: [curves.svg](curves.svg).</sub>",
+    ];
+    #[cfg(not(feature = "png"))]
+    let embedded = [
+        "![Mean ± sd of peak test accuracy vs batch size](peak_mean_sd.svg)",
+        "![Variance of peak test accuracy vs batch size](peak_variance.svg)",
+        "(peak_cells.svg)",
+        "(curves.svg)",
+        "<sub>No PNG: this sooth was built without the `png` feature.</sub>",
+    ];
+    for needle in embedded {
+        assert!(md.contains(needle), "report.md lacks {needle:?}");
+    }
+    assert_eq!(
+        stdout.contains("no PNG: built without the `png` feature"),
+        cfg!(not(feature = "png")),
+        "{stdout}"
+    );
+
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let plots = json["plots"].as_array().unwrap();
+    assert_eq!(plots.len(), 4);
+    for p in plots {
+        assert_eq!(p.get("png").is_some(), cfg!(feature = "png"), "{p}");
+    }
     let a = &json["analysis"];
     assert_eq!(a["runs"]["ok"], 99);
     assert_eq!(a["unit"], "percent");
@@ -224,22 +256,29 @@ fn report_writes_the_document_the_json_and_the_plots() {
     assert_eq!(lbfgs["result"]["status"], "done");
     assert_eq!(json["study"]["config_hash"], "c0ffee");
 
-    check_png(
-        &dir.join("peak_mean_sd.png"),
-        (1000, 600),
-        &[SGD_BLUE, LBFGS_RED],
-    );
-    check_png(
-        &dir.join("peak_variance.png"),
-        (1000, 600),
-        &[SGD_BLUE, LBFGS_RED],
-    );
-    check_png(
-        &dir.join("peak_cells.png"),
-        (1000, 600),
-        &[SGD_BLUE, LBFGS_RED],
-    );
-    check_png(&dir.join("curves.png"), (1000, 600), &[]);
+    #[cfg(feature = "png")]
+    {
+        check_png(
+            &dir.join("peak_mean_sd.png"),
+            (1000, 600),
+            &[SGD_BLUE, LBFGS_RED],
+        );
+        check_png(
+            &dir.join("peak_variance.png"),
+            (1000, 600),
+            &[SGD_BLUE, LBFGS_RED],
+        );
+        check_png(
+            &dir.join("peak_cells.png"),
+            (1000, 600),
+            &[SGD_BLUE, LBFGS_RED],
+        );
+        check_png(&dir.join("curves.png"), (1000, 600), &[]);
+    }
+    #[cfg(not(feature = "png"))]
+    for png in ["peak_mean_sd", "peak_variance", "peak_cells", "curves"] {
+        assert!(!dir.join(format!("{png}.png")).exists(), "{png}.png");
+    }
     for svg in ["peak_mean_sd", "peak_variance", "peak_cells", "curves"] {
         let text = std::fs::read_to_string(dir.join(format!("{svg}.svg"))).unwrap();
         assert!(text.starts_with("<svg"), "{svg}.svg");

@@ -35,7 +35,8 @@
 //! ```
 
 use sooth::tune::race::{
-    Elimination, Observation, Outcome, RaceSettings, Rule, Stop, Verdict, one_sided_welch, race,
+    Elimination, Observation, RaceOutcome, RaceSettings, RaceSettingsError, RaceVerdict, Rule,
+    Stop, one_sided_welch, race,
 };
 
 /// Candidate 0 is best; 1 is close but worse; 2 clearly worse; 3 fails.
@@ -122,7 +123,7 @@ fn a_known_best_wins_early_and_the_failure_goes_at_once() {
     assert!(close(r1.alpha, level));
     assert_eq!(
         r1.entry(3).unwrap().verdict,
-        Verdict::Eliminated(Elimination::AllFailed)
+        RaceVerdict::Eliminated(Elimination::AllFailed)
     );
     assert_eq!(r1.entry(3).unwrap().at_chance, 3);
     assert_eq!(r1.entry(3).unwrap().p, None, "a failure is not tested");
@@ -131,22 +132,22 @@ fn a_known_best_wins_early_and_the_failure_goes_at_once() {
     assert!(close(e2.p_holm.unwrap(), 6.359186749070496e-05));
     assert!(matches!(
         e2.verdict,
-        Verdict::Eliminated(Elimination::Worse { best: 0, .. })
+        RaceVerdict::Eliminated(Elimination::Worse { best: 0, .. })
     ));
     let e1 = r1.entry(1).unwrap();
     assert!(close(e1.p.unwrap(), 0.16977819274662048));
     assert!(close(e1.p_holm.unwrap(), 0.16977819274662048));
-    assert_eq!(e1.verdict, Verdict::Kept);
+    assert_eq!(e1.verdict, RaceVerdict::Kept);
     // Round 2: 1 goes out, 0 is the winner.
     let r2 = &r.rounds[1];
     assert_eq!(r2.seeds, 6);
     assert_eq!(r2.entries.len(), 2);
     let e1 = r2.entry(1).unwrap();
     assert!(close(e1.p.unwrap(), 0.00455265195489637));
-    assert!(matches!(e1.verdict, Verdict::Eliminated(_)));
+    assert!(matches!(e1.verdict, RaceVerdict::Eliminated(_)));
     assert_eq!(
         r.outcome,
-        Outcome::Finished {
+        RaceOutcome::Finished {
             stop: Stop::Winner,
             pick: Some(0),
             rule: Some(Rule::OnlySurvivor),
@@ -168,7 +169,7 @@ fn ties_eliminate_nobody_and_stop_at_max_seeds_with_the_lowest_variance() {
             round
                 .entries
                 .iter()
-                .all(|e| !matches!(e.verdict, Verdict::Eliminated(_)))
+                .all(|e| !matches!(e.verdict, RaceVerdict::Eliminated(_)))
         );
     }
     let last = &r.rounds[2];
@@ -185,7 +186,7 @@ fn ties_eliminate_nobody_and_stop_at_max_seeds_with_the_lowest_variance() {
     // The highest mean is candidate 0; the lowest variance candidate 1.
     assert_eq!(
         r.outcome,
-        Outcome::Finished {
+        RaceOutcome::Finished {
             stop: Stop::MaxSeeds,
             pick: Some(1),
             rule: Some(Rule::LowestVariance {
@@ -208,10 +209,10 @@ fn every_candidate_failing_ends_without_a_pick() {
     assert_eq!(r.rounds.len(), 1);
     let e = r.rounds[0].entry(1).unwrap();
     assert_eq!((e.n, e.errored), (0, 3));
-    assert_eq!(e.verdict, Verdict::Eliminated(Elimination::AllFailed));
+    assert_eq!(e.verdict, RaceVerdict::Eliminated(Elimination::AllFailed));
     assert_eq!(
         r.outcome,
-        Outcome::Finished {
+        RaceOutcome::Finished {
             stop: Stop::AllFailed,
             pick: None,
             rule: None,
@@ -230,7 +231,7 @@ fn runs_at_chance_stay_in_the_statistics_of_a_candidate_that_works() {
     assert!(close(e.mean.unwrap(), (95.5 + 10.0 + 94.8) / 3.0));
     assert!(!matches!(
         e.verdict,
-        Verdict::Eliminated(Elimination::AllFailed)
+        RaceVerdict::Eliminated(Elimination::AllFailed)
     ));
 }
 
@@ -248,7 +249,7 @@ fn the_budget_stops_the_race_before_a_round_it_cannot_pay() {
     ));
     assert!(matches!(
         r.outcome,
-        Outcome::Finished {
+        RaceOutcome::Finished {
             stop: Stop::Budget,
             pick: Some(1),
             ..
@@ -275,7 +276,7 @@ fn a_budget_that_pays_for_part_of_a_round_cuts_it_short_and_stops_after_it() {
     assert!(close(last.entry(1).unwrap().variance.unwrap(), 0.1));
     assert!(matches!(
         r.outcome,
-        Outcome::Finished {
+        RaceOutcome::Finished {
             stop: Stop::Budget,
             pick: Some(1),
             ..
@@ -305,7 +306,7 @@ fn missing_runs_are_asked_for_and_any_order_gives_the_same_race() {
     assert_eq!(r.rounds.len(), 1);
     assert_eq!(
         r.outcome,
-        Outcome::Running {
+        RaceOutcome::Running {
             round: 2,
             seeds: 6,
             missing: vec![(0, 3), (0, 4), (0, 5), (1, 3), (1, 4), (1, 5)],
@@ -342,7 +343,7 @@ fn stopping_for_time_picks_from_the_last_decided_round() {
     // Variances at 3 seeds: candidate 1 (96.1, 96.6, 95.7) is the lowest.
     assert!(matches!(
         stopped.outcome,
-        Outcome::Finished {
+        RaceOutcome::Finished {
             stop: Stop::Time,
             pick: Some(1),
             rule: Some(Rule::LowestVariance { best_mean: 0, .. }),
@@ -352,7 +353,7 @@ fn stopping_for_time_picks_from_the_last_decided_round() {
     let none = race(&s, &[]).stopped(Stop::Time);
     assert!(matches!(
         none.outcome,
-        Outcome::Finished {
+        RaceOutcome::Finished {
             stop: Stop::Time,
             pick: None,
             ..
@@ -375,12 +376,24 @@ fn settings_are_checked() {
     let mut s = settings(3, None);
     assert!(s.validate().is_ok());
     s.initial_seeds = 1;
-    assert!(s.validate().unwrap_err().contains("at least 2"));
+    assert_eq!(s.validate(), Err(RaceSettingsError::TooFewSeeds(1)));
+    assert!(s.validate().unwrap_err().to_string().contains("at least 2"));
     s.initial_seeds = 13;
-    assert!(s.validate().unwrap_err().contains("max"));
+    assert_eq!(
+        s.validate(),
+        Err(RaceSettingsError::MaxBelowInitial {
+            max: 12,
+            initial: 13
+        })
+    );
+    assert!(s.validate().unwrap_err().to_string().contains("max"));
     s.initial_seeds = 3;
     s.alpha = 1.5;
-    assert!(s.validate().is_err());
+    assert_eq!(s.validate(), Err(RaceSettingsError::Alpha(1.5)));
+    assert_eq!(
+        s.validate().unwrap_err().to_string(),
+        "alpha 1.5; expected 0 < alpha < 1"
+    );
     assert_eq!(
         RaceSettings {
             max_seeds: 10,

@@ -52,7 +52,7 @@ pub fn run(args: ReportArgs) -> Result<(), String> {
         a.runs.errored,
         args.dir.display()
     );
-    let c = &a.claims;
+    let c = &written.claims;
     for (tag, claim) in [
         ("(a) batch size matters", &c.batch_size_matters),
         ("(b) full batch is worst", &c.full_batch_worst),
@@ -66,11 +66,17 @@ pub fn run(args: ReportArgs) -> Result<(), String> {
     println!("wrote {}", written.report.display());
     println!("wrote {}", written.json.display());
     for p in &written.plots {
-        println!(
-            "wrote {} and {}",
-            args.dir.join(&p.png).display(),
-            args.dir.join(&p.svg).display()
-        );
+        match &p.png {
+            Some(png) => println!(
+                "wrote {} and {}",
+                args.dir.join(png).display(),
+                args.dir.join(&p.svg).display()
+            ),
+            None => println!(
+                "wrote {} (no PNG: built without the `png` feature)",
+                args.dir.join(&p.svg).display()
+            ),
+        }
     }
     Ok(())
 }

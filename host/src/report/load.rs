@@ -46,7 +46,7 @@ impl std::error::Error for LoadError {}
 /// (unknown fields are ignored), and a missing file gives the defaults with
 /// the directory's name as the study name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Study {
+pub struct StudyInfo {
     /// Study name.
     pub name: String,
     /// Data set name or path.
@@ -106,7 +106,7 @@ pub struct Metrics {
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
-pub enum Outcome {
+pub enum RunOutcome {
     /// Status `ok`, with its results.
     Ok(Metrics),
     /// Any other status (normally `error: ...`), kept verbatim.
@@ -133,7 +133,7 @@ pub struct Run {
     /// Seed.
     pub seed: u64,
     /// Result or error.
-    pub outcome: Outcome,
+    pub outcome: RunOutcome,
     /// Line of `runs.jsonl` it came from (from 1).
     pub line: usize,
 }
@@ -142,8 +142,8 @@ impl Run {
     /// The metrics if the run succeeded.
     pub fn metrics(&self) -> Option<&Metrics> {
         match &self.outcome {
-            Outcome::Ok(m) => Some(m),
-            Outcome::Error { .. } => None,
+            RunOutcome::Ok(m) => Some(m),
+            RunOutcome::Error { .. } => None,
         }
     }
 }
@@ -167,7 +167,7 @@ pub struct Sweep {
     /// The directory.
     pub dir: PathBuf,
     /// The study (defaults when `study.json` is missing).
-    pub study: Study,
+    pub study: StudyInfo,
     /// The runs, in file order (a later line with the same `run_id`
     /// replaces an earlier one).
     pub runs: Vec<Run>,
@@ -220,9 +220,9 @@ pub fn load(dir: &Path) -> Result<Sweep, LoadError> {
             "{}: no such file; the study's name is taken from the directory and its grid from the runs",
             study_path.display()
         ));
-        Study::default()
+        StudyInfo::default()
     };
-    let study = Study {
+    let study = StudyInfo {
         name: if study.name.is_empty() {
             dir.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -386,7 +386,7 @@ fn parse_run(line: usize, map: &Object) -> Result<Run, String> {
         .ok_or("`seed` is missing; expected a whole number >= 0")?;
     let status = f.string("status")?;
     let outcome = if status.trim() == "ok" {
-        Outcome::Ok(Metrics {
+        RunOutcome::Ok(Metrics {
             peak_test_accuracy: f.accuracy("peak_test_accuracy")?,
             peak_epoch: f.opt_u64("peak_epoch")?,
             final_test_accuracy: f.accuracy("final_test_accuracy")?,
@@ -402,7 +402,7 @@ fn parse_run(line: usize, map: &Object) -> Result<Run, String> {
             param_hash: f.opt_string("param_hash")?,
         })
     } else {
-        Outcome::Error { message: status }
+        RunOutcome::Error { message: status }
     };
     Ok(Run {
         run_id,
@@ -487,7 +487,7 @@ fn read_curves(path: &Path, warnings: &mut Vec<String>) -> Result<Vec<CurvePoint
     Ok(points)
 }
 
-fn read_study(path: &Path, warnings: &mut Vec<String>) -> Result<Study, LoadError> {
+fn read_study(path: &Path, warnings: &mut Vec<String>) -> Result<StudyInfo, LoadError> {
     let error = |message: String| LoadError {
         path: path.to_path_buf(),
         line: None,
@@ -586,7 +586,7 @@ fn read_study(path: &Path, warnings: &mut Vec<String>) -> Result<Study, LoadErro
                 .join(", ")
         ));
     }
-    Ok(Study {
+    Ok(StudyInfo {
         name,
         dataset,
         model,

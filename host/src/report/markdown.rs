@@ -1,61 +1,14 @@
 //! `report.md`: the [`Analysis`] as a document a researcher can present.
 
-use super::analysis::{
-    Across, Analysis, Cell, MIN_RUNS, Pairwise, SECOND_ORDER, Scoped, Tested, Verdict,
-};
-use super::load::Study;
+use super::claims::{ClaimVerdict, Claims};
+use super::format::{fmt_duration, fmt_num, fmt_p};
+use super::load::StudyInfo;
 use super::plots::Plot;
+use super::types::{Across, Analysis, Cell, MIN_RUNS, Pairwise, SECOND_ORDER, Scoped, Tested};
 use crate::stats::anova::{AnovaTable, SsType};
 use crate::stats::variance::HomogeneityTest;
 use crate::stats::{Summary, Transform};
 use std::fmt::Write;
-
-/// A p-value with 3 significant digits (`0.0495`, `0.50`, `1.23e-5`);
-/// `< 1e-300` for one that underflowed to 0.
-pub fn fmt_p(p: f64) -> String {
-    if p <= 0.0 {
-        "< 1e-300".to_string()
-    } else if p >= 1e-3 {
-        let digits = (2 - p.log10().floor() as i32).clamp(2, 5) as usize;
-        format!("{p:.digits$}")
-    } else {
-        format!("{p:.2e}")
-    }
-}
-
-/// A number with about 4 significant digits, without exponent for ordinary
-/// magnitudes (`97.31`, `0.4512`, `1234`).
-pub fn fmt_num(x: f64) -> String {
-    if x == 0.0 {
-        return "0".to_string();
-    }
-    if !x.is_finite() {
-        return x.to_string();
-    }
-    let magnitude = x.abs().log10().floor() as i32;
-    if !(-4..6).contains(&magnitude) {
-        return format!("{x:.3e}");
-    }
-    let digits = (3 - magnitude).clamp(0, 7) as usize;
-    format!("{x:.digits$}")
-}
-
-/// Seconds as `1 h 02 min`, `4 min 12 s` or `12.3 s`.
-pub fn fmt_duration(seconds: f64) -> String {
-    if !seconds.is_finite() || seconds < 0.0 {
-        return "unknown".to_string();
-    }
-    if seconds < 60.0 {
-        return format!("{seconds:.1} s");
-    }
-    let total = seconds.round() as u64;
-    let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
-    if h > 0 {
-        format!("{h} h {m:02} min")
-    } else {
-        format!("{m} min {s:02} s")
-    }
-}
 
 /// A p-value cell: bold when below `alpha`, `-` when undefined.
 fn p_cell(p: Option<f64>, alpha: f64) -> String {
@@ -70,32 +23,54 @@ fn opt_num(x: Option<f64>) -> String {
     x.map_or_else(|| "-".to_string(), fmt_num)
 }
 
-fn verdict_label(v: Verdict) -> &'static str {
+fn verdict_label(v: ClaimVerdict) -> &'static str {
     match v {
-        Verdict::Holds => "HOLDS",
-        Verdict::Partly => "HOLDS PARTLY",
-        Verdict::DoesNotHold => "DOES NOT HOLD",
-        Verdict::Inconclusive => "INCONCLUSIVE",
-        Verdict::NotTestable => "NOT TESTABLE",
+        ClaimVerdict::Holds => "HOLDS",
+        ClaimVerdict::Partly => "HOLDS PARTLY",
+        ClaimVerdict::DoesNotHold => "DOES NOT HOLD",
+        ClaimVerdict::Inconclusive => "INCONCLUSIVE",
+        ClaimVerdict::NotTestable => "NOT TESTABLE",
     }
 }
 
 /// Renders the whole report. `plots` are embedded by their PNG file names
+/// (SVG when there is no PNG)
 /// (relative to the sweep directory, where `report.md` is written);
-/// `warnings` are the loader's.
-pub fn render(study: &Study, a: &Analysis, plots: &[Plot], warnings: &[String]) -> String {
+/// `claims` are [`super::claims::assess`]'s verdicts on `a`; `warnings` are
+/// the loader's.
+pub fn render(
+    study: &StudyInfo,
+    a: &Analysis,
+    claims: &Claims,
+    plots: &[Plot],
+    warnings: &[String],
+) -> String {
     let mut md = String::new();
     header(&mut md, study, a);
-    summary(&mut md, a);
-    let plot = |stem: &str| plots.iter().find(|p| p.png.starts_with(stem));
-    let embed = |md: &mut String, p: Option<&Plot>| {
-        if let Some(p) = p {
+    summary(&mut md, a, claims);
+    let plot = |stem: &str| plots.iter().find(|p| p.svg.starts_with(stem));
+    let embed = |md: &mut String, p: Option<&Plot>| match p {
+        Some(Plot {
+            title,
+            svg,
+            png: Some(png),
+        }) => {
             let _ = writeln!(
                 md,
-                "![{}]({})\n\n<sub>Also as vector graphics: [{}]({}).</sub>\n",
-                p.title, p.png, p.svg, p.svg
+                "![{title}]({png})\n\n<sub>Also as vector graphics: [{svg}]({svg}).</sub>\n"
             );
         }
+        Some(Plot {
+            title,
+            svg,
+            png: None,
+        }) => {
+            let _ = writeln!(
+                md,
+                "![{title}]({svg})\n\n<sub>No PNG: this sooth was built without the `png` feature.</sub>\n"
+            );
+        }
+        None => {}
     };
 
     let _ = writeln!(md, "## 1. Peak test accuracy by cell\n");
@@ -116,7 +91,7 @@ pub fn render(study: &Study, a: &Analysis, plots: &[Plot], warnings: &[String]) 
     failures(&mut md, a);
     configs(&mut md, a);
     anova(&mut md, a);
-    homogeneity(&mut md, a);
+    homogeneity(&mut md, a, claims);
     recommendations(&mut md, a);
     pairwise(&mut md, a);
     let _ = writeln!(md, "## 9. Learning curves\n");
@@ -134,7 +109,7 @@ pub fn render(study: &Study, a: &Analysis, plots: &[Plot], warnings: &[String]) 
     md
 }
 
-fn header(md: &mut String, study: &Study, a: &Analysis) {
+fn header(md: &mut String, study: &StudyInfo, a: &Analysis) {
     let _ = writeln!(md, "# Sweep report: {}\n", study.name);
     let _ = writeln!(md, "| | |\n|---|---|");
     if let Some(d) = &study.dataset {
@@ -187,9 +162,8 @@ fn header(md: &mut String, study: &Study, a: &Analysis) {
     );
 }
 
-fn summary(md: &mut String, a: &Analysis) {
+fn summary(md: &mut String, a: &Analysis, c: &Claims) {
     let _ = writeln!(md, "## Summary\n");
-    let c = &a.claims;
     for (tag, claim) in [
         ("(a)", &c.batch_size_matters),
         ("(b)", &c.full_batch_worst),
@@ -564,7 +538,7 @@ fn homogeneity_cells(t: &Tested<HomogeneityTest>, alpha: f64) -> String {
     }
 }
 
-fn homogeneity(md: &mut String, a: &Analysis) {
+fn homogeneity(md: &mut String, a: &Analysis, claims: &Claims) {
     let _ = writeln!(md, "## 6. Variance homogeneity\n");
     let _ = writeln!(
         md,
@@ -618,7 +592,7 @@ fn homogeneity(md: &mut String, a: &Analysis) {
         }
         md.push('\n');
     }
-    if !a.claims.variance_checks.is_empty() {
+    if !claims.variance_checks.is_empty() {
         let _ = writeln!(
             md,
             "**{SECOND_ORDER} at its best batch size vs each other optimizer at its best** (claim c)\n"
@@ -628,7 +602,7 @@ fn homogeneity(md: &mut String, a: &Analysis) {
             "| other | its best batch | its variance | {SECOND_ORDER} batch | {SECOND_ORDER} variance | Brown-Forsythe W | p | Levene W | p |"
         );
         let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-        for c in &a.claims.variance_checks {
+        for c in &claims.variance_checks {
             let _ = writeln!(
                 md,
                 "| {}{} | {} | {} | {} | {} | {} | {} |",

@@ -1,26 +1,40 @@
 //! `sooth report DIR`: a sweep's results (optimizer x batch size x seeds,
 //! possibly x hyperparameter configurations) as `report.md`, `report.json`
-//! and plots (SVG and PNG), written into the sweep directory.
+//! and plots (SVG, and PNG with the default `png` feature), written into
+//! the sweep directory.
 //!
-//! The pieces, usable on their own (e.g. by `sooth tune`):
-//! - [`load`]: read `runs.jsonl`, `curves.jsonl`, `study.json` into a [`Sweep`];
-//! - [`analyze`]: every number (cell summaries, ANOVA, variance tests,
-//!   pairwise comparisons, recommendations, claim verdicts) as an
-//!   [`Analysis`], computed with [`crate::stats`];
-//! - [`plots::write_plots`] and [`markdown::render`]: the figures and the
-//!   document;
+//! The layers, each usable on its own (e.g. by `sooth tune`), each
+//! importing only the ones above it:
+//! - [`mod@load`]: read `runs.jsonl`, `curves.jsonl`, `study.json` into a
+//!   [`Sweep`];
+//! - [`types`]: the numbers as types ([`Analysis`], [`Options`]);
+//! - [`mod@analysis`]: [`analyze()`] computes them with [`crate::stats`] (numbers
+//!   only, no prose);
+//! - [`mod@format`]: numbers as text (the one p-value format);
+//! - [`claims`]: [`assess`] judges the study's three claims on an
+//!   [`Analysis`], with plain-language evidence;
+//! - [`figure`]: what every plot shares (font, palette, SVG + PNG saving);
+//!   [`plots`]: the report's figures;
+//! - [`markdown`]: the document, from the analysis, the claims and the
+//!   plots;
 //! - [`write_report`]: all of the above.
 
 pub mod analysis;
+pub mod claims;
+pub mod figure;
+pub mod format;
 pub mod load;
 pub mod markdown;
 pub mod plots;
+pub mod types;
 
 #[cfg(test)]
 mod tests;
 
-pub use analysis::{Analysis, Options, analyze};
+pub use analysis::analyze;
+pub use claims::{Claims, assess};
 pub use load::{LoadError, Sweep, load};
+pub use types::{Analysis, Options};
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -41,50 +55,154 @@ pub struct Written {
     pub plots: Vec<plots::Plot>,
     /// The numbers.
     pub analysis: Analysis,
+    /// The claims' verdicts on them.
+    pub claims: Claims,
     /// The loader's warnings (torn lines, replaced runs, missing files).
     pub warnings: Vec<String>,
+}
+
+/// Why [`write_report`] failed; each message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The sweep could not be read (see [`LoadError`]).
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A plot could not be drawn or written.
+    #[error(transparent)]
+    Plot(#[from] figure::PlotError),
+    /// `report.md` or `report.json` could not be written.
+    #[error("{}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// `report.json` could not be serialised.
+    #[error("{}: {source}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: serde_json::Error,
+    },
+}
+
+impl From<ReportError> for String {
+    fn from(e: ReportError) -> String {
+        e.to_string()
+    }
 }
 
 /// The contents of `report.json`.
 #[derive(Serialize)]
 struct JsonReport<'a> {
-    study: &'a load::Study,
-    analysis: &'a Analysis,
+    study: &'a load::StudyInfo,
+    analysis: JsonAnalysis<'a>,
     plots: &'a [plots::Plot],
     warnings: &'a [String],
 }
 
-/// Reads the sweep in `dir`, analyses it and writes `report.md`,
-/// `report.json` and (unless `with_plots` is false) the plots into `dir`.
+/// `report.json`'s `analysis` object: the [`Analysis`] with the [`Claims`]
+/// between its recommendations and its notes (where they have always been).
+#[derive(Serialize)]
+struct JsonAnalysis<'a> {
+    unit: &'a str,
+    alpha: f64,
+    runs: &'a types::RunCounts,
+    compute: &'a types::Compute,
+    chance: &'a Option<types::ChanceRule>,
+    optimizers: &'a [String],
+    batch_sizes: &'a [crate::run::BatchSize],
+    cells: &'a [types::Cell],
+    errored_runs: &'a [types::RunRef],
+    near_chance_runs: &'a [types::RunRef],
+    configs: &'a [types::ConfigMeans],
+    anova: &'a types::Tested<types::TwoWay>,
+    one_way: &'a [types::Scoped<crate::stats::anova::OneWayAnova>],
+    homogeneity: &'a [types::Homogeneity],
+    pairwise: &'a [types::Pairwise],
+    best_batch: &'a Option<crate::run::BatchSize>,
+    kruskal_wallis: &'a [types::Scoped<crate::stats::nonparametric::KruskalWallis>],
+    recommendations: &'a [types::BatchRecommendation],
+    claims: &'a Claims,
+    notes: &'a [String],
+}
+
+impl<'a> JsonAnalysis<'a> {
+    fn new(a: &'a Analysis, claims: &'a Claims) -> Self {
+        Self {
+            unit: a.unit,
+            alpha: a.alpha,
+            runs: &a.runs,
+            compute: &a.compute,
+            chance: &a.chance,
+            optimizers: &a.optimizers,
+            batch_sizes: &a.batch_sizes,
+            cells: &a.cells,
+            errored_runs: &a.errored_runs,
+            near_chance_runs: &a.near_chance_runs,
+            configs: &a.configs,
+            anova: &a.anova,
+            one_way: &a.one_way,
+            homogeneity: &a.homogeneity,
+            pairwise: &a.pairwise,
+            best_batch: &a.best_batch,
+            kruskal_wallis: &a.kruskal_wallis,
+            recommendations: &a.recommendations,
+            claims,
+            notes: &a.notes,
+        }
+    }
+}
+
+/// Reads the sweep in `dir`, analyses it, judges the claims and writes
+/// `report.md`, `report.json` and (unless `with_plots` is false) the plots
+/// into `dir`.
 ///
 /// # Errors
-/// A message naming the file (and line) for unreadable or malformed input,
-/// or a file that cannot be written.
-pub fn write_report(dir: &Path, options: &Options, with_plots: bool) -> Result<Written, String> {
-    let sweep = load(dir).map_err(|e| e.to_string())?;
+/// [`ReportError`], naming the file (and line) for unreadable or malformed
+/// input, or a file that cannot be written.
+pub fn write_report(
+    dir: &Path,
+    options: &Options,
+    with_plots: bool,
+) -> Result<Written, ReportError> {
+    let sweep = load(dir)?;
     let analysis = analyze(&sweep, options);
+    let claims = assess(&analysis);
     let plots = if with_plots {
         plots::write_plots(dir, &sweep, &analysis)?
     } else {
         Vec::new()
     };
-    let text = markdown::render(&sweep.study, &analysis, &plots, &sweep.warnings);
+    let text = markdown::render(&sweep.study, &analysis, &claims, &plots, &sweep.warnings);
     let report = dir.join(REPORT_FILE);
-    std::fs::write(&report, text).map_err(|e| format!("{}: {e}", report.display()))?;
+    std::fs::write(&report, text).map_err(|source| ReportError::Write {
+        path: report.clone(),
+        source,
+    })?;
     let json = dir.join(JSON_FILE);
     let body = serde_json::to_string_pretty(&JsonReport {
         study: &sweep.study,
-        analysis: &analysis,
+        analysis: JsonAnalysis::new(&analysis, &claims),
         plots: &plots,
         warnings: &sweep.warnings,
     })
-    .map_err(|e| format!("{}: {e}", json.display()))?;
-    std::fs::write(&json, body + "\n").map_err(|e| format!("{}: {e}", json.display()))?;
+    .map_err(|source| ReportError::Json {
+        path: json.clone(),
+        source,
+    })?;
+    std::fs::write(&json, body + "\n").map_err(|source| ReportError::Write {
+        path: json.clone(),
+        source,
+    })?;
     Ok(Written {
         report,
         json,
         plots,
         analysis,
+        claims,
         warnings: sweep.warnings,
     })
 }

@@ -1,43 +1,19 @@
-//! The report's plots, each written as SVG and PNG with `plotters`.
-//!
-//! plotters draws each plot as SVG, measuring text with DejaVu Sans
-//! (embedded from `host/assets/fonts`, license next to it); resvg then
-//! rasterises that SVG to PNG with the same font. No system font or
-//! fontconfig is needed.
+//! The report's plots, each drawn as SVG with `plotters` and written with
+//! its PNG rendering by [`super::figure::save`] (SVG only in a build
+//! without the `png` feature).
 
-use super::analysis::{Analysis, Cell};
+use super::figure::{FAMILY, PALETTE, PlotError, register_font, save};
 use super::load::Sweep;
+use super::types::{Analysis, Cell};
 use crate::run::BatchSize;
 use crate::stats::percentile;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::FontStyle;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::sync::OnceLock;
-
-/// DejaVu Sans 2.37 (Bitstream Vera license; see `host/assets/fonts`).
-const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-/// The family name every text style below uses (and `sooth tune`'s plot).
-pub(crate) const FAMILY: &str = "sans-serif";
 
 /// Pixel size of every plot (SVG and PNG alike), unless a plot needs wider.
 const SIZE: (u32, u32) = (1000, 600);
-
-/// Colours by series (tab10): optimizers in report plots (sgd, adam, cg,
-/// lbfgs, then more), candidates in `sooth tune`'s race.
-pub(crate) const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-];
 
 /// A plot written to the sweep directory.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -46,23 +22,13 @@ pub struct Plot {
     pub title: String,
     /// SVG file name, relative to the sweep directory.
     pub svg: String,
-    /// PNG file name, relative to the sweep directory.
-    pub png: String,
+    /// PNG file name, relative to the sweep directory (`None`, and absent
+    /// from `report.json`, in a build without the `png` feature).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub png: Option<String>,
 }
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
-
-/// Makes the embedded font the plots' `FAMILY` (once per process).
-pub(crate) fn register_font() -> Result<(), String> {
-    static REGISTERED: OnceLock<bool> = OnceLock::new();
-    let ok = *REGISTERED
-        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
-    if ok {
-        Ok(())
-    } else {
-        Err("the embedded DejaVu Sans font could not be read".to_string())
-    }
-}
 
 fn color(index: usize) -> RGBColor {
     PALETTE[index % PALETTE.len()]
@@ -76,7 +42,7 @@ enum Kind<'a> {
     Curves(&'a [Band]),
 }
 
-/// The plot as an SVG document.
+/// The plot as an SVG document; the error is plotters' message.
 fn draw_svg(kind: &Kind, size: (u32, u32)) -> Result<String, String> {
     let mut svg = String::new();
     {
@@ -97,56 +63,23 @@ fn draw_svg(kind: &Kind, size: (u32, u32)) -> Result<String, String> {
     Ok(svg)
 }
 
-/// Options for resvg with the embedded font as every generic family.
-fn svg_options() -> &'static resvg::usvg::Options<'static> {
-    static OPTIONS: OnceLock<resvg::usvg::Options<'static>> = OnceLock::new();
-    OPTIONS.get_or_init(|| {
-        let mut options = resvg::usvg::Options {
-            font_family: "DejaVu Sans".to_string(),
-            ..resvg::usvg::Options::default()
-        };
-        let db = options.fontdb_mut();
-        db.load_font_data(FONT.to_vec());
-        db.set_sans_serif_family("DejaVu Sans");
-        db.set_serif_family("DejaVu Sans");
-        db.set_monospace_family("DejaVu Sans");
-        options
-    })
-}
-
-/// Rasterises an SVG document to PNG bytes (same pixel size), text in the
-/// embedded font: plotters' own bitmap backend misplaces glyphs with it.
-pub(crate) fn svg_to_png(svg: &str) -> Result<Vec<u8>, String> {
-    use resvg::tiny_skia::{Color, Pixmap, Transform};
-    let tree = resvg::usvg::Tree::from_str(svg, svg_options()).map_err(|e| e.to_string())?;
-    let size = tree.size().to_int_size();
-    let mut pixmap = Pixmap::new(size.width(), size.height())
-        .ok_or_else(|| format!("cannot allocate a {}x{} image", size.width(), size.height()))?;
-    pixmap.fill(Color::WHITE);
-    resvg::render(&tree, Transform::identity(), &mut pixmap.as_mut());
-    pixmap.encode_png().map_err(|e| e.to_string())
-}
-
-/// Draws one plot into `dir/stem.svg` and `dir/stem.png`.
+/// Draws one plot into `dir/stem.svg` (and `dir/stem.png`).
 fn write_both(
     dir: &Path,
     stem: &str,
     title: &str,
     size: (u32, u32),
     kind: Kind,
-) -> Result<Plot, String> {
-    let svg = format!("{stem}.svg");
-    let png = format!("{stem}.png");
-    let svg_path = dir.join(&svg);
-    let png_path = dir.join(&png);
-    let document = draw_svg(&kind, size).map_err(|e| format!("{}: {e}", svg_path.display()))?;
-    std::fs::write(&svg_path, &document).map_err(|e| format!("{}: {e}", svg_path.display()))?;
-    let bytes = svg_to_png(&document).map_err(|e| format!("{}: {e}", png_path.display()))?;
-    std::fs::write(&png_path, bytes).map_err(|e| format!("{}: {e}", png_path.display()))?;
+) -> Result<Plot, PlotError> {
+    let document = draw_svg(&kind, size).map_err(|message| PlotError::Draw {
+        path: dir.join(format!("{stem}.svg")),
+        message,
+    })?;
+    let saved = save(dir, stem, &document)?;
     Ok(Plot {
         title: title.to_string(),
-        svg,
-        png,
+        svg: saved.svg,
+        png: saved.png,
     })
 }
 
@@ -219,8 +152,8 @@ impl BatchAxis {
 /// the order the report shows them.
 ///
 /// # Errors
-/// A file that cannot be written, naming it.
-pub fn write_plots(dir: &Path, sweep: &Sweep, analysis: &Analysis) -> Result<Vec<Plot>, String> {
+/// [`PlotError`], naming the file that could not be drawn or written.
+pub fn write_plots(dir: &Path, sweep: &Sweep, analysis: &Analysis) -> Result<Vec<Plot>, PlotError> {
     register_font()?;
     let mut plots = Vec::new();
     let with_ok: Vec<&Cell> = analysis.cells.iter().filter(|c| c.ok > 0).collect();

@@ -2,9 +2,12 @@
 //! recommended batch sizes, the claim verdicts, the failed-run counts, and
 //! that every number shown is the statistics engine's own output.
 
-use super::analysis::{Across, Options, Tested, Verdict, analyze};
-use super::load::{Metrics, Outcome, Run, Study, Sweep, load};
-use super::markdown::{fmt_duration, fmt_num, fmt_p, render};
+use super::analysis::analyze;
+use super::claims::{ClaimVerdict, assess};
+use super::format::{fmt_duration, fmt_num, fmt_p};
+use super::load::{Metrics, Run, RunOutcome, StudyInfo, Sweep, load};
+use super::markdown::render;
+use super::types::{Across, Options, Tested};
 use crate::run::BatchSize;
 use crate::stats::anova::{Factor, SsType, TwoFactor, two_way};
 use crate::stats::nonparametric::kruskal_wallis;
@@ -29,7 +32,7 @@ fn ok_run(optimizer: &str, b: &str, config: &str, seed: u64, peak_percent: f64) 
         config_id: config.to_string(),
         config: format!("{optimizer} {config}"),
         seed,
-        outcome: Outcome::Ok(Metrics {
+        outcome: RunOutcome::Ok(Metrics {
             peak_test_accuracy: peak_percent / 100.0,
             peak_epoch: Some(5),
             final_test_accuracy: (peak_percent - 0.5) / 100.0,
@@ -50,7 +53,7 @@ fn ok_run(optimizer: &str, b: &str, config: &str, seed: u64, peak_percent: f64) 
 
 fn error_run(optimizer: &str, b: &str, seed: u64) -> Run {
     Run {
-        outcome: Outcome::Error {
+        outcome: RunOutcome::Error {
             message: "error: non-finite loss".to_string(),
         },
         ..ok_run(optimizer, b, "h0", seed, 0.0)
@@ -74,10 +77,10 @@ fn sweep(runs: Vec<Run>) -> Sweep {
         .collect();
     Sweep {
         dir: PathBuf::from("synthetic"),
-        study: Study {
+        study: StudyInfo {
             name: "synthetic".to_string(),
             dataset: Some("digits".to_string()),
-            ..Study::default()
+            ..StudyInfo::default()
         },
         runs,
         curves: None,
@@ -176,9 +179,9 @@ fn recommends_the_least_variable_of_the_batch_sizes_not_worse_than_the_best() {
 #[test]
 fn claims_on_the_known_structure() {
     let a = analyze(&known_structure(), &Options::default());
-    let c = &a.claims;
-    assert_eq!(c.batch_size_matters.verdict, Verdict::Holds);
-    assert_eq!(c.full_batch_worst.verdict, Verdict::Holds);
+    let c = &assess(&a);
+    assert_eq!(c.batch_size_matters.verdict, ClaimVerdict::Holds);
+    assert_eq!(c.full_batch_worst.verdict, ClaimVerdict::Holds);
     assert_eq!(c.full_batch_checks.len(), 3);
     assert!(
         c.full_batch_checks
@@ -187,7 +190,10 @@ fn claims_on_the_known_structure() {
     );
     // lbfgs's highest-mean cell (128) has the same spread as sgd's and
     // adam's best cells: identical deviations, so Brown-Forsythe W = 0.
-    assert_eq!(c.second_order_lower_variance.verdict, Verdict::Inconclusive);
+    assert_eq!(
+        c.second_order_lower_variance.verdict,
+        ClaimVerdict::Inconclusive
+    );
     assert!(
         c.second_order_lower_variance
             .evidence
@@ -217,9 +223,9 @@ fn lower_second_order_variance_holds_and_higher_does_not() {
         ("lbfgs", "full", 90.0, 0.1),
     ];
     let a = analyze(&grid(&cells), &Options::default());
-    let claim = &a.claims.second_order_lower_variance;
-    assert_eq!(claim.verdict, Verdict::Holds, "{}", claim.evidence);
-    for check in &a.claims.variance_checks {
+    let claim = &assess(&a).second_order_lower_variance;
+    assert_eq!(claim.verdict, ClaimVerdict::Holds, "{}", claim.evidence);
+    for check in &assess(&a).variance_checks {
         assert!(check.first_order);
         assert!(check.lbfgs_variance < check.other_variance);
         assert!(check.brown_forsythe.done().unwrap().p_value.unwrap() < 0.05);
@@ -230,8 +236,8 @@ fn lower_second_order_variance_holds_and_higher_does_not() {
         c.3 = if c.0 == "lbfgs" { 1.5 } else { 0.1 };
     }
     let a = analyze(&grid(&cells), &Options::default());
-    let claim = &a.claims.second_order_lower_variance;
-    assert_eq!(claim.verdict, Verdict::DoesNotHold);
+    let claim = &assess(&a).second_order_lower_variance;
+    assert_eq!(claim.verdict, ClaimVerdict::DoesNotHold);
     assert!(
         claim
             .evidence
@@ -253,9 +259,12 @@ fn full_batch_best_and_no_batch_effect_do_not_hold() {
         ]),
         &Options::default(),
     );
-    assert_eq!(a.claims.full_batch_worst.verdict, Verdict::DoesNotHold);
+    assert_eq!(
+        assess(&a).full_batch_worst.verdict,
+        ClaimVerdict::DoesNotHold
+    );
     assert!(
-        a.claims
+        assess(&a)
             .full_batch_checks
             .iter()
             .all(|f| f.best == BatchSize::Full && f.p_holm_vs_best.is_none())
@@ -271,15 +280,21 @@ fn full_batch_best_and_no_batch_effect_do_not_hold() {
         ]),
         &Options::default(),
     );
-    assert_eq!(a.claims.batch_size_matters.verdict, Verdict::DoesNotHold);
+    assert_eq!(
+        assess(&a).batch_size_matters.verdict,
+        ClaimVerdict::DoesNotHold
+    );
     let design = a.anova.done().unwrap();
     let t2 = design.table(SsType::II, Transform::Identity).unwrap();
     assert!(t2.b.p_value.unwrap() > 0.99, "{:?}", t2.b);
     // No significant difference to the best: full batch is not "worst".
-    assert_eq!(a.claims.full_batch_worst.verdict, Verdict::DoesNotHold);
     assert_eq!(
-        a.claims.second_order_lower_variance.verdict,
-        Verdict::Inconclusive
+        assess(&a).full_batch_worst.verdict,
+        ClaimVerdict::DoesNotHold
+    );
+    assert_eq!(
+        assess(&a).second_order_lower_variance.verdict,
+        ClaimVerdict::Inconclusive
     );
 }
 
@@ -386,15 +401,15 @@ fn a_single_optimizer_gets_one_way_tests_instead_of_the_two_factor_anova() {
         Tested::Skipped { reason } => assert!(reason.contains("1 optimizer"), "{reason}"),
         Tested::Done { .. } => panic!("two-factor ANOVA with one optimizer"),
     }
-    assert_eq!(a.claims.batch_size_matters.verdict, Verdict::Holds);
-    assert!(a.claims.batch_size_matters.evidence.contains("One-way"));
-    assert_eq!(a.claims.full_batch_worst.verdict, Verdict::Holds);
+    assert_eq!(assess(&a).batch_size_matters.verdict, ClaimVerdict::Holds);
+    assert!(assess(&a).batch_size_matters.evidence.contains("One-way"));
+    assert_eq!(assess(&a).full_batch_worst.verdict, ClaimVerdict::Holds);
     assert_eq!(
-        a.claims.second_order_lower_variance.verdict,
-        Verdict::NotTestable
+        assess(&a).second_order_lower_variance.verdict,
+        ClaimVerdict::NotTestable
     );
     // Rendering a report of it works and says why the ANOVA is missing.
-    let md = render(&Study::default(), &a, &[], &[]);
+    let md = render(&StudyInfo::default(), &a, &assess(&a), &[], &[]);
     assert!(md.contains("Not computed: the sweep has 1 optimizer(s)"));
 }
 
@@ -405,13 +420,19 @@ fn a_single_batch_size_cannot_test_the_batch_claims() {
         &Options::default(),
     );
     assert!(matches!(a.anova, Tested::Skipped { .. }));
-    assert_eq!(a.claims.batch_size_matters.verdict, Verdict::NotTestable);
-    assert_eq!(a.claims.full_batch_worst.verdict, Verdict::NotTestable);
+    assert_eq!(
+        assess(&a).batch_size_matters.verdict,
+        ClaimVerdict::NotTestable
+    );
+    assert_eq!(
+        assess(&a).full_batch_worst.verdict,
+        ClaimVerdict::NotTestable
+    );
     // Optimizers are still compared, and their variances.
     assert!(a.pairwise.iter().any(|p| p.across == Across::Optimizers));
     // Holds against the one first-order method there is, and says adam is missing.
-    let claim = &a.claims.second_order_lower_variance;
-    assert_eq!(claim.verdict, Verdict::Holds, "{}", claim.evidence);
+    let claim = &assess(&a).second_order_lower_variance;
+    assert_eq!(claim.verdict, ClaimVerdict::Holds, "{}", claim.evidence);
     assert!(
         claim
             .evidence
@@ -427,8 +448,11 @@ fn all_runs_errored_gives_an_empty_but_valid_analysis() {
     );
     assert_eq!((a.runs.ok, a.runs.errored), (0, 2));
     assert!(a.recommendations[0].result.done().is_none());
-    assert_eq!(a.claims.batch_size_matters.verdict, Verdict::NotTestable);
-    let md = render(&Study::default(), &a, &[], &[]);
+    assert_eq!(
+        assess(&a).batch_size_matters.verdict,
+        ClaimVerdict::NotTestable
+    );
+    let md = render(&StudyInfo::default(), &a, &assess(&a), &[], &[]);
     assert!(md.contains("| sgd | 8 | 0 | - |"));
 }
 
@@ -518,7 +542,7 @@ fn report_numbers_are_the_stats_functions_outputs() {
     );
 
     // The markdown prints these numbers.
-    let md = render(&Study::default(), &a, &[], &[]);
+    let md = render(&StudyInfo::default(), &a, &assess(&a), &[], &[]);
     let f = t2.b.f.unwrap();
     assert!(
         md.contains(&format!("{f:.3}")),
@@ -540,6 +564,7 @@ fn the_report_has_every_section_and_the_verdicts() {
     let md = render(
         &known_structure().study,
         &a,
+        &assess(&a),
         &[],
         &["a warning".to_string()],
     );
@@ -616,7 +641,7 @@ fn loads_runs_skipping_a_torn_last_line() {
     assert_eq!(s.runs[1].line, 3);
     assert_eq!(s.runs[2].batch_size, batch("8"));
     assert!(
-        matches!(&s.runs[2].outcome, Outcome::Error { message } if message == "error: diverged")
+        matches!(&s.runs[2].outcome, RunOutcome::Error { message } if message == "error: diverged")
     );
     let m = s.runs[0].metrics().unwrap();
     assert_eq!((m.peak_test_accuracy, m.wall_seconds), (0.95, Some(1.5)));

@@ -94,31 +94,107 @@ pub(crate) const RUNS_JSONL: &str = "runs.jsonl";
 pub(crate) const RUNS_CSV: &str = "runs.csv";
 pub(crate) const CURVES: &str = "curves.jsonl";
 
-fn io(path: &Path, e: std::io::Error) -> String {
-    format!("{}: {e}", path.display())
+/// Why reading or writing a sweep directory failed; every message names
+/// the file (or directory).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file could not be read, written, renamed or locked.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// `study.json` is not a sweep's manifest.
+    #[error("{}: {source}; expected a sweep's study.json", path.display())]
+    Manifest {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        source: serde_json::Error,
+    },
+    /// A line other than the last of a JSON-lines file does not parse.
+    #[error("{}:{line}: {source}; expected one JSON object per line", path.display())]
+    BadLine {
+        /// The file.
+        path: PathBuf,
+        /// Its line, from 1.
+        line: usize,
+        /// The parser's message.
+        source: serde_json::Error,
+    },
+    /// A line other than the last of a JSON-lines file is not UTF-8.
+    #[error("{}:{line}: not UTF-8; expected one JSON object per line", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// Its line, from 1.
+        line: usize,
+    },
+    /// A value could not be serialised to JSON.
+    #[error(transparent)]
+    Serialize(#[from] serde_json::Error),
+    /// Another process holds the directory's lock ([`DirLock`]).
+    #[error(
+        "{}: another sweep (process {pid} on {host}) is writing this directory; \
+         wait for it to finish",
+        dir.display()
+    )]
+    Locked {
+        /// The sweep directory.
+        dir: PathBuf,
+        /// The holder's host name (`?` if unknown).
+        host: String,
+        /// The holder's process id (`?` if unknown).
+        pid: String,
+    },
+}
+
+impl From<StoreError> for String {
+    fn from(e: StoreError) -> String {
+        e.to_string()
+    }
+}
+
+fn io(path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Reads `study.json` of `dir`, if there is one.
-pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, String> {
+///
+/// # Errors
+/// [`StoreError::Io`] for an unreadable file, [`StoreError::Manifest`] for
+/// one that is not a manifest.
+pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, StoreError> {
     let path = dir.join(STUDY);
     match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text)
             .map(Some)
-            .map_err(|e| format!("{}: {e}; expected a sweep's study.json", path.display())),
+            .map_err(|source| StoreError::Manifest { path, source }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io(&path, e)),
     }
 }
 
 /// Writes `study.json` atomically.
-pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), String> {
-    let json = serde_json::to_string_pretty(manifest).map_err(|e| e.to_string())?;
+///
+/// # Errors
+/// [`StoreError::Io`] for a file that cannot be written.
+pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), StoreError> {
+    let json = serde_json::to_string_pretty(manifest)?;
     write_atomically(&dir.join(STUDY), format!("{json}\n").as_bytes())
 }
 
 /// Writes `path` through a temporary file and a rename, so readers never
 /// see half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+///
+/// # Errors
+/// [`StoreError::Io`] naming the temporary file or `path`.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
@@ -132,7 +208,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
 /// or not valid JSON) and truncating the file to its last whole line.
 /// Returns the items and whether a line was dropped. A bad line elsewhere
 /// is an error naming the file and line.
-pub fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(Vec<T>, bool), String> {
+///
+/// # Errors
+/// [`StoreError::BadLine`] or [`StoreError::NotUtf8`] for a bad line that
+/// is not the last, [`StoreError::Io`] for a file that cannot be read or
+/// truncated.
+pub fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(Vec<T>, bool), StoreError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), false)),
@@ -168,17 +249,18 @@ pub fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(Vec<T>, 
                 torn = true;
                 break;
             }
-            Some(Err(e)) => {
-                return Err(format!(
-                    "{}:{line_no}: {e}; expected one JSON object per line",
-                    path.display()
-                ));
+            Some(Err(source)) => {
+                return Err(StoreError::BadLine {
+                    path: path.to_path_buf(),
+                    line: line_no,
+                    source,
+                });
             }
             _ => {
-                return Err(format!(
-                    "{}:{line_no}: not UTF-8; expected one JSON object per line",
-                    path.display()
-                ));
+                return Err(StoreError::NotUtf8 {
+                    path: path.to_path_buf(),
+                    line: line_no,
+                });
             }
         }
         start = next;
@@ -194,7 +276,10 @@ pub fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(Vec<T>, 
 }
 
 /// Appends whole lines in one write and flushes them to disk.
-pub fn append_lines(path: &Path, lines: &str) -> Result<(), String> {
+///
+/// # Errors
+/// [`StoreError::Io`] naming `path`.
+pub fn append_lines(path: &Path, lines: &str) -> Result<(), StoreError> {
     let mut f = OpenOptions::new()
         .create(true)
         .append(true)
@@ -307,12 +392,15 @@ pub fn rows_csv(rows: &[(usize, &Row)]) -> String {
 
 /// Rewrites `runs.jsonl`, `runs.csv` and `curves.jsonl` of `dir` in study
 /// order (`order` maps run ids to positions); keeps only curves of rows.
+///
+/// # Errors
+/// [`StoreError::Io`] naming the file that cannot be written.
 pub fn write_canonical(
     dir: &Path,
     rows: &[Row],
     curves: &[CurveLine],
     order: &HashMap<String, usize>,
-) -> Result<(), String> {
+) -> Result<(), StoreError> {
     let position = |id: &str| order.get(id).copied().unwrap_or(usize::MAX);
     let mut sorted: Vec<(usize, &Row)> = rows.iter().map(|r| (position(&r.run_id), r)).collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.run_id.cmp(&b.1.run_id)));
@@ -369,7 +457,11 @@ pub const LOCK_FILE: &str = ".sooth-sweep.lock";
 
 impl DirLock {
     /// Locks `dir`, or explains who holds it.
-    pub fn acquire(dir: &Path) -> Result<DirLock, String> {
+    ///
+    /// # Errors
+    /// [`StoreError::Locked`] while another process holds the lock,
+    /// [`StoreError::Io`] for a lock file that cannot be opened or written.
+    pub fn acquire(dir: &Path) -> Result<DirLock, StoreError> {
         let path = dir.join(LOCK_FILE);
         let mut file = OpenOptions::new()
             .read(true)
@@ -389,11 +481,11 @@ impl DirLock {
                 let holder = std::fs::read_to_string(&path).unwrap_or_default();
                 let mut parts = holder.split_whitespace();
                 let (host, pid) = (parts.next().unwrap_or("?"), parts.next().unwrap_or("?"));
-                Err(format!(
-                    "{}: another sweep (process {pid} on {host}) is writing this directory; \
-                     wait for it to finish",
-                    dir.display()
-                ))
+                Err(StoreError::Locked {
+                    dir: dir.to_path_buf(),
+                    host: host.to_string(),
+                    pid: pid.to_string(),
+                })
             }
             Err(std::fs::TryLockError::Error(e)) => Err(io(&path, e)),
         }
@@ -476,7 +568,10 @@ mod tests {
         )
         .unwrap();
         let e = read_jsonl::<Row>(&path).unwrap_err();
+        assert!(matches!(e, StoreError::BadLine { line: 2, .. }), "{e:?}");
+        let e = e.to_string();
         assert!(e.contains("runs.jsonl:2:"), "{e}");
+        assert!(e.ends_with("; expected one JSON object per line"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -488,6 +583,8 @@ mod tests {
         let e = DirLock::acquire(&dir)
             .err()
             .expect("a second writer is refused");
+        assert!(matches!(e, StoreError::Locked { .. }), "{e:?}");
+        let e = e.to_string();
         assert!(
             e.contains(&format!("process {}", std::process::id())),
             "{e}"

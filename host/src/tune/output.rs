@@ -1,9 +1,10 @@
 //! What a tune tells: `tune.json` (everything, for programs), `tune.md`
 //! (for people, with the race plot), and a few lines on stdout.
 
-use super::race::{Elimination, Outcome, Race, RaceSettings, Round, Rule, Stop, Verdict};
+use super::race::{Elimination, Race, RaceOutcome, RaceSettings, RaceVerdict, Round, Rule, Stop};
 use super::{Candidate, Tune, Tuned};
 use crate::data::Loaded;
+use crate::report::figure::PlotError;
 use crate::run::BatchSize;
 use crate::sweep::store;
 use serde::Serialize;
@@ -15,20 +16,13 @@ use std::path::Path;
 pub const TEST: &str = "one-sided Welch t-test of each survivor against the round's \
 highest-mean candidate (H1: its mean is lower), Holm-adjusted over the round's comparisons";
 
-/// `p` for people: 4 decimals, or scientific below 1e-4.
-pub fn fmt_p(p: f64) -> String {
-    if p == 0.0 {
-        "0".into()
-    } else if p < 1e-4 {
-        format!("{p:.1e}")
-    } else {
-        format!("{p:.4}")
-    }
-}
+/// The host's one p-value format ([`crate::report::format::fmt_p`]),
+/// re-exported where `sooth tune`'s command line has always found it.
+pub use crate::report::format::fmt_p;
 
 /// The recommendation.
 #[derive(Clone, Debug, Serialize)]
-pub struct Recommendation {
+pub struct TuneRecommendation {
     /// The candidate's index.
     pub candidate: usize,
     /// `batch 32` (with the raced flags' values).
@@ -95,7 +89,7 @@ pub struct Spent {
 
 /// Everything `tune.json` holds.
 #[derive(Clone, Debug, Serialize)]
-pub struct Summary {
+pub struct TuneSummary {
     /// The study's name.
     pub name: String,
     /// The data set's short name.
@@ -125,7 +119,7 @@ pub struct Summary {
     /// The same, in words.
     pub stop_why: String,
     /// The pick (`None` when every candidate failed).
-    pub recommendation: Option<Recommendation>,
+    pub recommendation: Option<TuneRecommendation>,
     /// The eliminated candidates, in the order they went out.
     pub eliminated: Vec<Eliminated>,
     /// The rounds.
@@ -135,11 +129,11 @@ pub struct Summary {
 }
 
 /// The summary of a finished tune.
-pub fn summarize(tune: &Tune, data: &Loaded, tuned: &Tuned) -> Summary {
+pub fn summarize(tune: &Tune, data: &Loaded, tuned: &Tuned) -> TuneSummary {
     let race = &tuned.race;
     let stop = match race.outcome {
-        Outcome::Finished { stop, .. } => stop,
-        Outcome::Running { .. } => Stop::Time,
+        RaceOutcome::Finished { stop, .. } => stop,
+        RaceOutcome::Running { .. } => Stop::Time,
     };
     let label = |c: usize| {
         tune.candidates
@@ -149,7 +143,7 @@ pub fn summarize(tune: &Tune, data: &Loaded, tuned: &Tuned) -> Summary {
     let mut eliminated = Vec::new();
     for round in &race.rounds {
         for e in &round.entries {
-            if let Verdict::Eliminated(reason) = &e.verdict {
+            if let RaceVerdict::Eliminated(reason) = &e.verdict {
                 let why = match reason {
                     Elimination::AllFailed => format!(
                         "failed: {} of {} runs at or below chance + {} points{}",
@@ -186,7 +180,7 @@ pub fn summarize(tune: &Tune, data: &Loaded, tuned: &Tuned) -> Summary {
     }
     let recommendation = recommendation(tune, race, &label);
     let full_grid = tune.settings.full_grid();
-    Summary {
+    TuneSummary {
         name: tune.study.name.clone(),
         data: data.name.clone(),
         dataset: data.description.clone(),
@@ -240,9 +234,9 @@ fn recommendation(
     tune: &Tune,
     race: &Race,
     label: &dyn Fn(usize) -> String,
-) -> Option<Recommendation> {
+) -> Option<TuneRecommendation> {
     let (pick, rule) = match &race.outcome {
-        Outcome::Finished {
+        RaceOutcome::Finished {
             pick: Some(p),
             rule: Some(r),
             ..
@@ -275,7 +269,7 @@ fn recommendation(
             )
         }
     };
-    Some(Recommendation {
+    Some(TuneRecommendation {
         candidate: pick,
         label: candidate.label.clone(),
         batch_size: candidate.batch_size,
@@ -367,10 +361,10 @@ pub fn round_line(tune: &Tune, round: &Round) -> String {
         .entries
         .iter()
         .filter_map(|e| match &e.verdict {
-            Verdict::Eliminated(Elimination::AllFailed) => {
+            RaceVerdict::Eliminated(Elimination::AllFailed) => {
                 Some(format!("{} (failed)", label(e.candidate)))
             }
-            Verdict::Eliminated(Elimination::Worse { p_holm, .. }) => Some(format!(
+            RaceVerdict::Eliminated(Elimination::Worse { p_holm, .. }) => Some(format!(
                 "{} (Holm p {})",
                 label(e.candidate),
                 fmt_p(*p_holm)
@@ -390,8 +384,9 @@ fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v:.2}"))
 }
 
-/// `tune.md`.
-pub fn markdown(s: &Summary, plot_png: Option<&str>, dir: &Path) -> String {
+/// `tune.md`; `plot_png` is the race plot's file name (the PNG, or the SVG
+/// in a build without the `png` feature), relative to `dir`.
+pub fn markdown(s: &TuneSummary, plot_png: Option<&str>, dir: &Path) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# {}\n", s.name);
     match &s.recommendation {
@@ -466,11 +461,11 @@ pub fn markdown(s: &Summary, plot_png: Option<&str>, dir: &Path) -> String {
                 .get(e.candidate)
                 .map_or("?", |c| c.label.as_str());
             let verdict = match &e.verdict {
-                Verdict::Best => "best".to_string(),
-                Verdict::Kept if e.p.is_none() => "kept (not tested)".to_string(),
-                Verdict::Kept => "kept".to_string(),
-                Verdict::Eliminated(Elimination::AllFailed) => "**out: failed**".to_string(),
-                Verdict::Eliminated(Elimination::Worse { .. }) => "**out: worse**".to_string(),
+                RaceVerdict::Best => "best".to_string(),
+                RaceVerdict::Kept if e.p.is_none() => "kept (not tested)".to_string(),
+                RaceVerdict::Kept => "kept".to_string(),
+                RaceVerdict::Eliminated(Elimination::AllFailed) => "**out: failed**".to_string(),
+                RaceVerdict::Eliminated(Elimination::Worse { .. }) => "**out: worse**".to_string(),
             };
             let _ = writeln!(
                 md,
@@ -585,7 +580,7 @@ pub fn markdown(s: &Summary, plot_png: Option<&str>, dir: &Path) -> String {
 }
 
 /// The few lines `sooth tune` prints.
-pub fn stdout_summary(s: &Summary, dir: &Path) -> String {
+pub fn stdout_summary(s: &TuneSummary, dir: &Path) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -626,14 +621,47 @@ pub fn stdout_summary(s: &Summary, dir: &Path) -> String {
         "details: {}, {}, {}",
         dir.join("tune.md").display(),
         dir.join("tune.json").display(),
-        dir.join("tune_race.png").display()
+        dir.join(if crate::report::figure::WRITES_PNG {
+            "tune_race.png"
+        } else {
+            "tune_race.svg"
+        })
+        .display()
     );
     out
 }
 
+/// Why [`write()`] failed; every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum TuneOutputError {
+    /// The race plot could not be drawn or written.
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+    /// `tune.json` or `tune.md` could not be written.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The summary could not be serialised.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+impl From<TuneOutputError> for String {
+    fn from(e: TuneOutputError) -> String {
+        e.to_string()
+    }
+}
+
 /// Writes `tune.json`, `tune.md` and the plot into `dir`; returns the
 /// summary.
-pub fn write(dir: &Path, tune: &Tune, data: &Loaded, tuned: &Tuned) -> Result<Summary, String> {
+///
+/// # Errors
+/// [`TuneOutputError`], naming the file that could not be written.
+pub fn write(
+    dir: &Path,
+    tune: &Tune,
+    data: &Loaded,
+    tuned: &Tuned,
+) -> Result<TuneSummary, TuneOutputError> {
     let summary = summarize(tune, data, tuned);
     let mut raced = vec!["batch size".to_string()];
     raced.extend(tune.request.grid.iter().map(|(k, _)| k.replace('_', "-")));
@@ -648,9 +676,13 @@ pub fn write(dir: &Path, tune: &Tune, data: &Loaded, tuned: &Tuned) -> Result<Su
     } else {
         Some(super::plot::write(dir, tune, &tuned.race, &title)?)
     };
-    let json = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string_pretty(&summary)?;
     store::write_atomically(&dir.join("tune.json"), format!("{json}\n").as_bytes())?;
-    let md = markdown(&summary, plot.as_ref().map(|p| p[1].as_str()), dir);
+    let md = markdown(
+        &summary,
+        plot.as_ref().map(|p| p.png.as_deref().unwrap_or(&p.svg)),
+        dir,
+    );
     store::write_atomically(&dir.join("tune.md"), md.as_bytes())?;
     Ok(summary)
 }

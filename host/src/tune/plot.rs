@@ -1,16 +1,18 @@
 //! The race as a picture: per candidate per round, the mean peak test
 //! accuracy with its 95 % confidence interval; eliminated candidates end in
 //! a cross, the pick is drawn thicker. Drawn as SVG with `plotters` and
-//! rasterised to PNG like `sooth report`'s plots (embedded DejaVu Sans, so
-//! no system font is needed).
+//! saved (with its PNG rendering, the `png` feature) by
+//! [`crate::report::figure::save`], like `sooth report`'s plots (embedded
+//! DejaVu Sans, so no system font is needed).
 
 use super::Tune;
-use super::race::{Elimination, Race, Verdict};
+use super::race::{Elimination, Race, RaceVerdict};
+use crate::report::figure::{FAMILY, PALETTE, PlotError, Saved, register_font, save};
+use crate::report::format::fmt_p;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
 
-use crate::report::plots::{FAMILY, PALETTE, register_font, svg_to_png};
 /// Width of the plot and of the legend beside it, pixels.
 const PLOT_WIDTH: u32 = 760;
 const LEGEND_WIDTH: u32 = 340;
@@ -50,18 +52,16 @@ fn tracks(tune: &Tune, race: &Race) -> Vec<Track> {
                 if let Some(mean) = e.mean {
                     points.push((round.number, mean, e.ci));
                 }
-                if let Verdict::Eliminated(why) = &e.verdict {
+                if let RaceVerdict::Eliminated(why) = &e.verdict {
                     out = Some(round.number);
                     status = match why {
                         Elimination::AllFailed => {
                             failed = true;
                             format!("out in round {}: failed", round.number)
                         }
-                        Elimination::Worse { p_holm, .. } => format!(
-                            "out in round {} (p Holm {})",
-                            round.number,
-                            super::output::fmt_p(*p_holm)
-                        ),
+                        Elimination::Worse { p_holm, .. } => {
+                            format!("out in round {} (p Holm {})", round.number, fmt_p(*p_holm))
+                        }
                     };
                 }
             }
@@ -313,27 +313,26 @@ where
     Ok(())
 }
 
-/// Writes `dir/tune_race.svg` and `dir/tune_race.png`; returns their
-/// file names.
-pub fn write(dir: &Path, tune: &Tune, race: &Race, title: &str) -> Result<[String; 2], String> {
+/// Writes `dir/tune_race.svg` (and, with the `png` feature,
+/// `dir/tune_race.png`); returns their file names.
+///
+/// # Errors
+/// [`PlotError`], naming the file that could not be drawn or written.
+pub fn write(dir: &Path, tune: &Tune, race: &Race, title: &str) -> Result<Saved, PlotError> {
     register_font()?;
     let tracks = tracks(tune, race);
     let height = HEIGHT.max(150 + (ROW as u32 + 14) * tracks.len() as u32);
     let size = (PLOT_WIDTH + LEGEND_WIDTH, height);
-    let svg = "tune_race.svg".to_string();
-    let png = "tune_race.png".to_string();
-    let svg_path = dir.join(&svg);
-    let png_path = dir.join(&png);
+    let mut document = String::new();
     draw(
-        &SVGBackend::new(&svg_path, size).into_drawing_area(),
+        &SVGBackend::with_string(&mut document, size).into_drawing_area(),
         title,
         race,
         &tracks,
     )
-    .map_err(|e| format!("{}: {e}", svg_path.display()))?;
-    let document =
-        std::fs::read_to_string(&svg_path).map_err(|e| format!("{}: {e}", svg_path.display()))?;
-    let bytes = svg_to_png(&document).map_err(|e| format!("{}: {e}", png_path.display()))?;
-    std::fs::write(&png_path, bytes).map_err(|e| format!("{}: {e}", png_path.display()))?;
-    Ok([svg, png])
+    .map_err(|e| PlotError::Draw {
+        path: dir.join("tune_race.svg"),
+        message: e.to_string(),
+    })?;
+    save(dir, "tune_race", &document)
 }

@@ -59,26 +59,55 @@ pub struct RaceSettings {
     pub budget: Option<usize>,
 }
 
+/// Why [`RaceSettings::validate`] refused the settings; the message names
+/// the offending one.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RaceSettingsError {
+    /// `candidates` is 0.
+    #[error("no candidates to race")]
+    NoCandidates,
+    /// `initial_seeds` is below 2.
+    #[error("{0} initial seeds; a t-test needs at least 2")]
+    TooFewSeeds(usize),
+    /// `max_seeds` is below `initial_seeds`.
+    #[error("at most {max} seeds but {initial} initial seeds; expected max >= initial")]
+    MaxBelowInitial {
+        /// `max_seeds`.
+        max: usize,
+        /// `initial_seeds`.
+        initial: usize,
+    },
+    /// `alpha` is outside (0, 1).
+    #[error("alpha {0}; expected 0 < alpha < 1")]
+    Alpha(f64),
+}
+
+impl From<RaceSettingsError> for String {
+    fn from(e: RaceSettingsError) -> String {
+        e.to_string()
+    }
+}
+
 impl RaceSettings {
-    /// Checks the settings; the message names the offending one.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// The first [`RaceSettingsError`] found, in the order of its variants.
+    pub fn validate(&self) -> Result<(), RaceSettingsError> {
         if self.candidates == 0 {
-            return Err("no candidates to race".into());
+            return Err(RaceSettingsError::NoCandidates);
         }
         if self.initial_seeds < 2 {
-            return Err(format!(
-                "{} initial seeds; a t-test needs at least 2",
-                self.initial_seeds
-            ));
+            return Err(RaceSettingsError::TooFewSeeds(self.initial_seeds));
         }
         if self.max_seeds < self.initial_seeds {
-            return Err(format!(
-                "at most {} seeds but {} initial seeds; expected max >= initial",
-                self.max_seeds, self.initial_seeds
-            ));
+            return Err(RaceSettingsError::MaxBelowInitial {
+                max: self.max_seeds,
+                initial: self.initial_seeds,
+            });
         }
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
-            return Err(format!("alpha {}; expected 0 < alpha < 1", self.alpha));
+            return Err(RaceSettingsError::Alpha(self.alpha));
         }
         Ok(())
     }
@@ -138,7 +167,7 @@ pub enum Elimination {
 /// A candidate's standing after a round.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum Verdict {
+pub enum RaceVerdict {
     /// The round's highest mean.
     Best,
     /// Not significantly worse (or not testable yet): races on.
@@ -172,7 +201,7 @@ pub struct Entry {
     /// `p` Holm-adjusted over the round.
     pub p_holm: Option<f64>,
     /// The outcome.
-    pub verdict: Verdict,
+    pub verdict: RaceVerdict,
 }
 
 /// One round: every candidate alive at its start, with `seeds` seeds.
@@ -200,7 +229,7 @@ impl Round {
     pub fn survivors(&self) -> Vec<usize> {
         self.entries
             .iter()
-            .filter(|e| !matches!(e.verdict, Verdict::Eliminated(_)))
+            .filter(|e| !matches!(e.verdict, RaceVerdict::Eliminated(_)))
             .map(|e| e.candidate)
             .collect()
     }
@@ -241,7 +270,7 @@ pub enum Rule {
 /// Where the race stands.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum RaceOutcome {
     /// The next round needs these runs, (candidate, seed index) in
     /// candidate then seed order.
     Running {
@@ -273,28 +302,28 @@ pub struct Race {
     /// Runs in the decided rounds plus the round being run.
     pub runs: usize,
     /// Where it stands.
-    pub outcome: Outcome,
+    pub outcome: RaceOutcome,
 }
 
 impl Race {
     /// Whether the race is decided.
     pub fn finished(&self) -> bool {
-        matches!(self.outcome, Outcome::Finished { .. })
+        matches!(self.outcome, RaceOutcome::Finished { .. })
     }
 
     /// The runs the race still needs (empty once finished).
     pub fn missing(&self) -> &[(usize, usize)] {
         match &self.outcome {
-            Outcome::Running { missing, .. } => missing,
-            Outcome::Finished { .. } => &[],
+            RaceOutcome::Running { missing, .. } => missing,
+            RaceOutcome::Finished { .. } => &[],
         }
     }
 
     /// The pick, if finished with one.
     pub fn pick(&self) -> Option<usize> {
         match self.outcome {
-            Outcome::Finished { pick, .. } => pick,
-            Outcome::Running { .. } => None,
+            RaceOutcome::Finished { pick, .. } => pick,
+            RaceOutcome::Running { .. } => None,
         }
     }
 
@@ -303,7 +332,7 @@ impl Race {
     /// the pick follows the rule on the last decided round. A finished
     /// race is returned as it is.
     pub fn stopped(mut self, stop: Stop) -> Race {
-        if let Outcome::Running { .. } = self.outcome {
+        if let RaceOutcome::Running { .. } = self.outcome {
             // Each round's runs extend the previous round's: count only the
             // new seeds of each round.
             let mut total = 0;
@@ -368,7 +397,7 @@ pub fn race(settings: &RaceSettings, observations: &[Observation]) -> Race {
                 schedule,
                 rounds,
                 runs,
-                outcome: Outcome::Running {
+                outcome: RaceOutcome::Running {
                     round: index + 1,
                     seeds,
                     missing,
@@ -418,9 +447,9 @@ pub fn race(settings: &RaceSettings, observations: &[Observation]) -> Race {
 }
 
 /// The pick after `last`: the only survivor, or the lowest-variance one.
-fn finish(stop: Stop, last: Option<&Round>) -> Outcome {
+fn finish(stop: Stop, last: Option<&Round>) -> RaceOutcome {
     let Some(last) = last else {
-        return Outcome::Finished {
+        return RaceOutcome::Finished {
             stop,
             pick: None,
             rule: None,
@@ -429,7 +458,7 @@ fn finish(stop: Stop, last: Option<&Round>) -> Outcome {
     let survivors: Vec<&Entry> = last
         .entries
         .iter()
-        .filter(|e| !matches!(e.verdict, Verdict::Eliminated(_)))
+        .filter(|e| !matches!(e.verdict, RaceVerdict::Eliminated(_)))
         .collect();
     let stop = if survivors.is_empty() {
         Stop::AllFailed
@@ -437,12 +466,12 @@ fn finish(stop: Stop, last: Option<&Round>) -> Outcome {
         stop
     };
     match survivors.as_slice() {
-        [] => Outcome::Finished {
+        [] => RaceOutcome::Finished {
             stop,
             pick: None,
             rule: None,
         },
-        [only] => Outcome::Finished {
+        [only] => RaceOutcome::Finished {
             stop,
             pick: Some(only.candidate),
             rule: Some(Rule::OnlySurvivor),
@@ -465,7 +494,7 @@ fn finish(stop: Stop, last: Option<&Round>) -> Outcome {
                         .then(a.candidate.cmp(&b.candidate))
                 })
                 .map(|e| e.candidate);
-            Outcome::Finished {
+            RaceOutcome::Finished {
                 stop,
                 pick,
                 rule: Some(Rule::LowestVariance {
@@ -515,9 +544,9 @@ fn judge(
                 p: None,
                 p_holm: None,
                 verdict: if failed(peaks) {
-                    Verdict::Eliminated(Elimination::AllFailed)
+                    RaceVerdict::Eliminated(Elimination::AllFailed)
                 } else {
-                    Verdict::Kept
+                    RaceVerdict::Kept
                 },
             }
         })
@@ -528,7 +557,7 @@ fn judge(
     let best = entries
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.verdict == Verdict::Kept && e.mean.is_some())
+        .filter(|(_, e)| e.verdict == RaceVerdict::Kept && e.mean.is_some())
         .max_by(|(_, a), (_, b)| {
             let (ta, ma) = rank(a);
             let (tb, mb) = rank(b);
@@ -543,10 +572,10 @@ fn judge(
         })
         .map(|(i, _)| i);
     if let Some(b) = best {
-        entries[b].verdict = Verdict::Best;
+        entries[b].verdict = RaceVerdict::Best;
         let best_peaks = &samples[b].1;
         let tested: Vec<(usize, f64)> = (0..entries.len())
-            .filter(|&i| i != b && entries[i].verdict == Verdict::Kept)
+            .filter(|&i| i != b && entries[i].verdict == RaceVerdict::Kept)
             .filter_map(|i| one_sided_welch(best_peaks, &samples[i].1).map(|p| (i, p)))
             .collect();
         let raw: Vec<f64> = tested.iter().map(|&(_, p)| p).collect();
@@ -556,7 +585,7 @@ fn judge(
             e.p = Some(p);
             e.p_holm = Some(p_holm);
             if p_holm < alpha {
-                e.verdict = Verdict::Eliminated(Elimination::Worse {
+                e.verdict = RaceVerdict::Eliminated(Elimination::Worse {
                     best: samples[b].0,
                     p,
                     p_holm,
