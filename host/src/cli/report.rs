@@ -40,7 +40,7 @@ pub fn run(args: ReportArgs) -> Result<(), String> {
         classes: args.classes.map(|c| c as usize),
         ..Options::default()
     };
-    let written = write_report(&args.dir, &options, !args.no_plots)?;
+    let written = write_report(&args.dir, &options, !args.no_plots).map_err(|e| e.to_string())?;
     for w in &written.warnings {
         eprintln!("warning: {w}");
     }

@@ -158,7 +158,8 @@ pub fn run(args: TuneArgs) -> Result<(), String> {
         },
     )
     .map_err(|e| e.to_string())?;
-    let summary = tune::output::write(&args.out, &tune, &data, &tuned)?;
+    let summary =
+        tune::output::write(&args.out, &tune, &data, &tuned).map_err(|e| e.to_string())?;
     print!("{}", tune::output::stdout_summary(&summary, &args.out));
     Ok(())
 }

@@ -68,12 +68,6 @@ pub enum PlotError {
     },
 }
 
-impl From<PlotError> for String {
-    fn from(e: PlotError) -> String {
-        e.to_string()
-    }
-}
-
 /// Makes the embedded font the plots' [`FAMILY`] (once per process).
 ///
 /// # Errors

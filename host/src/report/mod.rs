@@ -88,12 +88,6 @@ pub enum ReportError {
     },
 }
 
-impl From<ReportError> for String {
-    fn from(e: ReportError) -> String {
-        e.to_string()
-    }
-}
-
 /// The contents of `report.json`.
 #[derive(Serialize)]
 struct JsonReport<'a> {

@@ -61,8 +61,12 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<MergeOutcome, SweepError>
     }
     let (_, manifest) = first.ok_or(SweepError::NoShards)?;
     let study: Study = manifest.study.clone();
-    std::fs::create_dir_all(out)
-        .map_err(|e| SweepError::Store(format!("{}: {e}", out.display())))?;
+    std::fs::create_dir_all(out).map_err(|source| {
+        SweepError::Store(store::StoreError::Io {
+            path: out.to_path_buf(),
+            source,
+        })
+    })?;
     let _lock = store::DirLock::acquire(out)?;
     if let Some(existing) = store::read_manifest(out)?
         && existing.config_hash != manifest.config_hash

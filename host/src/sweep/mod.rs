@@ -26,13 +26,13 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 /// Why a sweep or a merge cannot go on.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub enum SweepError {
     /// The study's data could not be loaded.
     Data(DataError),
     /// Reading, writing or locking a sweep directory failed (the store's
-    /// message names the file).
-    Store(String),
+    /// error names the file).
+    Store(store::StoreError),
     /// The directory holds a sweep of another study.
     OtherStudy {
         /// The directory.
@@ -82,7 +82,7 @@ impl fmt::Display for SweepError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SweepError::Data(e) => write!(f, "{e}"),
-            SweepError::Store(m) => f.write_str(m),
+            SweepError::Store(e) => write!(f, "{e}"),
             SweepError::OtherStudy { dir, found, wanted } => write!(
                 f,
                 "{}: holds a sweep of another configuration (hash {found}, this one {wanted}); \
@@ -127,10 +127,9 @@ impl fmt::Display for SweepError {
 
 impl std::error::Error for SweepError {}
 
-impl From<String> for SweepError {
-    /// A message of the store (`store.rs` reports errors as text).
-    fn from(message: String) -> SweepError {
-        SweepError::Store(message)
+impl From<store::StoreError> for SweepError {
+    fn from(e: store::StoreError) -> SweepError {
+        SweepError::Store(e)
     }
 }
 
@@ -222,8 +221,12 @@ pub fn sweep_selected(
     .into_iter()
     .filter(|r| select(r))
     .collect();
-    std::fs::create_dir_all(dir)
-        .map_err(|e| SweepError::Store(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|source| {
+        SweepError::Store(store::StoreError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
+    })?;
     let _lock = store::DirLock::acquire(dir)?;
     let wanted = manifest(study, data, total, options.shard);
     match store::read_manifest(dir)? {

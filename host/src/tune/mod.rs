@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 pub const CHANCE_MARGIN_POINTS: f64 = 5.0;
 
 /// Why a tune cannot be prepared or run.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub enum TuneError {
     /// The tune's study is not valid (an option or a `--grid` value).
     Study(StudyProblem),
@@ -47,7 +47,7 @@ pub enum TuneError {
         train_samples: usize,
     },
     /// The race's settings are not valid.
-    Settings(String),
+    Settings(race::RaceSettingsError),
     /// The budget cannot pay for the first round.
     Budget {
         /// Runs allowed.
@@ -83,7 +83,7 @@ impl fmt::Display for TuneError {
                 f,
                 "every batch size exceeds the {train_samples} training samples"
             ),
-            TuneError::Settings(m) => f.write_str(m),
+            TuneError::Settings(e) => write!(f, "{e}"),
             TuneError::Sweep(e) => write!(f, "{e}"),
             TuneError::Budget {
                 budget,

@@ -645,12 +645,6 @@ pub enum TuneOutputError {
     Json(#[from] serde_json::Error),
 }
 
-impl From<TuneOutputError> for String {
-    fn from(e: TuneOutputError) -> String {
-        e.to_string()
-    }
-}
-
 /// Writes `tune.json`, `tune.md` and the plot into `dir`; returns the
 /// summary.
 ///

@@ -82,12 +82,6 @@ pub enum RaceSettingsError {
     Alpha(f64),
 }
 
-impl From<RaceSettingsError> for String {
-    fn from(e: RaceSettingsError) -> String {
-        e.to_string()
-    }
-}
-
 impl RaceSettings {
     /// Checks the settings.
     ///
