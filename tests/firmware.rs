@@ -1,5 +1,5 @@
 //! Bit-identical training on the microcontroller: the firmware's reference
-//! run (`firmware/src/reference.rs`), built in release and in debug and run
+//! run (the crate `sooth-reference`, `reference/`), built in release and in debug and run
 //! under QEMU (Cortex-M4F, mps2-an386), must log exactly what the same run
 //! gives on this host through sooth-core: every epoch's mean batch loss and
 //! test loss (f64 bits), test accuracy and evaluation counts, the peak, and
@@ -7,7 +7,7 @@
 //!
 //! The host reads the digits as f32 rows (`level / 16`) in a `SliceDataset`;
 //! the firmware streams the same levels from flash through a
-//! `PackedDataset`. Both compile the one `reference.rs`, so seed, model,
+//! `PackedDataset`. Both run the one `sooth_reference::run_from`, so seed, model,
 //! optimizer, batch size and epochs cannot drift apart.
 //!
 //! Needs QEMU and defmt-print (`scripts/setup-firmware.sh` installs them).
@@ -16,12 +16,8 @@
 //! (as `scripts/firmware-test.sh` does). Each decoded log is kept beside its
 //! ELF as `ELF.log`, where `firmware/memory-table.sh` reads the stack peak.
 
-#[allow(dead_code)] // parts of the run that only the firmware uses
-#[path = "../firmware/src/reference.rs"]
-mod reference;
-
-use reference::{Buffers, Start, digits};
 use sooth_core::{EpochReport, SliceDataset};
+use sooth_reference::{self as reference, RunStorage, Start, digits};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -110,13 +106,13 @@ fn host_digits<'a>(
 fn host_run(spec: &reference::RunSpec) -> RunLog {
     let (train_x, test_x) = (rows(digits::TRAIN_LEVELS), rows(digits::TEST_LEVELS));
     let (train, test) = host_digits(&train_x, &test_x);
-    let mut buffers = HostBuffers::new();
+    let mut buffers = Box::new(RunStorage::new());
     let mut epochs = Vec::new();
     let outcome = reference::run_from(
         spec,
         reference::EPOCHS,
         Start::Seeded,
-        buffers.get(),
+        buffers.buffers(),
         &train,
         &test,
         |r| epochs.push(Epoch::from_report(r)),
@@ -337,18 +333,18 @@ fn a_built_in_model_is_evaluated_and_fine_tuned_as_on_the_host() {
     let (train_x, test_x) = (rows(digits::TRAIN_LEVELS), rows(digits::TEST_LEVELS));
     let (train, test) = host_digits(&train_x, &test_x);
     // The model: 3 epochs of the reference SGD run, saved as `sooth train --save` does.
-    let mut buffers = HostBuffers::new();
+    let mut buffers = Box::new(RunStorage::new());
     reference::run_from(
         &reference::RUNS[1],
         3,
         Start::Seeded,
-        buffers.get(),
+        buffers.buffers(),
         &train,
         &test,
         |_| {},
     )
     .expect("train the model");
-    let model = buffers.params.clone();
+    let model = buffers.params.to_vec();
     let mlp = sooth_core::Mlp::new(reference::SHAPE, reference::ACTIVATION);
     let mut bytes = vec![0u8; sooth_core::saved_len(&reference::SHAPE, false)];
     let len = sooth_core::write_model(&mlp, &model, None, &mut bytes).unwrap();
@@ -359,14 +355,14 @@ fn a_built_in_model_is_evaluated_and_fine_tuned_as_on_the_host() {
     // The host: evaluation, then fine-tuning from the model.
     let mut work = vec![0.0; reference::SHAPE.workspace_len()];
     let eval = mlp.evaluate(&model, &test, &mut work).unwrap();
-    let mut buffers = HostBuffers::new();
+    let mut buffers = Box::new(RunStorage::new());
     buffers.params.copy_from_slice(&model);
     let mut epochs = Vec::new();
     let outcome = reference::run_from(
         &reference::FINE_TUNE,
         reference::FINE_TUNE_EPOCHS,
         Start::AsGiven,
-        buffers.get(),
+        buffers.buffers(),
         &train,
         &test,
         |r| epochs.push(Epoch::from_report(r)),
@@ -393,34 +389,6 @@ fn a_built_in_model_is_evaluated_and_fine_tuned_as_on_the_host() {
     assert_eq!(device[0].epochs, epochs);
     assert_eq!(device[0].last.param_hash, outcome.param_hash);
     assert_eq!(device[0].last.test_correct, outcome.last.test.correct);
-}
-
-/// Host-side buffers of a reference run.
-struct HostBuffers {
-    params: Vec<f32>,
-    work: Vec<f32>,
-    indices: Vec<u32>,
-    optimizer: Vec<f32>,
-}
-
-impl HostBuffers {
-    fn new() -> Self {
-        HostBuffers {
-            params: vec![0.0; reference::PARAM_COUNT],
-            work: vec![0.0; reference::SHAPE.workspace_len()],
-            indices: vec![0; reference::INDEX_STORAGE_LEN],
-            optimizer: vec![0.0; reference::OPTIMIZER_STATE_LEN],
-        }
-    }
-
-    fn get(&mut self) -> Buffers<'_> {
-        Buffers {
-            params: &mut self.params,
-            work: &mut self.work,
-            indices: &mut self.indices,
-            optimizer: &mut self.optimizer,
-        }
-    }
 }
 
 /// `level / 16` in f32 (exact): the values the firmware's PackedDataset

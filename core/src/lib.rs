@@ -12,14 +12,14 @@
 //!   public control of that choice ([`simd::use_kernels`]).
 //! * [`network`]: [`Shape`] (layer widths as values), [`Mlp`] (forward and
 //!   backward passes, loss, evaluation) over one flat `[f32]` of parameters.
-//! * [`fixed`]: compile-time-sized storage (const generics) viewed as the
-//!   flat slices the algorithms take, for firmware.
 //! * [`data`]: the [`Dataset`] trait: samples fetched one at a time into a
 //!   caller buffer, from f32 rows in RAM or packed bytes in flash.
 //! * [`sampler`]: minibatches by Fisher-Yates shuffling, with replacement, or
 //!   full batch, with integer-only range reduction.
-//! * [`optim`]: the optimizers, all with caller-owned state.
-//! * [`train`]: the epoch loop shared by host and firmware.
+//! * [`optim`]: the optimizers, their whole state (scalars included) in
+//!   caller-owned storage, so that `resume` continues where a dropped one stopped.
+//! * [`train`]: the epoch loop shared by host and firmware, over one buffer
+//!   struct ([`TrainBuffers`], lengths from [`TrainSetup::buffer_lengths`]).
 //! * [`model`]: the saved-model format, read in place (no allocation).
 //!
 //! ## Contracts
@@ -59,7 +59,6 @@
 
 pub mod data;
 mod error;
-pub mod fixed;
 mod hash;
 mod kernels;
 pub mod model;
@@ -88,5 +87,6 @@ pub use optim::{
 };
 pub use sampler::{LastBatch, Sampler, Sampling};
 pub use train::{
-    BatchObjective, EpochReport, EpochSteps, Peak, TrainOptions, Trainer, seed_streams,
+    BatchObjective, BufferLengths, EpochReport, EpochSteps, Peak, TrainBuffers, TrainOptions,
+    TrainSetup, Trainer, seed_streams,
 };

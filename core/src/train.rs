@@ -4,9 +4,9 @@
 
 use crate::data::{Dataset, check_compatible};
 use crate::error::{Buffer, Error, check_len, check_min_len};
-use crate::network::{Evaluation, Mlp};
-use crate::optim::{Curvature, Objective, Optimizer, Status};
-use crate::sampler::Sampler;
+use crate::network::{Evaluation, Mlp, Shape};
+use crate::optim::{AnyOptimizer, Curvature, Objective, Optimizer, OptimizerConfig, Status};
+use crate::sampler::{LastBatch, Sampler, Sampling};
 use rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -110,7 +110,92 @@ pub struct Peak {
     pub epoch: u32,
 }
 
+/// What a training run is, apart from the network and the data: the
+/// optimizer, how minibatches are drawn, and the options. With the shape and
+/// the training set's length it sizes every buffer
+/// ([`buffer_lengths`](Self::buffer_lengths), a `const fn`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TrainSetup {
+    /// The optimizer and its hyperparameters.
+    pub optimizer: OptimizerConfig,
+    /// Samples per minibatch (`1..=` the training set's length).
+    pub batch_size: usize,
+    /// How minibatches are drawn.
+    pub sampling: Sampling,
+    /// What happens to the samples left over at the end of an epoch.
+    pub last_batch: LastBatch,
+    /// Options of the epoch loop.
+    pub options: TrainOptions,
+}
+
+impl TrainSetup {
+    /// The lengths of the buffers of a run of `shape` on a training set of
+    /// `train_len` samples: what [`Trainer::new`] needs in its
+    /// [`TrainBuffers`] (a `const fn`, so firmware sizes `static` arrays
+    /// with it).
+    pub const fn buffer_lengths(&self, shape: &Shape, train_len: usize) -> BufferLengths {
+        BufferLengths {
+            params: shape.param_count(),
+            work: shape.workspace_len(),
+            indices: Sampler::storage_len(train_len, self.batch_size, self.sampling),
+            optimizer: self.optimizer.storage_len(shape.param_count()),
+        }
+    }
+}
+
+/// The lengths of the four buffers of a training run
+/// ([`TrainSetup::buffer_lengths`]): the exact length of the parameters and
+/// the minimum lengths of the others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct BufferLengths {
+    /// Floats of parameters (exactly this many).
+    pub params: usize,
+    /// Floats of the network's workspace (at least).
+    pub work: usize,
+    /// Sample indices of the sampler (at least).
+    pub indices: usize,
+    /// Floats of optimizer state (at least).
+    pub optimizer: usize,
+}
+
+impl BufferLengths {
+    /// The larger of each length of `self` and `other`: buffers that fit
+    /// both runs (e.g. firmware that runs several optimizers in turn).
+    pub const fn max(self, other: BufferLengths) -> BufferLengths {
+        const fn max(a: usize, b: usize) -> usize {
+            if a > b { a } else { b }
+        }
+        BufferLengths {
+            params: max(self.params, other.params),
+            work: max(self.work, other.work),
+            indices: max(self.indices, other.indices),
+            optimizer: max(self.optimizer, other.optimizer),
+        }
+    }
+}
+
+/// The caller-owned memory of a training run, sized by
+/// [`TrainSetup::buffer_lengths`]. The trainer borrows it for its life;
+/// everything the optimizer remembers stays in `optimizer` (see
+/// [`crate::optim`]), so keeping the buffers keeps the run's state.
+pub struct TrainBuffers<'a> {
+    /// The flat parameters, exactly [`BufferLengths::params`] floats:
+    /// initialized by the caller, trained in place.
+    pub params: &'a mut [f32],
+    /// The network's activation workspace (scratch).
+    pub work: &'a mut [f32],
+    /// The sampler's index storage.
+    pub indices: &'a mut [u32],
+    /// The optimizer's state storage.
+    pub optimizer: &'a mut [f32],
+}
+
 /// Runs epochs of minibatch training: the loop host and firmware share.
+/// The data sets are arguments of each call, not part of the trainer, so
+/// the caller may change them between calls (with the same width, classes
+/// and training-set length).
 ///
 /// ```
 /// use sooth_core::*;
@@ -119,28 +204,35 @@ pub struct Peak {
 /// let y: [u8; 4] = [0, 1, 1, 0];
 /// let data = SliceDataset::new(&x, &y, 2, 2).unwrap();
 /// const SHAPE: Shape = match Shape::new(&[2, 8, 2]) { Ok(s) => s, Err(_) => panic!() };
+/// const SETUP: TrainSetup = TrainSetup {
+///     optimizer: OptimizerConfig::Sgd(SgdConfig { momentum: 0.9, ..SgdConfig::new(0.5) }),
+///     batch_size: 4,
+///     sampling: Sampling::Shuffle,
+///     last_batch: LastBatch::Keep,
+///     options: TrainOptions { evaluate_train: false },
+/// };
+/// const LEN: BufferLengths = SETUP.buffer_lengths(&SHAPE, 4);
+/// let (mut params, mut work) = ([0.0f32; LEN.params], [0.0f32; LEN.work]);
+/// let (mut indices, mut state) = ([0u32; LEN.indices], [0.0f32; LEN.optimizer]);
 /// let mlp = Mlp::new(SHAPE, Activation::Tanh);
-/// let n = mlp.shape().param_count();
-/// let (mut params, mut work) = ([0.0f32; 42], [0.0f32; SHAPE.workspace_len()]);
-/// let (mut state, mut indices) = ([0.0f32; 3 * 42], [0u32; 4]);
-/// assert_eq!(n, 42);
 /// let (mut init_rng, sampler_rng) = seed_streams(1);
 /// mlp.init(&mut params, Init::GlorotUniform, &mut init_rng).unwrap();
-/// let sampler = Sampler::new(4, 4, Sampling::Shuffle, LastBatch::Keep, sampler_rng, &mut indices).unwrap();
-/// let sgd = Sgd::new(SgdConfig { momentum: 0.9, ..SgdConfig::new(0.5) }, n, &mut state).unwrap();
-/// let mut trainer = Trainer::new(mlp, &mut params, sgd, &data, &data, sampler, &mut work,
-///                                TrainOptions::default()).unwrap();
+/// let buffers = TrainBuffers {
+///     params: &mut params,
+///     work: &mut work,
+///     indices: &mut indices,
+///     optimizer: &mut state,
+/// };
+/// let mut trainer = Trainer::new(mlp, &SETUP, data.len(), sampler_rng, buffers).unwrap();
 /// for _ in 0..300 {
-///     trainer.run_epoch().unwrap();
+///     trainer.run_epoch(&data, &data).unwrap();
 /// }
 /// assert_eq!(trainer.peak().unwrap().accuracy, 1.0);
 /// ```
-pub struct Trainer<'a, D: ?Sized, T: ?Sized, O> {
+pub struct Trainer<'a> {
     mlp: Mlp,
     params: &'a mut [f32],
-    optimizer: O,
-    train: &'a D,
-    test: &'a T,
+    optimizer: AnyOptimizer<'a>,
     sampler: Sampler<'a>,
     work: &'a mut [f32],
     options: TrainOptions,
@@ -150,42 +242,32 @@ pub struct Trainer<'a, D: ?Sized, T: ?Sized, O> {
     peak: Option<Peak>,
 }
 
-impl<'a, D, T, O> Trainer<'a, D, T, O>
-where
-    D: Dataset + ?Sized,
-    T: Dataset + ?Sized,
-    O: Optimizer,
-{
-    /// Checks that data, buffers, sampler and optimizer agree with the network.
-    #[allow(clippy::too_many_arguments)]
+impl<'a> Trainer<'a> {
+    /// A trainer for `mlp` on training sets of `train_len` samples: builds
+    /// the sampler (over `buffers.indices`, drawing from `sampler_rng`) and
+    /// the optimizer (afresh, over `buffers.optimizer`) of `setup`, and
+    /// checks that the buffers fit and the initial parameters are finite.
     pub fn new(
         mlp: Mlp,
-        params: &'a mut [f32],
-        optimizer: O,
-        train: &'a D,
-        test: &'a T,
-        sampler: Sampler<'a>,
-        work: &'a mut [f32],
-        options: TrainOptions,
+        setup: &TrainSetup,
+        train_len: usize,
+        sampler_rng: Xoshiro256PlusPlus,
+        buffers: TrainBuffers<'a>,
     ) -> Result<Self, Error> {
         let shape = mlp.shape();
-        check_len(Buffer::Params, shape.param_count(), params.len())?;
-        check_min_len(Buffer::Workspace, shape.workspace_len(), work.len())?;
-        check_compatible(train, shape.inputs(), shape.outputs())?;
-        check_compatible(test, shape.inputs(), shape.outputs())?;
-        if optimizer.dim() != params.len() {
-            return Err(Error::DimensionMismatch {
-                expected: optimizer.dim(),
-                actual: params.len(),
-            });
-        }
-        if sampler.data_len() != train.len() {
-            return Err(Error::InvalidBatchSize {
-                batch: sampler.batch_size(),
-                len: train.len(),
-            });
-        }
-        if !crate::kernels::all_finite(params) {
+        let n = shape.param_count();
+        check_len(Buffer::Params, n, buffers.params.len())?;
+        check_min_len(Buffer::Workspace, shape.workspace_len(), buffers.work.len())?;
+        let sampler = Sampler::new(
+            train_len,
+            setup.batch_size,
+            setup.sampling,
+            setup.last_batch,
+            sampler_rng,
+            buffers.indices,
+        )?;
+        let optimizer = setup.optimizer.build(n, buffers.optimizer)?;
+        if !crate::kernels::all_finite(buffers.params) {
             return Err(Error::InvalidHyperparameter {
                 name: "initial parameters",
                 expected: "finite values",
@@ -193,13 +275,11 @@ where
         }
         Ok(Trainer {
             mlp,
-            params,
+            params: buffers.params,
             optimizer,
-            train,
-            test,
             sampler,
-            work,
-            options,
+            work: buffers.work,
+            options: setup.options,
             epoch: 0,
             evaluations: 0,
             gradients: 0,
@@ -207,16 +287,38 @@ where
         })
     }
 
-    /// Runs one epoch: every minibatch of the sampler, one optimizer step
-    /// each ([`train_steps`](Self::train_steps)), then the evaluation of the
-    /// test set, and of the training set if asked ([`evaluate`](Self::evaluate)).
-    pub fn run_epoch(&mut self) -> Result<EpochReport, Error> {
-        let steps = self.train_steps()?;
-        self.evaluate(steps)
+    /// Checks that `train` fits the network and the sampler.
+    fn check_train<D: Dataset + ?Sized>(&self, train: &D) -> Result<(), Error> {
+        let shape = self.mlp.shape();
+        check_compatible(train, shape.inputs(), shape.outputs())?;
+        if self.sampler.data_len() != train.len() {
+            return Err(Error::InvalidBatchSize {
+                batch: self.sampler.batch_size(),
+                len: train.len(),
+            });
+        }
+        Ok(())
     }
 
-    /// The training half of an epoch: one optimizer step per minibatch.
-    pub fn train_steps(&mut self) -> Result<EpochSteps, Error> {
+    /// Runs one epoch: every minibatch of the sampler on `train`, one
+    /// optimizer step each ([`train_steps`](Self::train_steps)), then the
+    /// evaluation of `test`, and of `train` if
+    /// [`TrainOptions::evaluate_train`] ([`evaluate`](Self::evaluate)).
+    pub fn run_epoch<D, T>(&mut self, train: &D, test: &T) -> Result<EpochReport, Error>
+    where
+        D: Dataset + ?Sized,
+        T: Dataset + ?Sized,
+    {
+        let steps = self.train_steps(train)?;
+        let train = self.options.evaluate_train.then_some(train);
+        self.evaluate(steps, test, train)
+    }
+
+    /// The training half of an epoch: one optimizer step per minibatch of
+    /// `train`, which must fit the network and have the length the trainer
+    /// was built for.
+    pub fn train_steps<D: Dataset + ?Sized>(&mut self, train: &D) -> Result<EpochSteps, Error> {
+        self.check_train(train)?;
         self.sampler.start_epoch();
         let mut totals = EpochSteps {
             steps: 0,
@@ -230,7 +332,7 @@ where
         while let Some(batch) = self.sampler.next_batch() {
             let mut objective = BatchObjective {
                 mlp: &self.mlp,
-                data: self.train,
+                data: train,
                 batch,
                 work: self.work,
                 unchanged: full_batch,
@@ -256,14 +358,23 @@ where
         Ok(totals)
     }
 
-    /// The evaluation half of an epoch: the test set (and the training set
-    /// if asked) after [`train_steps`](Self::train_steps); updates the peak.
-    pub fn evaluate(&mut self, steps: EpochSteps) -> Result<EpochReport, Error> {
-        let test = self.mlp.evaluate(self.params, self.test, self.work)?;
-        let train = if self.options.evaluate_train {
-            Some(self.mlp.evaluate(self.params, self.train, self.work)?)
-        } else {
-            None
+    /// The evaluation half of an epoch, after
+    /// [`train_steps`](Self::train_steps): `test`, and `train` if given;
+    /// updates the peak (of the test accuracy).
+    pub fn evaluate<D, T>(
+        &mut self,
+        steps: EpochSteps,
+        test: &T,
+        train: Option<&D>,
+    ) -> Result<EpochReport, Error>
+    where
+        D: Dataset + ?Sized,
+        T: Dataset + ?Sized,
+    {
+        let test = self.mlp.evaluate(self.params, test, self.work)?;
+        let train = match train {
+            Some(train) => Some(self.mlp.evaluate(self.params, train, self.work)?),
+            None => None,
         };
         let accuracy = test.accuracy();
         if self.peak.is_none_or(|p| accuracy > p.accuracy) {
@@ -306,7 +417,7 @@ where
     }
 
     /// The optimizer.
-    pub fn optimizer(&self) -> &O {
+    pub fn optimizer(&self) -> &AnyOptimizer<'a> {
         &self.optimizer
     }
 

@@ -162,7 +162,7 @@ fn wrong_buffer_lengths() {
         Sgd::new(SgdConfig::new(0.1), 2, &mut state),
         Err(Error::BufferLength {
             buffer: Buffer::OptimizerState,
-            expected: 6,
+            expected: 11,
             actual: 5
         })
     ));

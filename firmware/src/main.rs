@@ -1,7 +1,7 @@
 //! sooth's reference training run on a Cortex-M4F: the digits data stay in
 //! flash and are streamed sample by sample; every buffer is a `static` sized
-//! by the core's `const fn`s; there is no heap. The run is the module
-//! [`reference`], which the host's determinism test compiles too.
+//! by the core's `const fn`s; there is no heap. The run is the crate
+//! `sooth-reference` (`reference/`), which the host's determinism test runs too.
 //!
 //! The defmt log ends with the final test accuracy, the peak, the parameter
 //! hash and the RAM use; the program then exits through semihosting with
@@ -10,7 +10,6 @@
 #![no_main]
 
 mod memory;
-mod reference;
 
 #[cfg(all(feature = "qemu", feature = "stm32f411"))]
 compile_error!("choose one machine: the feature `qemu` (default) or `stm32f411`");
@@ -26,40 +25,24 @@ use defmt_semihosting as _;
 use core::sync::atomic::{AtomicBool, Ordering};
 use cortex_m_rt::{ExceptionFrame, entry, exception};
 use cortex_m_semihosting::debug;
-use reference::{Buffers, Start, digits};
-use sooth_core::{EpochReport, Error, PackedDataset, Packing, SavedModel};
+use sooth_core::{EpochReport, Error, PackedDataset, Packing, SavedModel, TrainBuffers};
+use sooth_reference::{self as reference, RunStorage, Start, digits};
 
 #[entry]
 fn main() -> ! {
     // cortex-m-rt turns these into `&'static mut` references, handed out
     // once; zero-initialized, so they live in .bss and take no flash.
-    static mut PARAMS: reference::Params = reference::Params::zeroed();
-    static mut WORK: reference::Workspace = reference::Workspace::zeroed();
-    static mut INDICES: [u32; reference::INDEX_STORAGE_LEN] = [0; reference::INDEX_STORAGE_LEN];
-    static mut OPTIMIZER: [f32; reference::OPTIMIZER_STATE_LEN] =
-        [0.0; reference::OPTIMIZER_STATE_LEN];
+    static mut STORAGE: RunStorage = RunStorage::new();
 
     if MODEL.is_empty() {
         for spec in &reference::RUNS {
-            let buffers = Buffers {
-                params: PARAMS.as_mut_slice(),
-                work: WORK.as_mut_slice(),
-                indices: &mut INDICES[..],
-                optimizer: &mut OPTIMIZER[..],
-            };
-            if let Err(error) = train(spec, Start::Seeded, reference::EPOCHS, buffers) {
+            if let Err(error) = train(spec, Start::Seeded, reference::EPOCHS, STORAGE.buffers()) {
                 defmt::error!("training failed: {}", error);
                 exit(false)
             }
         }
     } else {
-        let buffers = Buffers {
-            params: PARAMS.as_mut_slice(),
-            work: WORK.as_mut_slice(),
-            indices: &mut INDICES[..],
-            optimizer: &mut OPTIMIZER[..],
-        };
-        if let Err(error) = evaluate_and_fine_tune(buffers) {
+        if let Err(error) = evaluate_and_fine_tune(STORAGE.buffers()) {
             defmt::error!("the built-in model failed: {}", error);
             exit(false)
         }
@@ -73,7 +56,7 @@ static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.bin"));
 
 /// Evaluates the built-in model on the test digits, then fine-tunes it
 /// on the device ([`reference::FINE_TUNE`]).
-fn evaluate_and_fine_tune(buffers: Buffers<'_>) -> Result<(), Error> {
+fn evaluate_and_fine_tune(buffers: TrainBuffers<'_>) -> Result<(), Error> {
     let model = SavedModel::read(MODEL)?;
     let mlp = model.mlp();
     if mlp.shape() != reference::SHAPE
@@ -130,7 +113,7 @@ fn train(
     spec: &reference::RunSpec,
     start: Start,
     epochs: u32,
-    buffers: Buffers<'_>,
+    buffers: TrainBuffers<'_>,
 ) -> Result<(), Error> {
     let train = digits_set(digits::TRAIN_LEVELS, digits::TRAIN_LABELS)?;
     let test = digits_set(digits::TEST_LEVELS, digits::TEST_LABELS)?;

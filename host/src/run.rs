@@ -5,8 +5,8 @@
 use crate::data::Table;
 use serde::{Deserialize, Serialize};
 use sooth_core::{
-    Activation, Init, LastBatch, Mlp, OptimizerConfig, Sampler, Sampling, Shape, TrainOptions,
-    Trainer, param_hash, seed_streams,
+    Activation, Init, LastBatch, Mlp, OptimizerConfig, Sampling, Shape, TrainOptions, Trainer,
+    param_hash, seed_streams,
 };
 use std::fmt;
 use std::str::FromStr;
@@ -247,13 +247,23 @@ pub fn train(
             train.len()
         ));
     }
+    let setup = sooth_core::TrainSetup {
+        optimizer: spec.optimizer,
+        batch_size: batch,
+        sampling: spec.sampling,
+        last_batch: spec.last_batch,
+        options: TrainOptions {
+            evaluate_train: spec.evaluate_train,
+        },
+    };
+    let lengths = setup.buffer_lengths(&shape, train.len());
     let (mut params, mut work, mut state) = (
-        CacheAligned::zeros(n),
-        CacheAligned::zeros(shape.workspace_len()),
-        CacheAligned::zeros(spec.optimizer.storage_len(n)),
+        CacheAligned::zeros(lengths.params),
+        CacheAligned::zeros(lengths.work),
+        CacheAligned::zeros(lengths.optimizer),
     );
     let (params, work, state) = (params.slice(), work.slice(), state.slice());
-    let mut indices = vec![0u32; Sampler::storage_len(train.len(), batch, spec.sampling)];
+    let mut indices = vec![0u32; lengths.indices];
     let (mut init_rng, sampler_rng) = seed_streams(spec.seed);
     match &spec.initial {
         Some(initial) if initial.len() == n => params.copy_from_slice(initial),
@@ -270,40 +280,28 @@ pub fn train(
                 .map_err(|e| e.to_string())?;
         }
     }
-    let sampler = Sampler::new(
-        train.len(),
-        batch,
-        spec.sampling,
-        spec.last_batch,
-        sampler_rng,
-        &mut indices,
-    )
-    .map_err(|e| e.to_string())?;
-    let optimizer = spec
-        .optimizer
-        .build(n, state)
+    // The optimizer's errors keep their `optimizer: ` prefix.
+    spec.optimizer
+        .validate()
         .map_err(|e| format!("optimizer: {e}"))?;
-    let mut trainer = Trainer::new(
-        mlp,
+    let buffers = sooth_core::TrainBuffers {
         params,
-        optimizer,
-        &train_set,
-        &test_set,
-        sampler,
         work,
-        TrainOptions {
-            evaluate_train: spec.evaluate_train,
-        },
-    )
-    .map_err(|e| e.to_string())?;
+        indices: &mut indices,
+        optimizer: state,
+    };
+    let mut trainer =
+        Trainer::new(mlp, &setup, train.len(), sampler_rng, buffers).map_err(|e| e.to_string())?;
     let mut curve = Vec::with_capacity(spec.epochs as usize);
     let (mut recoveries, mut failures) = (0u64, 0u64);
     let mut train_seconds = 0.0;
     for _ in 0..spec.epochs {
         let steps_start = Instant::now();
-        let steps = trainer.train_steps().map_err(|e| e.to_string())?;
+        let steps = trainer.train_steps(&train_set).map_err(|e| e.to_string())?;
         train_seconds += steps_start.elapsed().as_secs_f64();
-        let r = trainer.evaluate(steps).map_err(|e| e.to_string())?;
+        let r = trainer
+            .evaluate(steps, &test_set, spec.evaluate_train.then_some(&train_set))
+            .map_err(|e| e.to_string())?;
         recoveries += u64::from(r.recoveries);
         failures += u64::from(r.line_search_failures);
         let record = EpochRecord {

@@ -2,19 +2,16 @@
 //! and its reports (`--json`, `--metrics`, `--save`), `sooth eval` of a saved
 //! model, every data format written into a temporary directory, the
 //! accuracy the digits must reach, the firmware's reference runs (same
-//! `param_hash` as `firmware/src/reference.rs` on this host), and the error
+//! `param_hash` as the crate `sooth-reference` on this host), and the error
 //! every bad input must get: the file, the line or byte, what was expected,
 //! exit code 1 (runtime) or 2 (usage), and never a panic.
-
-#[allow(dead_code)] // parts of the reference run that only the firmware uses
-#[path = "../../firmware/src/reference.rs"]
-mod reference;
 
 use clap::Parser;
 use serde::Deserialize;
 use sooth::cli::{Cli, Command as CliCommand, run_spec};
 use sooth::run::BatchSize;
 use sooth_core::{Activation, LastBatch, OptimizerConfig, Sampling, SliceDataset};
+use sooth_reference as reference;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
@@ -667,7 +664,7 @@ fn lbfgs_reaches_95_percent_on_digits() {
 // ---------------------------------------------------------------- firmware
 
 /// The `sooth train` flags of one firmware reference run, built from the
-/// constants of `firmware/src/reference.rs`.
+/// constants of the crate `sooth-reference`.
 fn reference_flags(run: &reference::RunSpec) -> Vec<String> {
     let mut flags: Vec<String> = [
         "train",
@@ -737,21 +734,12 @@ fn reference_hash(run: &reference::RunSpec) -> String {
     let slice = |x, y| SliceDataset::new(x, y, reference::INPUTS, reference::CLASSES);
     let train = slice(&train_x, digits::TRAIN_LABELS).expect("training rows");
     let test = slice(&test_x, digits::TEST_LABELS).expect("test rows");
-    let mut params = vec![0.0; reference::PARAM_COUNT];
-    let mut work = vec![0.0; reference::SHAPE.workspace_len()];
-    let mut indices = vec![0; reference::INDEX_STORAGE_LEN];
-    let mut optimizer = vec![0.0; reference::OPTIMIZER_STATE_LEN];
-    let buffers = reference::Buffers {
-        params: &mut params,
-        work: &mut work,
-        indices: &mut indices,
-        optimizer: &mut optimizer,
-    };
+    let mut storage = Box::new(reference::RunStorage::new());
     let outcome = reference::run_from(
         run,
         reference::EPOCHS,
         reference::Start::Seeded,
-        buffers,
+        storage.buffers(),
         &train,
         &test,
         |_| {},

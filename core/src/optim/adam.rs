@@ -1,8 +1,8 @@
 //! Adam (Kingma & Ba, 2015) with bias correction.
 
 use super::{
-    NonFinite, Objective, Optimizer, StepReport, check_param, checked_loss_grad, recover,
-    split_vectors,
+    HEADER_PREFIX, NonFinite, Objective, Optimizer, StepReport, bad_state, check_param,
+    check_prefix, checked_loss_grad, put_prefix, recover, split_state, split_vectors,
 };
 use crate::error::{Buffer, Error, check_len};
 use crate::kernels::{AdamUpdate, adam_update, axpy};
@@ -83,39 +83,91 @@ impl AdamConfig {
 /// `a_t = lr sqrt(1 - b2^t) / (1 - b1^t)` (the same update, fewer divisions).
 ///
 /// State: 4 vectors of `n` floats (gradient, first and second moments, last
-/// good point): `16 n` bytes.
+/// good point), then a header of 7 floats (tag, `n`, `beta1^t`, `beta2^t`):
+/// `4 n + 7` floats, `16 n + 28` bytes. All of it in the caller's storage
+/// ([`resume`](Self::resume) continues from it).
 pub struct Adam<'a> {
     config: AdamConfig,
     grad: &'a mut [f32],
     m: &'a mut [f32],
     v: &'a mut [f32],
     last_good: &'a mut [f32],
+    /// The header (written back after every step).
+    header: &'a mut [f32],
     /// `beta1^t` and `beta2^t`, kept as running products.
     beta1_t: f32,
     beta2_t: f32,
 }
 
+/// The tag of Adam's state header.
+const TAG: u16 = 0x4144;
+/// Floats of Adam's state header: the prefix, `beta1^t`, `beta2^t`.
+const HEADER: usize = HEADER_PREFIX + 2;
+
 impl<'a> Adam<'a> {
-    /// Floats of state storage for `n` parameters.
+    /// Floats of state storage for `n` parameters: `4 n + 7`.
     pub const fn storage_len(n: usize) -> usize {
-        4 * n
+        4 * n + HEADER
     }
 
-    /// An optimizer for `n` parameters over `storage`.
+    /// An optimizer for `n` parameters over `storage` (at least
+    /// [`storage_len`](Self::storage_len) floats), starting afresh (zero
+    /// moments, step count 0).
     pub fn new(config: AdamConfig, n: usize, storage: &'a mut [f32]) -> Result<Self, Error> {
         config.validate()?;
-        let [grad, m, v, last_good] = split_vectors::<4>(storage, n)?;
+        let (body, header) = split_state(storage, 4 * n, HEADER)?;
+        put_prefix(header, TAG, n);
+        let [grad, m, v, last_good] = split_vectors::<4>(body, n)?;
         let mut adam = Adam {
             config,
             grad,
             m,
             v,
             last_good,
+            header,
             beta1_t: 1.0,
             beta2_t: 1.0,
         };
         adam.reset();
         Ok(adam)
+    }
+
+    /// An optimizer for `n` parameters that continues from the state an
+    /// [`Adam`] for `n` parameters left in `storage` (moments, bias
+    /// corrections, last good point), bit for bit; `config` may differ from
+    /// the earlier one. Errors with [`Error::Format`] if `storage` holds no
+    /// such state.
+    pub fn resume(config: AdamConfig, n: usize, storage: &'a mut [f32]) -> Result<Self, Error> {
+        config.validate()?;
+        let body_len = 4 * n;
+        let (body, header) = split_state(storage, body_len, HEADER)?;
+        check_prefix(header, body_len, TAG, n, "an Adam state header")?;
+        let power = |i: usize| {
+            let value = header[i];
+            if (0.0..=1.0).contains(&value) {
+                Ok(value)
+            } else {
+                Err(bad_state(body_len, i, "a decay power in [0, 1]"))
+            }
+        };
+        let (beta1_t, beta2_t) = (power(HEADER_PREFIX)?, power(HEADER_PREFIX + 1)?);
+        let [grad, m, v, last_good] = split_vectors::<4>(body, n)?;
+        Ok(Adam {
+            config,
+            grad,
+            m,
+            v,
+            last_good,
+            header,
+            beta1_t,
+            beta2_t,
+        })
+    }
+
+    /// Writes the scalars to the header.
+    fn save(&mut self) {
+        self.header[HEADER_PREFIX] = self.beta1_t;
+        self.header[HEADER_PREFIX + 1] = self.beta2_t;
     }
 
     /// The hyperparameters.
@@ -130,6 +182,28 @@ impl Optimizer for Adam<'_> {
     }
 
     fn step<O: Objective + ?Sized>(
+        &mut self,
+        x: &mut [f32],
+        objective: &mut O,
+    ) -> Result<StepReport, Error> {
+        let report = self.step_in_place(x, objective);
+        self.save();
+        report
+    }
+
+    fn reset(&mut self) {
+        self.m.fill(0.0);
+        self.v.fill(0.0);
+        self.beta1_t = 1.0;
+        self.beta2_t = 1.0;
+        self.save();
+    }
+}
+
+impl Adam<'_> {
+    /// The step, with the scalars in the struct ([`Optimizer::step`] then
+    /// writes them to the header).
+    fn step_in_place<O: Objective + ?Sized>(
         &mut self,
         x: &mut [f32],
         objective: &mut O,
@@ -181,12 +255,5 @@ impl Optimizer for Adam<'_> {
             self.reset();
         }
         Ok(report)
-    }
-
-    fn reset(&mut self) {
-        self.m.fill(0.0);
-        self.v.fill(0.0);
-        self.beta1_t = 1.0;
-        self.beta2_t = 1.0;
     }
 }

@@ -2,7 +2,8 @@
 
 use super::linesearch::{Armijo, Line, LineSearch};
 use super::{
-    NonFinite, Objective, Optimizer, Status, StepReport, check_param, checked_loss_grad, recover,
+    HEADER_PREFIX, NonFinite, Objective, Optimizer, Status, StepReport, bad_state, check_param,
+    check_prefix, checked_loss_grad, get_flag, put_flag, put_prefix, recover, split_state,
     split_vectors,
 };
 use crate::error::{Buffer, Error, check_len};
@@ -66,34 +67,91 @@ impl CgConfig {
 /// the study behind sooth.
 ///
 /// State: 4 vectors of `n` floats (gradient, previous gradient, direction,
-/// last good point): `16 n` bytes.
+/// last good point), then a header of 7 floats (tag, `n`, whether there is a
+/// direction, which of the two gradient vectors is the current one):
+/// `4 n + 7` floats, `16 n + 28` bytes. All of it in the caller's storage
+/// ([`resume`](Self::resume) continues from it).
 pub struct Cg<'a> {
     config: CgConfig,
     grad: &'a mut [f32],
     prev_grad: &'a mut [f32],
     direction: &'a mut [f32],
     last_good: &'a mut [f32],
+    /// The header (written back after every step).
+    header: &'a mut [f32],
     has_direction: bool,
+    /// `grad` is the storage's second vector (they swap every step).
+    swapped: bool,
 }
 
+/// The tag of CG's state header.
+const TAG: u16 = 0x4347;
+/// Floats of CG's state header: the prefix, `has_direction`, `swapped`.
+const HEADER: usize = HEADER_PREFIX + 2;
+
 impl<'a> Cg<'a> {
-    /// Floats of state storage for `n` parameters.
+    /// Floats of state storage for `n` parameters: `4 n + 7`.
     pub const fn storage_len(n: usize) -> usize {
-        4 * n
+        4 * n + HEADER
     }
 
-    /// An optimizer for `n` parameters over `storage`.
+    /// An optimizer for `n` parameters over `storage` (at least
+    /// [`storage_len`](Self::storage_len) floats), starting afresh.
     pub fn new(config: CgConfig, n: usize, storage: &'a mut [f32]) -> Result<Self, Error> {
+        Self::over(config, n, storage, None)
+    }
+
+    /// An optimizer for `n` parameters that continues from the state a
+    /// [`Cg`] for `n` parameters left in `storage` (gradients, direction,
+    /// last good point), bit for bit; `config` may differ from the earlier
+    /// one. Errors with [`Error::Format`] if `storage` holds no such state.
+    pub fn resume(config: CgConfig, n: usize, storage: &'a mut [f32]) -> Result<Self, Error> {
+        let body_len = 4 * n;
+        let (_, header) = split_state(storage, body_len, HEADER)?;
+        check_prefix(header, body_len, TAG, n, "a CG state header")?;
+        let flag = |i: usize| {
+            get_flag(header[i]).ok_or(bad_state(body_len, i, "a CG state flag (0 or 1)"))
+        };
+        let flags = (flag(HEADER_PREFIX)?, flag(HEADER_PREFIX + 1)?);
+        Self::over(config, n, storage, Some(flags))
+    }
+
+    /// [`new`](Self::new) (`flags` `None`) or [`resume`](Self::resume) with
+    /// `has_direction` and `swapped` read from the header.
+    fn over(
+        config: CgConfig,
+        n: usize,
+        storage: &'a mut [f32],
+        flags: Option<(bool, bool)>,
+    ) -> Result<Self, Error> {
         config.validate()?;
-        let [grad, prev_grad, direction, last_good] = split_vectors::<4>(storage, n)?;
-        Ok(Cg {
+        let (body, header) = split_state(storage, 4 * n, HEADER)?;
+        let [first, second, direction, last_good] = split_vectors::<4>(body, n)?;
+        let (has_direction, swapped) = flags.unwrap_or((false, false));
+        let (grad, prev_grad) = if swapped {
+            (second, first)
+        } else {
+            (first, second)
+        };
+        let mut cg = Cg {
             config,
             grad,
             prev_grad,
             direction,
             last_good,
-            has_direction: false,
-        })
+            header,
+            has_direction,
+            swapped,
+        };
+        put_prefix(cg.header, TAG, n);
+        cg.save();
+        Ok(cg)
+    }
+
+    /// Writes the scalars to the header.
+    fn save(&mut self) {
+        put_flag(&mut self.header[HEADER_PREFIX], self.has_direction);
+        put_flag(&mut self.header[HEADER_PREFIX + 1], self.swapped);
     }
 
     /// The hyperparameters.
@@ -112,9 +170,29 @@ impl Optimizer for Cg<'_> {
         x: &mut [f32],
         objective: &mut O,
     ) -> Result<StepReport, Error> {
+        let report = self.step_in_place(x, objective);
+        self.save();
+        report
+    }
+
+    fn reset(&mut self) {
+        self.has_direction = false;
+        self.save();
+    }
+}
+
+impl Cg<'_> {
+    /// The step, with the scalars in the struct ([`Optimizer::step`] then
+    /// writes them to the header).
+    fn step_in_place<O: Objective + ?Sized>(
+        &mut self,
+        x: &mut [f32],
+        objective: &mut O,
+    ) -> Result<StepReport, Error> {
         check_len(Buffer::Params, self.dim(), x.len())?;
         let mut report = StepReport::new(f64::NAN, f32::NAN);
         core::mem::swap(&mut self.grad, &mut self.prev_grad);
+        self.swapped = !self.swapped;
         let (f, grad_norm_inf) = match checked_loss_grad(objective, x, self.grad, &mut report)? {
             Ok(checked) => checked,
             Err(what) => {
@@ -187,9 +265,5 @@ impl Optimizer for Cg<'_> {
             self.reset();
         }
         Ok(report)
-    }
-
-    fn reset(&mut self) {
-        self.has_direction = false;
     }
 }

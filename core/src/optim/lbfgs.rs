@@ -16,10 +16,11 @@
 
 use super::linesearch::{Accepted, Line, LineSearch, StrongWolfe};
 use super::{
-    Curvature, NonFinite, Objective, Optimizer, Status, StepReport, check_param, checked_loss_grad,
-    recover, split_vectors,
+    Curvature, HEADER_PREFIX, NonFinite, Objective, Optimizer, Status, StepReport, bad_state,
+    check_param, check_prefix, checked_loss_grad, get_flag, get_u64, get_word, put_flag,
+    put_prefix, put_u64, put_word, recover, split_state, split_vectors,
 };
-use crate::error::{Buffer, Error, check_len, check_min_len};
+use crate::error::{Buffer, Error, check_len};
 use crate::kernels::{all_finite, axpy, dot, negate, norm_inf, scale, sub, sum_squares};
 
 /// Longest history the scalar bookkeeping holds.
@@ -132,18 +133,27 @@ impl LbfgsConfig {
 
 /// Minibatch L-BFGS over caller-owned storage.
 ///
-/// State: `2 m n` floats of curvature pairs plus 4 vectors of `n` (gradient,
-/// trial gradient, direction, last good point): `(2 m + 4) n` floats, i.e.
-/// `4 (2 m + 4) n` bytes, plus a fixed `~0.6 KB` of scalars. For the 64-32-10
-/// digits network (n = 2410) and m = 10: 231 KB; m = 5: 135 KB.
+/// State, all in the caller's storage, in this order: `2 m n` floats of
+/// curvature pairs (`s` rows, then `y` rows), 4 vectors of `n` (gradient,
+/// trial gradient, direction, last good point), `m` floats of `rho`, and a
+/// header of 16 floats (tag, `n`, `m`, the ring's oldest slot and length,
+/// the flags, the cached loss): `(2 m + 4) n + m + 16` floats, i.e.
+/// `4 ((2 m + 4) n + m + 16)` bytes. For the 64-32-10 digits network
+/// (n = 2410) and m = 10: 231 KB; m = 5: 135 KB. Between steps the storage
+/// alone is the state: [`resume`](Self::resume) continues from it.
+///
+/// (16-bit curvature pairs, when they come, take the first `2 m n` floats'
+/// place as a separate `&mut [u16]` region; the rest stays as it is.)
 pub struct Lbfgs<'a> {
     config: LbfgsConfig,
     /// `s` pairs, `history` rows of `n`.
     s: &'a mut [f32],
     /// `y` pairs, `history` rows of `n`.
     y: &'a mut [f32],
-    /// `1 / s.y` per slot.
-    rho: [f32; MAX_HISTORY],
+    /// `1 / s.y` per slot (`history` floats of the storage).
+    rho: &'a mut [f32],
+    /// The header of scalars (written back after every step).
+    header: &'a mut [f32],
     /// Slot of the oldest pair.
     oldest: usize,
     /// Pairs stored.
@@ -165,42 +175,174 @@ pub struct Lbfgs<'a> {
     /// The loss at `last_good`, when `grad` holds the gradient there on the
     /// previous step's objective (reused when the objective is unchanged).
     cached_loss: Option<f64>,
+    /// `grad` is the storage's second vector (it swaps with `trial_grad`).
+    swapped: bool,
+}
+
+/// The tag of L-BFGS's state header.
+const TAG: u16 = 0x4C42;
+/// Header words after the prefix: `m`, `oldest`, `len`, `pending`,
+/// `have_grad`, `swapped`, whether a loss is cached, then the cached loss's
+/// bits (4 words).
+const M: usize = HEADER_PREFIX;
+const OLDEST: usize = M + 1;
+const LEN: usize = M + 2;
+const PENDING: usize = M + 3;
+const HAVE_GRAD: usize = M + 4;
+const SWAPPED: usize = M + 5;
+const CACHED: usize = M + 6;
+const CACHED_LOSS: usize = M + 7;
+/// Floats of L-BFGS's state header (after `rho`).
+const HEADER: usize = CACHED_LOSS + 4;
+
+/// The scalars of an L-BFGS state, as a header holds them.
+struct Scalars {
+    oldest: usize,
+    len: usize,
+    pending: bool,
+    have_grad: bool,
+    swapped: bool,
+    cached_loss: Option<f64>,
+}
+
+impl Scalars {
+    /// The state of a fresh optimizer.
+    const FRESH: Scalars = Scalars {
+        oldest: 0,
+        len: 0,
+        pending: false,
+        have_grad: false,
+        swapped: false,
+        cached_loss: None,
+    };
+
+    /// Reads and checks a header for history `m` (its words start `at`
+    /// floats into the storage, for the error's offset).
+    fn read(header: &[f32], m: usize, at: usize) -> Result<Scalars, Error> {
+        let word = |i: usize, max: usize, expected| {
+            get_word(header[i], max.min(usize::from(u16::MAX)) as u16)
+                .map(usize::from)
+                .ok_or(bad_state(at, i, expected))
+        };
+        let flag =
+            |i: usize| get_flag(header[i]).ok_or(bad_state(at, i, "an L-BFGS state flag (0 or 1)"));
+        if word(M, m, "the history length m")? != m {
+            return Err(bad_state(at, M, "the history length m"));
+        }
+        let oldest = word(OLDEST, m - 1, "a slot below m")?;
+        let len = word(LEN, m, "a pair count at most m")?;
+        let cached_loss = if flag(CACHED)? {
+            let bits = get_u64(&header[CACHED_LOSS..HEADER]).ok_or(bad_state(
+                at,
+                CACHED_LOSS,
+                "the bits of the cached loss",
+            ))?;
+            Some(f64::from_bits(bits))
+        } else {
+            None
+        };
+        Ok(Scalars {
+            oldest,
+            len,
+            pending: flag(PENDING)?,
+            have_grad: flag(HAVE_GRAD)?,
+            swapped: flag(SWAPPED)?,
+            cached_loss,
+        })
+    }
 }
 
 impl<'a> Lbfgs<'a> {
-    /// Floats of state storage for `n` parameters and history `m`.
+    /// Floats of state storage for `n` parameters and history `m`:
+    /// `(2 m + 4) n + m + 16`.
     pub const fn storage_len(n: usize, m: usize) -> usize {
-        (2 * m + 4) * n
+        (2 * m + 4) * n + m + HEADER
     }
 
     /// An optimizer for `n` parameters over `storage` (at least
-    /// [`storage_len(n, config.history)`](Self::storage_len) floats).
+    /// [`storage_len(n, config.history)`](Self::storage_len) floats),
+    /// starting afresh (no curvature pairs).
     pub fn new(config: LbfgsConfig, n: usize, storage: &'a mut [f32]) -> Result<Self, Error> {
         config.validate()?;
+        Self::over(config, n, storage, Scalars::FRESH)
+    }
+
+    /// An optimizer for `n` parameters that continues from the state an
+    /// [`Lbfgs`] for `n` parameters and the same history length left in
+    /// `storage` (curvature pairs, gradient, last good point, the cached
+    /// loss), bit for bit; the other hyperparameters may differ from the
+    /// earlier ones. Errors with [`Error::Format`] if `storage` holds no such
+    /// state.
+    pub fn resume(config: LbfgsConfig, n: usize, storage: &'a mut [f32]) -> Result<Self, Error> {
+        config.validate()?;
         let m = config.history;
-        check_min_len(
-            Buffer::OptimizerState,
-            Self::storage_len(n, m),
-            storage.len(),
-        )?;
-        let (pairs, vectors) = storage.split_at_mut(2 * m * n);
+        let at = (2 * m + 4) * n + m;
+        let (_, header) = split_state(storage, at, HEADER)?;
+        check_prefix(header, at, TAG, n, "an L-BFGS state header")?;
+        let scalars = Scalars::read(header, m, at)?;
+        Self::over(config, n, storage, scalars)
+    }
+
+    /// The optimizer over `storage` with the given scalars (`config` valid).
+    fn over(
+        config: LbfgsConfig,
+        n: usize,
+        storage: &'a mut [f32],
+        scalars: Scalars,
+    ) -> Result<Self, Error> {
+        let m = config.history;
+        let (body, header) = split_state(storage, (2 * m + 4) * n + m, HEADER)?;
+        let (pairs, rest) = body.split_at_mut(2 * m * n);
         let (s, y) = pairs.split_at_mut(m * n);
-        let [grad, trial_grad, direction, last_good] = split_vectors::<4>(vectors, n)?;
-        Ok(Lbfgs {
+        let (vectors, rho) = rest.split_at_mut(4 * n);
+        let [first, second, direction, last_good] = split_vectors::<4>(vectors, n)?;
+        let (grad, trial_grad) = if scalars.swapped {
+            (second, first)
+        } else {
+            (first, second)
+        };
+        put_prefix(header, TAG, n);
+        put_word(&mut header[M], m as u16);
+        let mut lbfgs = Lbfgs {
             config,
             s,
             y,
-            rho: [0.0; MAX_HISTORY],
-            oldest: 0,
-            len: 0,
+            rho,
+            header,
+            oldest: scalars.oldest,
+            len: scalars.len,
             grad,
             trial_grad,
             direction,
             last_good,
-            pending: false,
-            have_grad: false,
-            cached_loss: None,
-        })
+            pending: scalars.pending,
+            have_grad: scalars.have_grad,
+            cached_loss: scalars.cached_loss,
+            swapped: scalars.swapped,
+        };
+        lbfgs.save();
+        Ok(lbfgs)
+    }
+
+    /// Writes the scalars to the header.
+    fn save(&mut self) {
+        let h = &mut *self.header;
+        put_word(&mut h[OLDEST], self.oldest as u16);
+        put_word(&mut h[LEN], self.len as u16);
+        put_flag(&mut h[PENDING], self.pending);
+        put_flag(&mut h[HAVE_GRAD], self.have_grad);
+        put_flag(&mut h[SWAPPED], self.swapped);
+        put_flag(&mut h[CACHED], self.cached_loss.is_some());
+        put_u64(
+            &mut h[CACHED_LOSS..HEADER],
+            self.cached_loss.map_or(0, f64::to_bits),
+        );
+    }
+
+    /// Swaps the roles of the gradient and trial gradient vectors.
+    fn swap_grads(&mut self) {
+        core::mem::swap(&mut self.grad, &mut self.trial_grad);
+        self.swapped = !self.swapped;
     }
 
     /// The hyperparameters.
@@ -241,7 +383,7 @@ impl<'a> Lbfgs<'a> {
         let history = PairsView {
             s: self.s,
             y: self.y,
-            rho: &self.rho,
+            rho: self.rho,
             oldest: self.oldest,
             len: self.len,
             m: self.config.history,
@@ -262,7 +404,7 @@ impl<'a> Lbfgs<'a> {
         PairsView {
             s: self.s,
             y: self.y,
-            rho: &self.rho,
+            rho: self.rho,
             oldest: self.oldest,
             len: self.len,
             m: self.config.history,
@@ -337,6 +479,27 @@ impl Optimizer for Lbfgs<'_> {
         x: &mut [f32],
         objective: &mut O,
     ) -> Result<StepReport, Error> {
+        let report = self.step_in_place(x, objective);
+        self.save();
+        report
+    }
+
+    fn reset(&mut self) {
+        self.clear();
+        self.have_grad = false;
+        self.cached_loss = None;
+        self.save();
+    }
+}
+
+impl Lbfgs<'_> {
+    /// The step, with the scalars in the struct ([`Optimizer::step`] then
+    /// writes them to the header).
+    fn step_in_place<O: Objective + ?Sized>(
+        &mut self,
+        x: &mut [f32],
+        objective: &mut O,
+    ) -> Result<StepReport, Error> {
         check_len(Buffer::Params, self.n(), x.len())?;
         let mut report = StepReport::new(f64::NAN, f32::NAN);
         let unchanged = objective.is_unchanged();
@@ -367,7 +530,7 @@ impl Optimizer for Lbfgs<'_> {
                 report.curvature = self.complete_pair(true);
             }
             self.pending = false;
-            core::mem::swap(&mut self.grad, &mut self.trial_grad);
+            self.swap_grads();
             self.have_grad = true;
             self.last_good.copy_from_slice(x);
             f
@@ -456,7 +619,7 @@ impl Optimizer for Lbfgs<'_> {
                     f = value;
                 }
                 report.curvature = self.complete_pair(true);
-                core::mem::swap(&mut self.grad, &mut self.trial_grad);
+                self.swap_grads();
                 if last_inner {
                     self.cached_loss = Some(f);
                 }
@@ -465,12 +628,6 @@ impl Optimizer for Lbfgs<'_> {
             }
         }
         Ok(report)
-    }
-
-    fn reset(&mut self) {
-        self.clear();
-        self.have_grad = false;
-        self.cached_loss = None;
     }
 }
 

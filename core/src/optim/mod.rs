@@ -7,6 +7,26 @@
 //! (loss and gradient on the current minibatch) and returns a [`StepReport`].
 //! The training loop lives outside ([`crate::train`]).
 //!
+//! # The whole state in the caller's storage
+//! Everything an optimizer remembers between steps lives in its storage,
+//! not in the value: the vectors (gradients, moments, curvature pairs, the
+//! last good point) and, after them, a short header of scalars (the
+//! optimizer's tag and `n`, step counts and flags, L-BFGS's `rho` and ring
+//! positions), each written as an `f32` holding an exact small integer
+//! (an `f64` goes as four 16-bit pieces), so that no bit pattern depends on
+//! how a platform moves NaNs around. The header is written at the end of
+//! every [`step`](Optimizer::step) and [`reset`](Optimizer::reset), so
+//! between steps the storage alone is the state: drop the optimizer, keep
+//! (or save and reload) the storage, and `resume` (e.g.
+//! [`Lbfgs::resume`], [`OptimizerConfig::resume`]) continues bit for bit
+//! as if nothing had happened. `new` starts afresh over the same storage.
+//!
+//! Room for 16-bit curvature pairs (a later option of L-BFGS): the pairs are
+//! the first `2 m n` floats of L-BFGS's storage and nothing else addresses
+//! them by offset, so a 16-bit variant takes them from a separate
+//! `&mut [u16]` pair region (`2 m n` halves) and the `f32` storage keeps the
+//! `4 n` vectors and the header; no reinterpretation of memory, no `unsafe`.
+//!
 //! # Robustness contract (every optimizer)
 //! * A non-finite loss or gradient never reaches the parameters: the
 //!   optimizer goes back to the last good point (the last point whose loss
@@ -180,6 +200,100 @@ pub(crate) fn split_vectors<const K: usize>(
     }))
 }
 
+/// Words every state header starts with: the optimizer's tag, then `n` as
+/// four 16-bit pieces.
+pub(crate) const HEADER_PREFIX: usize = 5;
+
+/// Splits an optimizer's storage into its vectors (`body` floats) and its
+/// header (`header` floats right after them); the storage may be longer.
+pub(crate) fn split_state(
+    storage: &mut [f32],
+    body: usize,
+    header: usize,
+) -> Result<(&mut [f32], &mut [f32]), Error> {
+    crate::error::check_min_len(
+        crate::error::Buffer::OptimizerState,
+        body + header,
+        storage.len(),
+    )?;
+    let (body, rest) = storage.split_at_mut(body);
+    Ok((body, &mut rest[..header]))
+}
+
+/// An exact small integer as a header word.
+pub(crate) fn put_word(word: &mut f32, value: u16) {
+    *word = f32::from(value);
+}
+
+/// A header word that must hold an exact integer in `0..=max`.
+pub(crate) fn get_word(word: f32, max: u16) -> Option<u16> {
+    let value = word as u16;
+    (word >= 0.0 && value <= max && f32::from(value) == word).then_some(value)
+}
+
+/// A flag (0 or 1) as a header word.
+pub(crate) fn put_flag(word: &mut f32, value: bool) {
+    put_word(word, u16::from(value));
+}
+
+/// A header word that must be a flag (0 or 1).
+pub(crate) fn get_flag(word: f32) -> Option<bool> {
+    get_word(word, 1).map(|v| v == 1)
+}
+
+/// A `u64` as four header words of 16 bits, low first.
+pub(crate) fn put_u64(words: &mut [f32], value: u64) {
+    for (i, word) in words.iter_mut().take(4).enumerate() {
+        put_word(word, (value >> (16 * i)) as u16);
+    }
+}
+
+/// The `u64` of [`put_u64`] (`None` if a word is not a 16-bit integer).
+pub(crate) fn get_u64(words: &[f32]) -> Option<u64> {
+    let mut value = 0u64;
+    for (i, &word) in words.iter().take(4).enumerate() {
+        value |= u64::from(get_word(word, u16::MAX)?) << (16 * i);
+    }
+    (words.len() >= 4).then_some(value)
+}
+
+/// Writes the header prefix: `tag` and `n`.
+pub(crate) fn put_prefix(header: &mut [f32], tag: u16, n: usize) {
+    put_word(&mut header[0], tag);
+    put_u64(&mut header[1..HEADER_PREFIX], n as u64);
+}
+
+/// The error for a header word that does not hold what `resume` expects;
+/// `word` counts from the header's start, which is `body` floats into the
+/// storage (the offset is in bytes).
+pub(crate) fn bad_state(body: usize, word: usize, expected: &'static str) -> Error {
+    Error::Format {
+        offset: 4 * (body + word),
+        expected,
+    }
+}
+
+/// Checks the header prefix that [`put_prefix`] wrote for `tag` and `n`.
+pub(crate) fn check_prefix(
+    header: &[f32],
+    body: usize,
+    tag: u16,
+    n: usize,
+    expected_tag: &'static str,
+) -> Result<(), Error> {
+    if get_word(header[0], u16::MAX) != Some(tag) {
+        return Err(bad_state(body, 0, expected_tag));
+    }
+    if get_u64(&header[1..HEADER_PREFIX]) != Some(n as u64) {
+        return Err(bad_state(
+            body,
+            1,
+            "the optimizer state's parameter count equal to n",
+        ));
+    }
+    Ok(())
+}
+
 /// Loss and gradient at `x`, with the gradient's largest magnitude
 /// ([`norm_inf`], which also tells whether it is finite: one pass over it);
 /// `Err(NonFinite)` inside `Ok` when the loss or the gradient is not finite.
@@ -245,7 +359,8 @@ impl OptimizerConfig {
         }
     }
 
-    /// The optimizer, over `storage` (at least [`storage_len`](Self::storage_len) floats).
+    /// The optimizer, starting afresh over `storage` (at least
+    /// [`storage_len`](Self::storage_len) floats).
     pub fn build<'a>(&self, n: usize, storage: &'a mut [f32]) -> Result<AnyOptimizer<'a>, Error> {
         Ok(match *self {
             OptimizerConfig::Sgd(c) => AnyOptimizer::Sgd(Sgd::new(c, n, storage)?),
@@ -254,12 +369,22 @@ impl OptimizerConfig {
             OptimizerConfig::Lbfgs(c) => AnyOptimizer::Lbfgs(Lbfgs::new(c, n, storage)?),
         })
     }
+
+    /// The optimizer, continuing from the state that an optimizer of the same
+    /// kind and `n` (and L-BFGS history) left in `storage`: the next step is
+    /// bit for bit the step the earlier value would have taken. Errors with
+    /// [`Error::Format`] if the storage does not hold such a state.
+    pub fn resume<'a>(&self, n: usize, storage: &'a mut [f32]) -> Result<AnyOptimizer<'a>, Error> {
+        Ok(match *self {
+            OptimizerConfig::Sgd(c) => AnyOptimizer::Sgd(Sgd::resume(c, n, storage)?),
+            OptimizerConfig::Adam(c) => AnyOptimizer::Adam(Adam::resume(c, n, storage)?),
+            OptimizerConfig::Cg(c) => AnyOptimizer::Cg(Cg::resume(c, n, storage)?),
+            OptimizerConfig::Lbfgs(c) => AnyOptimizer::Lbfgs(Lbfgs::resume(c, n, storage)?),
+        })
+    }
 }
 
 /// Any of the optimizers, chosen at run time.
-// One value per run and no heap to box into: the size of the L-BFGS scalars
-// (a few hundred bytes) is the price of choosing at run time.
-#[allow(clippy::large_enum_variant)]
 pub enum AnyOptimizer<'a> {
     /// SGD with momentum.
     Sgd(Sgd<'a>),

@@ -1,7 +1,8 @@
 //! Stochastic gradient descent with heavy-ball or Nesterov momentum.
 
 use super::{
-    Objective, Optimizer, StepReport, check_param, checked_loss_grad, recover, split_vectors,
+    HEADER_PREFIX, Objective, Optimizer, StepReport, check_param, check_prefix, checked_loss_grad,
+    put_prefix, recover, split_state, split_vectors,
 };
 use crate::error::{Error, check_len};
 use crate::kernels::{ElementWise, axpy, flush_negligible, non_finite, vectorized};
@@ -65,8 +66,10 @@ impl SgdConfig {
 /// SGD: `v = mu v + g; x -= lr v` (heavy ball) or `x -= lr (g + mu v)`
 /// (Nesterov, in the form PyTorch uses), with `g` including `weight_decay * x`.
 ///
-/// State: 3 vectors of `n` floats (gradient, velocity, last good point):
-/// `12 n` bytes.
+/// State: 3 vectors of `n` floats (gradient, velocity, last good point),
+/// then a header of 5 floats (tag and `n`): `3 n + 5` floats,
+/// `12 n + 20` bytes. All of it in the caller's storage
+/// ([`resume`](Self::resume) continues from it).
 pub struct Sgd<'a> {
     config: SgdConfig,
     grad: &'a mut [f32],
@@ -74,18 +77,43 @@ pub struct Sgd<'a> {
     last_good: &'a mut [f32],
 }
 
+/// The tag of SGD's state header.
+const TAG: u16 = 0x5347;
+/// Floats of SGD's state header (tag and `n` only: SGD keeps no scalars).
+const HEADER: usize = HEADER_PREFIX;
+
 impl<'a> Sgd<'a> {
-    /// Floats of state storage for `n` parameters.
+    /// Floats of state storage for `n` parameters: `3 n + 5`.
     pub const fn storage_len(n: usize) -> usize {
-        3 * n
+        3 * n + HEADER
     }
 
     /// An optimizer for `n` parameters over `storage`
-    /// (at least [`storage_len`](Self::storage_len) floats).
+    /// (at least [`storage_len`](Self::storage_len) floats), starting afresh
+    /// (zero velocity).
     pub fn new(config: SgdConfig, n: usize, storage: &'a mut [f32]) -> Result<Self, Error> {
         config.validate()?;
-        let [grad, velocity, last_good] = split_vectors::<3>(storage, n)?;
+        let (body, header) = split_state(storage, 3 * n, HEADER)?;
+        put_prefix(header, TAG, n);
+        let [grad, velocity, last_good] = split_vectors::<3>(body, n)?;
         velocity.fill(0.0);
+        Ok(Sgd {
+            config,
+            grad,
+            velocity,
+            last_good,
+        })
+    }
+
+    /// An optimizer for `n` parameters that continues from the state an
+    /// [`Sgd`] for `n` parameters left in `storage` (the velocity and the
+    /// last good point), bit for bit; `config` may differ from the earlier
+    /// one. Errors with [`Error::Format`] if `storage` holds no such state.
+    pub fn resume(config: SgdConfig, n: usize, storage: &'a mut [f32]) -> Result<Self, Error> {
+        config.validate()?;
+        let (body, header) = split_state(storage, 3 * n, HEADER)?;
+        check_prefix(header, 3 * n, TAG, n, "an SGD state header")?;
+        let [grad, velocity, last_good] = split_vectors::<3>(body, n)?;
         Ok(Sgd {
             config,
             grad,
@@ -223,7 +251,7 @@ mod tests {
 
     #[test]
     fn momentum_of_a_dead_unit_decays_to_zero_not_into_subnormals() {
-        let mut storage = [0.0f32; 6];
+        let mut storage = [0.0f32; Sgd::storage_len(2)];
         let config = SgdConfig {
             momentum: 0.9,
             ..SgdConfig::new(0.1)

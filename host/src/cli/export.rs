@@ -2,12 +2,8 @@
 
 use clap::Args;
 use sooth_core::SavedModel;
+use sooth_reference as reference;
 use std::path::PathBuf;
-
-/// The firmware's run settings (one file, compiled by the firmware too).
-#[allow(dead_code)]
-#[path = "../../../firmware/src/reference.rs"]
-mod reference;
 
 /// Flags of `sooth export`.
 #[derive(Debug, Args)]

@@ -1,15 +1,20 @@
 //! The reference training run: every setting of the firmware's run, and the
-//! run itself, in ONE place that both sides compile. The firmware uses it as
-//! its module `reference`; the host's determinism test (`tests/firmware.rs`)
-//! includes this same file by path, runs it on f32 rows, and expects the
-//! firmware's bits. Only `core` and `sooth_core` items are used here.
+//! run itself, in ONE place that every side depends on through Cargo. The
+//! firmware runs it on the digits in flash; the host's determinism test
+//! (`tests/firmware.rs`) runs it on f32 rows and expects the firmware's
+//! bits; `sooth export` checks models against its shape. `no_std`, no
+//! allocation: only `core` and `sooth_core` items are used here (feature
+//! `defmt`: the core's `defmt` feature, for firmware logs).
 //!
 //! The runs (optimizers) are the table [`RUNS`].
+#![no_std]
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
 
-use sooth_core::fixed::{Params1, Workspace1};
 use sooth_core::{
-    Activation, Dataset, EpochReport, Error, LastBatch, LbfgsConfig, Mlp, OptimizerConfig, Peak,
-    Sampler, Sampling, SgdConfig, Shape, TrainOptions, Trainer, param_hash, seed_streams,
+    Activation, BufferLengths, Dataset, EpochReport, Error, LastBatch, LbfgsConfig, Mlp,
+    OptimizerConfig, Peak, Sampling, SgdConfig, Shape, TrainBuffers, TrainOptions, TrainSetup,
+    Trainer, param_hash, seed_streams,
 };
 
 /// Seed of the run (parameter initialization and sampler streams).
@@ -33,12 +38,11 @@ pub const LAST_BATCH: LastBatch = LastBatch::Drop;
 /// Epochs of the run.
 pub const EPOCHS: u32 = 20;
 
-/// The parameters, in the core's flat layout.
-pub type Params = Params1<INPUTS, HIDDEN, CLASSES>;
-/// The network's activation workspace.
-pub type Workspace = Workspace1<INPUTS, HIDDEN, CLASSES>;
 /// The network's shape, 64-16-10.
-pub const SHAPE: Shape = Params::SHAPE;
+pub const SHAPE: Shape = match Shape::new(&[INPUTS, HIDDEN, CLASSES]) {
+    Ok(shape) => shape,
+    Err(_) => panic!("invalid network shape"),
+};
 /// Number of parameters (1210).
 pub const PARAM_COUNT: usize = SHAPE.param_count();
 
@@ -75,20 +79,21 @@ pub const RUNS: [RunSpec; 2] = [
     },
 ];
 
-/// Floats of optimizer state: enough for every run (L-BFGS needs the most:
-/// `(2 m + 4) n`).
-pub const OPTIMIZER_STATE_LEN: usize = {
-    let mut len = 0;
-    let mut i = 0;
-    while i < RUNS.len() {
-        let need = RUNS[i].optimizer.storage_len(PARAM_COUNT);
-        if need > len {
-            len = need;
+impl RunSpec {
+    /// The run's [`TrainSetup`]: its optimizer with [`BATCH_SIZE`],
+    /// [`SAMPLING`], [`LAST_BATCH`] and the default options.
+    pub const fn setup(&self) -> TrainSetup {
+        TrainSetup {
+            optimizer: self.optimizer,
+            batch_size: BATCH_SIZE,
+            sampling: SAMPLING,
+            last_batch: LAST_BATCH,
+            options: TrainOptions {
+                evaluate_train: false,
+            },
         }
-        i += 1;
     }
-    len
-};
+}
 
 /// The built-in digits data (`data/digits/`): pixel levels 0..=16, one byte
 /// each, row-major; feature value = level / 16.
@@ -107,22 +112,64 @@ pub mod digits {
     pub const LEVEL_SCALE: f32 = 1.0 / 16.0;
 }
 
-/// Index storage of the sampler (`u32` per training sample).
-pub const INDEX_STORAGE_LEN: usize = Sampler::storage_len(digits::TRAIN_LEN, BATCH_SIZE, SAMPLING);
+/// The buffer lengths that fit every run of [`RUNS`] and [`FINE_TUNE`] on
+/// the digits (L-BFGS needs the most optimizer state:
+/// `(2 m + 4) n + m + 16` floats): `static` arrays of the firmware, vectors
+/// of the host's tests.
+pub const LENGTHS: BufferLengths = {
+    let mut lengths = FINE_TUNE.setup().buffer_lengths(&SHAPE, digits::TRAIN_LEN);
+    let mut i = 0;
+    while i < RUNS.len() {
+        lengths = lengths.max(RUNS[i].setup().buffer_lengths(&SHAPE, digits::TRAIN_LEN));
+        i += 1;
+    }
+    lengths
+};
+
+/// The memory of a reference run, as fixed-size arrays of [`LENGTHS`]: a
+/// `static` of the firmware, a boxed value on the host.
+#[derive(Clone, Debug)]
+pub struct RunStorage {
+    /// The parameters ([`PARAM_COUNT`]); the trained parameters end up here.
+    pub params: [f32; LENGTHS.params],
+    /// The network's workspace.
+    pub work: [f32; LENGTHS.work],
+    /// The sampler's indices.
+    pub indices: [u32; LENGTHS.indices],
+    /// The optimizer's state.
+    pub optimizer: [f32; LENGTHS.optimizer],
+}
+
+impl RunStorage {
+    /// All zeros (in `.bss` as a `static`).
+    pub const fn new() -> Self {
+        RunStorage {
+            params: [0.0; LENGTHS.params],
+            work: [0.0; LENGTHS.work],
+            indices: [0; LENGTHS.indices],
+            optimizer: [0.0; LENGTHS.optimizer],
+        }
+    }
+
+    /// The storage as the core's [`TrainBuffers`].
+    pub fn buffers(&mut self) -> TrainBuffers<'_> {
+        TrainBuffers {
+            params: &mut self.params,
+            work: &mut self.work,
+            indices: &mut self.indices,
+            optimizer: &mut self.optimizer,
+        }
+    }
+}
+
+impl Default for RunStorage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 const _: () = assert!(EPOCHS >= 1 && BATCH_SIZE <= digits::TRAIN_LEN);
-
-/// The caller-owned memory of a run.
-pub struct Buffers<'a> {
-    /// [`PARAM_COUNT`] floats; the trained parameters end up here.
-    pub params: &'a mut [f32],
-    /// At least `SHAPE.workspace_len()` floats.
-    pub work: &'a mut [f32],
-    /// At least [`INDEX_STORAGE_LEN`] indices.
-    pub indices: &'a mut [u32],
-    /// At least [`OPTIMIZER_STATE_LEN`] floats.
-    pub optimizer: &'a mut [f32],
-}
+const _: () = assert!(LENGTHS.params == PARAM_COUNT);
 
 /// What a run ends with.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -164,7 +211,7 @@ pub fn run_from<D, T>(
     spec: &RunSpec,
     epochs: u32,
     start: Start,
-    buffers: Buffers<'_>,
+    buffers: TrainBuffers<'_>,
     train: &D,
     test: &T,
     mut on_epoch: impl FnMut(&EpochReport),
@@ -178,28 +225,10 @@ where
     if start == Start::Seeded {
         mlp.init(buffers.params, ACTIVATION.default_init(), &mut init_rng)?;
     }
-    let sampler = Sampler::new(
-        train.len(),
-        BATCH_SIZE,
-        SAMPLING,
-        LAST_BATCH,
-        sampler_rng,
-        buffers.indices,
-    )?;
-    let optimizer = spec.optimizer.build(PARAM_COUNT, buffers.optimizer)?;
-    let mut trainer = Trainer::new(
-        mlp,
-        buffers.params,
-        optimizer,
-        train,
-        test,
-        sampler,
-        buffers.work,
-        TrainOptions::default(),
-    )?;
+    let mut trainer = Trainer::new(mlp, &spec.setup(), train.len(), sampler_rng, buffers)?;
     let mut last = None;
     for _ in 0..epochs {
-        let report = trainer.run_epoch()?;
+        let report = trainer.run_epoch(train, test)?;
         on_epoch(&report);
         last = Some(report);
     }
