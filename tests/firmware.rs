@@ -103,7 +103,7 @@ fn host_digits<'a>(
 }
 
 /// One reference run on the host.
-fn host_run(spec: &reference::RunSpec) -> RunLog {
+fn host_run(spec: &reference::ReferenceRun) -> RunLog {
     let (train_x, test_x) = (rows(digits::TRAIN_LEVELS), rows(digits::TEST_LEVELS));
     let (train, test) = host_digits(&train_x, &test_x);
     let mut buffers = Box::new(RunStorage::new());

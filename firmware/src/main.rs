@@ -110,7 +110,7 @@ fn digits_set(
 
 /// One run on the digits in flash, logged.
 fn train(
-    spec: &reference::RunSpec,
+    spec: &reference::ReferenceRun,
     start: Start,
     epochs: u32,
     buffers: TrainBuffers<'_>,

@@ -665,7 +665,7 @@ fn lbfgs_reaches_95_percent_on_digits() {
 
 /// The `sooth train` flags of one firmware reference run, built from the
 /// constants of the crate `sooth-reference`.
-fn reference_flags(run: &reference::RunSpec) -> Vec<String> {
+fn reference_flags(run: &reference::ReferenceRun) -> Vec<String> {
     let mut flags: Vec<String> = [
         "train",
         "--dataset",
@@ -726,7 +726,7 @@ fn reference_flags(run: &reference::RunSpec) -> Vec<String> {
 
 /// `param_hash` of a reference run on this host through sooth-core, on the
 /// digits as f32 rows (`level / 16`), as `tests/firmware.rs` runs it.
-fn reference_hash(run: &reference::RunSpec) -> String {
+fn reference_hash(run: &reference::ReferenceRun) -> String {
     use reference::digits;
     let rows =
         |levels: &[u8]| -> Vec<f32> { levels.iter().map(|&q| f32::from(q) / 16.0).collect() };

@@ -48,7 +48,7 @@ pub const PARAM_COUNT: usize = SHAPE.param_count();
 
 /// One training run of the firmware: a name for the logs and the optimizer.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RunSpec {
+pub struct ReferenceRun {
     /// Short name, as the logs print it.
     pub name: &'static str,
     /// The optimizer and its settings.
@@ -65,12 +65,12 @@ pub const MOMENTUM: f32 = 0.9;
 /// The runs, in order: minibatch L-BFGS (m = 5, strong Wolfe line search,
 /// same-batch curvature pairs), then SGD (lr 0.1, heavy-ball momentum 0.9).
 /// Each starts from the same initialization.
-pub const RUNS: [RunSpec; 2] = [
-    RunSpec {
+pub const RUNS: [ReferenceRun; 2] = [
+    ReferenceRun {
         name: "lbfgs",
         optimizer: OptimizerConfig::Lbfgs(LbfgsConfig::new(HISTORY)),
     },
-    RunSpec {
+    ReferenceRun {
         name: "sgd",
         optimizer: OptimizerConfig::Sgd(SgdConfig {
             momentum: MOMENTUM,
@@ -79,7 +79,7 @@ pub const RUNS: [RunSpec; 2] = [
     },
 ];
 
-impl RunSpec {
+impl ReferenceRun {
     /// The run's [`TrainSetup`]: its optimizer with [`BATCH_SIZE`],
     /// [`SAMPLING`], [`LAST_BATCH`] and the default options.
     pub const fn setup(&self) -> TrainSetup {
@@ -196,7 +196,7 @@ pub const FINE_TUNE_EPOCHS: u32 = 5;
 
 /// Fine-tuning of a model built into the firmware: L-BFGS as in [`RUNS`],
 /// for [`FINE_TUNE_EPOCHS`] epochs, from the model's parameters.
-pub const FINE_TUNE: RunSpec = RunSpec {
+pub const FINE_TUNE: ReferenceRun = ReferenceRun {
     name: "finetune",
     optimizer: OptimizerConfig::Lbfgs(LbfgsConfig::new(HISTORY)),
 };
@@ -208,7 +208,7 @@ pub const FINE_TUNE: RunSpec = RunSpec {
 /// `run_from(spec, EPOCHS, Start::Seeded, ...)` for each of [`RUNS`]. The
 /// sampler's stream comes from [`SEED`] either way.
 pub fn run_from<D, T>(
-    spec: &RunSpec,
+    spec: &ReferenceRun,
     epochs: u32,
     start: Start,
     buffers: TrainBuffers<'_>,
