@@ -41,18 +41,27 @@ impl fmt::Display for BatchSize {
     }
 }
 
+/// Why a text is not a [`BatchSize`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BatchSizeError {
+    /// `0`.
+    #[error("a batch size of 0; expected a number of samples >= 1, or `full`")]
+    Zero,
+    /// Neither a whole number nor `full`.
+    #[error("`{0}` is not a batch size; expected a number of samples >= 1, or `full`")]
+    NotABatchSize(String),
+}
+
 impl FromStr for BatchSize {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = BatchSizeError;
+    fn from_str(s: &str) -> Result<Self, BatchSizeError> {
         if s.eq_ignore_ascii_case("full") {
             return Ok(BatchSize::Full);
         }
         match s.parse::<usize>() {
-            Ok(0) => Err("a batch size of 0; expected a number of samples >= 1, or `full`".into()),
+            Ok(0) => Err(BatchSizeError::Zero),
             Ok(n) => Ok(BatchSize::Size(n)),
-            Err(_) => Err(format!(
-                "`{s}` is not a batch size; expected a number of samples >= 1, or `full`"
-            )),
+            Err(_) => Err(BatchSizeError::NotABatchSize(s.to_string())),
         }
     }
 }
@@ -166,6 +175,14 @@ pub struct EpochRecord {
 }
 
 /// What a run yields: what `sooth train --json` prints and a sweep row holds.
+///
+/// Contract for new fields: `runs.jsonl` files written before a field
+/// existed must still load, so a new field is an `Option` or has
+/// `#[serde(default)]`. (A sweep row flattens an `Option<RunResult>`: a
+/// required field missing from an old row would silently read the whole
+/// result as absent.) The report reads rows through its own lenient
+/// [`crate::report::load::ReportedResult`]; a field it should show is added
+/// there too.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     /// Best test accuracy over the epochs (the study's response variable).
@@ -216,36 +233,95 @@ pub struct Trained {
     pub params: Vec<f32>,
 }
 
+/// Why a run could not be trained; the messages are those `sooth train`
+/// prints and a sweep row's `error: ...` status holds.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RunError {
+    /// The training and test tables differ in features or classes.
+    #[error(
+        "the training data has {train_width} features and {train_classes} classes but the test data {test_width} and {test_classes}"
+    )]
+    DataMismatch {
+        /// Features of the training table.
+        train_width: usize,
+        /// Classes of the training table.
+        train_classes: usize,
+        /// Features of the test table.
+        test_width: usize,
+        /// Classes of the test table.
+        test_classes: usize,
+    },
+    /// The network cannot be built (the core's reason).
+    #[error("model: {0}")]
+    Model(sooth_core::Error),
+    /// The training table is not a data set the core accepts.
+    #[error("training data: {0}")]
+    TrainData(sooth_core::Error),
+    /// The test table is not a data set the core accepts.
+    #[error("test data: {0}")]
+    TestData(sooth_core::Error),
+    /// The batch is larger than the training set.
+    #[error("batch size {batch} is larger than the {samples} training samples")]
+    BatchTooLarge {
+        /// Samples per batch.
+        batch: usize,
+        /// Training samples.
+        samples: usize,
+    },
+    /// The given initial parameters do not fit the network.
+    #[error("the initial parameters are {given} values, the network {network} needs {needed}")]
+    InitialParams {
+        /// Values given.
+        given: usize,
+        /// The network, `64-32-10 relu`.
+        network: String,
+        /// Values it needs.
+        needed: usize,
+    },
+    /// The optimizer's configuration is not valid (the core's reason).
+    #[error("optimizer: {0}")]
+    Optimizer(sooth_core::Error),
+    /// The core refused to initialize, train or evaluate.
+    #[error("{0}")]
+    Core(sooth_core::Error),
+}
+
 /// Trains `spec` on `train`, evaluating `test` after every epoch, calling
-/// `on_epoch` with each record. Errors are the core's (bad shapes, batch
-/// sizes, hyperparameters), with a message for people.
+/// `on_epoch` with each record.
+///
+/// # Errors
+/// [`RunError`]: data that do not fit each other or the network, a batch
+/// larger than the training set, and the core's errors (shapes,
+/// hyperparameters, sampling).
 pub fn train(
     spec: &RunSpec,
     train: &Table,
     test: &Table,
     mut on_epoch: impl FnMut(&EpochRecord),
-) -> Result<Trained, String> {
+) -> Result<Trained, RunError> {
     let start = Instant::now();
     if train.classes != test.classes || train.width != test.width {
-        return Err(format!(
-            "the training data has {} features and {} classes but the test data {} and {}",
-            train.width, train.classes, test.width, test.classes
-        ));
+        return Err(RunError::DataMismatch {
+            train_width: train.width,
+            train_classes: train.classes,
+            test_width: test.width,
+            test_classes: test.classes,
+        });
     }
     let mlp = spec
         .model
         .mlp(train.width, train.classes)
-        .map_err(|e| format!("model: {e}"))?;
+        .map_err(RunError::Model)?;
     let shape = mlp.shape();
-    let train_set = train.dataset().map_err(|e| format!("training data: {e}"))?;
-    let test_set = test.dataset().map_err(|e| format!("test data: {e}"))?;
+    let train_set = train.dataset().map_err(RunError::TrainData)?;
+    let test_set = test.dataset().map_err(RunError::TestData)?;
     let n = shape.param_count();
     let batch = spec.batch.samples(train.len());
     if batch > train.len() {
-        return Err(format!(
-            "batch size {batch} is larger than the {} training samples",
-            train.len()
-        ));
+        return Err(RunError::BatchTooLarge {
+            batch,
+            samples: train.len(),
+        });
     }
     let setup = sooth_core::TrainSetup {
         optimizer: spec.optimizer,
@@ -268,22 +344,20 @@ pub fn train(
     match &spec.initial {
         Some(initial) if initial.len() == n => params.copy_from_slice(initial),
         Some(initial) => {
-            return Err(format!(
-                "the initial parameters are {} values, the network {} needs {n}",
-                initial.len(),
-                spec.model.describe(train.width, train.classes)
-            ));
+            return Err(RunError::InitialParams {
+                given: initial.len(),
+                network: spec.model.describe(train.width, train.classes),
+                needed: n,
+            });
         }
         None => {
             let init: Init = spec.model.activation.default_init();
             mlp.init(params, init, &mut init_rng)
-                .map_err(|e| e.to_string())?;
+                .map_err(RunError::Core)?;
         }
     }
     // The optimizer's errors keep their `optimizer: ` prefix.
-    spec.optimizer
-        .validate()
-        .map_err(|e| format!("optimizer: {e}"))?;
+    spec.optimizer.validate().map_err(RunError::Optimizer)?;
     let buffers = sooth_core::TrainBuffers {
         params,
         work,
@@ -291,17 +365,17 @@ pub fn train(
         optimizer: state,
     };
     let mut trainer =
-        Trainer::new(mlp, &setup, train.len(), sampler_rng, buffers).map_err(|e| e.to_string())?;
+        Trainer::new(mlp, &setup, train.len(), sampler_rng, buffers).map_err(RunError::Core)?;
     let mut curve = Vec::with_capacity(spec.epochs as usize);
     let (mut recoveries, mut failures) = (0u64, 0u64);
     let mut train_seconds = 0.0;
     for _ in 0..spec.epochs {
         let steps_start = Instant::now();
-        let steps = trainer.train_steps(&train_set).map_err(|e| e.to_string())?;
+        let steps = trainer.train_steps(&train_set).map_err(RunError::Core)?;
         train_seconds += steps_start.elapsed().as_secs_f64();
         let r = trainer
             .evaluate(steps, &test_set, spec.evaluate_train.then_some(&train_set))
-            .map_err(|e| e.to_string())?;
+            .map_err(RunError::Core)?;
         recoveries += u64::from(r.recoveries);
         failures += u64::from(r.line_search_failures);
         let record = EpochRecord {

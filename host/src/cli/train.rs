@@ -85,7 +85,8 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         progress.suspend(|| {
             let _ = writeln!(lines, "{}", epoch_line(r));
         });
-    })?;
+    })
+    .map_err(|e| e.to_string())?;
     progress.finish_and_clear();
     if let Some(path) = &args.metrics {
         write_metrics(path, &trained.curve).map_err(|e| e.to_string())?;

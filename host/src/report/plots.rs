@@ -42,8 +42,9 @@ enum Kind<'a> {
     Curves(&'a [Band]),
 }
 
-/// The plot as an SVG document; the error is plotters' message.
-fn draw_svg(kind: &Kind, size: (u32, u32)) -> Result<String, String> {
+/// The plot as an SVG document; the error names `svg_path` (the file it
+/// was to be written to) and gives plotters' message.
+fn draw_svg(kind: &Kind, size: (u32, u32), svg_path: &Path) -> Result<String, PlotError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
@@ -58,7 +59,10 @@ fn draw_svg(kind: &Kind, size: (u32, u32)) -> Result<String, String> {
             root.present()?;
             Ok(())
         })();
-        drawn.map_err(|e| e.to_string())?;
+        drawn.map_err(|e| PlotError::Draw {
+            path: svg_path.to_path_buf(),
+            message: e.to_string(),
+        })?;
     }
     Ok(svg)
 }
@@ -71,10 +75,7 @@ fn write_both(
     size: (u32, u32),
     kind: Kind,
 ) -> Result<Plot, PlotError> {
-    let document = draw_svg(&kind, size).map_err(|message| PlotError::Draw {
-        path: dir.join(format!("{stem}.svg")),
-        message,
-    })?;
+    let document = draw_svg(&kind, size, &dir.join(format!("{stem}.svg")))?;
     let saved = save(dir, stem, &document)?;
     Ok(Plot {
         title: title.to_string(),

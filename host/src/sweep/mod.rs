@@ -15,7 +15,7 @@ pub use store::{CurveLine, Manifest, Row};
 pub use study::{DEFAULT_STUDY, Study, StudyError, StudyProblem};
 
 use crate::data::{DataError, Loaded, load};
-use crate::run::{Trained, train};
+use crate::run::{RunError, Trained, train};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashSet;
 use std::fmt;
@@ -294,7 +294,7 @@ pub fn sweep_selected(
 }
 
 /// The curve lines and the row of a finished run.
-fn to_lines(run: &PlannedRun, outcome: Result<Trained, String>) -> (String, String) {
+fn to_lines(run: &PlannedRun, outcome: Result<Trained, RunError>) -> (String, String) {
     let (status, result, curve) = match outcome {
         Ok(t) => ("ok".to_string(), Some(t.result), t.curve),
         Err(e) => (format!("error: {e}"), None, Vec::new()),
@@ -321,10 +321,10 @@ fn execute(
     todo: &[&PlannedRun],
     data: &Loaded,
     threads: usize,
-    mut record: impl FnMut(&PlannedRun, Result<Trained, String>) -> Result<(), SweepError>,
+    mut record: impl FnMut(&PlannedRun, Result<Trained, RunError>) -> Result<(), SweepError>,
 ) -> Result<usize, SweepError> {
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Result<Trained, String>)>();
+    let (tx, rx) = mpsc::channel::<(usize, Result<Trained, RunError>)>();
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1).min(todo.len().max(1)) {
             let tx = tx.clone();
