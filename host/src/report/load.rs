@@ -6,7 +6,8 @@
 //! the line and what was expected.
 
 use crate::run::BatchSize;
-use serde::Serialize;
+use crate::sweep::store::Row;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
@@ -101,6 +102,92 @@ pub struct Metrics {
     pub train_seconds: Option<f64>,
     /// Hash of the final parameters.
     pub param_hash: Option<String>,
+}
+
+/// The result part of a `runs.jsonl` [`Row`] as the report reads it: every
+/// field optional (older sweeps wrote fewer; a diverged run's loss is
+/// `null`), unknown fields ignored, a field of the wrong type an error
+/// naming it. It becomes [`Metrics`] once the row's status is `ok`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ReportedResult {
+    /// Best test accuracy over the epochs.
+    #[serde(default, deserialize_with = "reported::peak_test_accuracy")]
+    pub peak_test_accuracy: Option<f64>,
+    /// First epoch that reached the peak.
+    #[serde(default, deserialize_with = "reported::peak_epoch")]
+    pub peak_epoch: Option<u64>,
+    /// Test accuracy after the last epoch.
+    #[serde(default, deserialize_with = "reported::final_test_accuracy")]
+    pub final_test_accuracy: Option<f64>,
+    /// Test loss after the last epoch.
+    #[serde(default, deserialize_with = "reported::final_test_loss")]
+    pub final_test_loss: Option<f64>,
+    /// Mean minibatch loss of the last epoch.
+    #[serde(default, deserialize_with = "reported::final_train_loss")]
+    pub final_train_loss: Option<f64>,
+    /// Epochs run.
+    #[serde(default, deserialize_with = "reported::epochs")]
+    pub epochs: Option<u64>,
+    /// Objective evaluations.
+    #[serde(default, deserialize_with = "reported::evaluations")]
+    pub evaluations: Option<u64>,
+    /// Gradient computations.
+    #[serde(default, deserialize_with = "reported::gradients")]
+    pub gradients: Option<u64>,
+    /// Steps that recovered from NaN/Inf.
+    #[serde(default, deserialize_with = "reported::recoveries")]
+    pub recoveries: Option<u64>,
+    /// Steps whose line search failed.
+    #[serde(default, deserialize_with = "reported::line_search_failures")]
+    pub line_search_failures: Option<u64>,
+    /// Wall time of the run, seconds.
+    #[serde(default, deserialize_with = "reported::wall_seconds")]
+    pub wall_seconds: Option<f64>,
+    /// Time in optimizer steps, seconds.
+    #[serde(default, deserialize_with = "reported::train_seconds")]
+    pub train_seconds: Option<f64>,
+    /// Hash of the final parameters.
+    #[serde(default, deserialize_with = "reported::param_hash")]
+    pub param_hash: Option<String>,
+}
+
+/// One line of `curves.jsonl` as the report reads it (every field optional
+/// here; [`read_curves`] says which are required).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+struct ReportedPoint {
+    #[serde(default, deserialize_with = "reported::run_id")]
+    run_id: Option<String>,
+    #[serde(default, deserialize_with = "reported::epoch")]
+    epoch: Option<u64>,
+    #[serde(default, deserialize_with = "reported::test_accuracy")]
+    test_accuracy: Option<f64>,
+    #[serde(default, deserialize_with = "reported::test_loss")]
+    test_loss: Option<f64>,
+}
+
+/// The readers of [`ReportedResult`]'s and [`ReportedPoint`]'s fields.
+mod reported {
+    use crate::sweep::store::field::{named_fields, opt_number, opt_text, opt_whole};
+
+    named_fields! {
+        peak_test_accuracy: Option<f64> = opt_number;
+        peak_epoch: Option<u64> = opt_whole;
+        final_test_accuracy: Option<f64> = opt_number;
+        final_test_loss: Option<f64> = opt_number;
+        final_train_loss: Option<f64> = opt_number;
+        epochs: Option<u64> = opt_whole;
+        evaluations: Option<u64> = opt_whole;
+        gradients: Option<u64> = opt_whole;
+        recoveries: Option<u64> = opt_whole;
+        line_search_failures: Option<u64> = opt_whole;
+        wall_seconds: Option<f64> = opt_number;
+        train_seconds: Option<f64> = opt_number;
+        param_hash: Option<String> = opt_text;
+        run_id: Option<String> = opt_text;
+        epoch: Option<u64> = opt_whole;
+        test_accuracy: Option<f64> = opt_number;
+        test_loss: Option<f64> = opt_number;
+    }
 }
 
 /// How a run ended.
@@ -302,129 +389,117 @@ fn read_json_lines(
     Ok(out)
 }
 
-/// Field access with messages naming the field and the expected type.
-struct Fields<'a> {
-    map: &'a Object,
+/// What is wrong with one line; [`LoadError`] adds the file and the line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum LineProblem {
+    /// A field is missing or of the wrong type (the message names it).
+    #[error("{0}")]
+    Field(String),
+    /// The batch size does not parse.
+    #[error("`batch_size`: {0}")]
+    BatchSize(#[from] crate::run::BatchSizeError),
+    /// An accuracy outside [0, 1] (a percentage?).
+    #[error("`{key}` is {value}; expected an accuracy as a fraction in [0, 1]")]
+    AccuracyRange {
+        /// The field.
+        key: &'static str,
+        /// Its value.
+        value: f64,
+    },
+    /// A required accuracy is missing (`but` says why it is required).
+    #[error("`{key}` is missing{but}; expected an accuracy in [0, 1]")]
+    AccuracyMissing {
+        /// The field.
+        key: &'static str,
+        /// `, but the status is ok`, or nothing.
+        but: &'static str,
+    },
+    /// A required field is missing.
+    #[error("`{key}` is missing; expected {expected}")]
+    Missing {
+        /// The field.
+        key: &'static str,
+        /// What it should be.
+        expected: &'static str,
+    },
 }
 
-impl Fields<'_> {
-    fn present(&self, key: &str) -> Option<&Value> {
-        self.map.get(key).filter(|v| !v.is_null())
-    }
-
-    fn string(&self, key: &str) -> Result<String, String> {
-        match self.present(key) {
-            Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-            Some(Value::String(_)) => Err(format!("`{key}` is empty; expected a non-empty string")),
-            Some(v) => Err(format!("`{key}` is {v}; expected a string")),
-            None => Err(format!("`{key}` is missing; expected a string")),
-        }
-    }
-
-    fn opt_string(&self, key: &str) -> Result<Option<String>, String> {
-        match self.present(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(v) => Err(format!("`{key}` is {v}; expected a string")),
-        }
-    }
-
-    fn opt_u64(&self, key: &str) -> Result<Option<u64>, String> {
-        match self.present(key) {
-            None => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| format!("`{key}` is {v}; expected a whole number >= 0")),
-        }
-    }
-
-    fn opt_f64(&self, key: &str) -> Result<Option<f64>, String> {
-        match self.present(key) {
-            None => Ok(None),
-            Some(v) => v
-                .as_f64()
-                .filter(|x| x.is_finite())
-                .map(Some)
-                .ok_or_else(|| format!("`{key}` is {v}; expected a finite number")),
-        }
-    }
-
-    fn accuracy(&self, key: &str) -> Result<f64, String> {
-        match self.opt_f64(key)? {
-            Some(a) if (0.0..=1.0).contains(&a) => Ok(a),
-            Some(a) => Err(format!(
-                "`{key}` is {a}; expected an accuracy as a fraction in [0, 1]"
-            )),
-            None => Err(format!(
-                "`{key}` is missing, but the status is ok; expected an accuracy in [0, 1]"
-            )),
-        }
+/// An accuracy of a run or curve point: present and a fraction in [0, 1].
+fn accuracy(key: &'static str, value: Option<f64>, but: &'static str) -> Result<f64, LineProblem> {
+    match value {
+        Some(a) if (0.0..=1.0).contains(&a) => Ok(a),
+        Some(value) => Err(LineProblem::AccuracyRange { key, value }),
+        None => Err(LineProblem::AccuracyMissing { key, but }),
     }
 }
 
-fn parse_run(line: usize, map: &Object) -> Result<Run, String> {
-    let f = Fields { map };
-    let run_id = f.string("run_id")?;
-    let optimizer = f.string("optimizer")?;
-    let batch_size = match f.present("batch_size") {
-        Some(Value::String(s)) => s.parse::<BatchSize>(),
-        Some(Value::Number(n)) => n.to_string().parse::<BatchSize>(),
-        Some(v) => Err(format!(
-            "`{v}` is not a batch size; expected a number of samples >= 1, or `full`"
-        )),
-        None => Err("missing; expected a number of samples >= 1, or `full`".to_string()),
-    }
-    .map_err(|e| format!("`batch_size`: {e}"))?;
-    let config_id = f
-        .opt_string("config_id")?
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "default".to_string());
-    let config = f.opt_string("config")?.unwrap_or_default();
-    let seed = f
-        .opt_u64("seed")?
-        .ok_or("`seed` is missing; expected a whole number >= 0")?;
-    let status = f.string("status")?;
-    let outcome = if status.trim() == "ok" {
+/// The report's checked view of a row: a parsed batch size, `default` for
+/// a missing configuration id, and the metrics of an `ok` row.
+fn to_run(row: Row<ReportedResult>, line: usize) -> Result<Run, LineProblem> {
+    let batch_size = row.batch_size.parse::<BatchSize>()?;
+    let config_id = if row.config_id.is_empty() {
+        "default".to_string()
+    } else {
+        row.config_id
+    };
+    let outcome = if row.status.trim() == "ok" {
+        let r = row.result;
+        let ok = ", but the status is ok";
         RunOutcome::Ok(Metrics {
-            peak_test_accuracy: f.accuracy("peak_test_accuracy")?,
-            peak_epoch: f.opt_u64("peak_epoch")?,
-            final_test_accuracy: f.accuracy("final_test_accuracy")?,
-            final_test_loss: f.opt_f64("final_test_loss")?,
-            final_train_loss: f.opt_f64("final_train_loss")?,
-            epochs: f.opt_u64("epochs")?,
-            evaluations: f.opt_u64("evaluations")?,
-            gradients: f.opt_u64("gradients")?,
-            recoveries: f.opt_u64("recoveries")?,
-            line_search_failures: f.opt_u64("line_search_failures")?,
-            wall_seconds: f.opt_f64("wall_seconds")?,
-            train_seconds: f.opt_f64("train_seconds")?,
-            param_hash: f.opt_string("param_hash")?,
+            peak_test_accuracy: accuracy("peak_test_accuracy", r.peak_test_accuracy, ok)?,
+            peak_epoch: r.peak_epoch,
+            final_test_accuracy: accuracy("final_test_accuracy", r.final_test_accuracy, ok)?,
+            final_test_loss: r.final_test_loss,
+            final_train_loss: r.final_train_loss,
+            epochs: r.epochs,
+            evaluations: r.evaluations,
+            gradients: r.gradients,
+            recoveries: r.recoveries,
+            line_search_failures: r.line_search_failures,
+            wall_seconds: r.wall_seconds,
+            train_seconds: r.train_seconds,
+            param_hash: r.param_hash,
         })
     } else {
-        RunOutcome::Error { message: status }
+        RunOutcome::Error {
+            message: row.status,
+        }
     };
     Ok(Run {
-        run_id,
-        optimizer,
+        run_id: row.run_id,
+        optimizer: row.optimizer,
         batch_size,
         config_id,
-        config,
-        seed,
+        config: row.config,
+        seed: row.seed,
         outcome,
         line,
     })
 }
 
+/// The fields every line of `runs.jsonl` has. An absent one reads as
+/// `null`, so its reader's message names it and what it expects.
+const REQUIRED: [&str; 5] = ["run_id", "optimizer", "batch_size", "seed", "status"];
+
+/// Deserializes `T` from a line's object; the message names the field.
+fn from_object<T: for<'de> Deserialize<'de>>(map: Object) -> Result<T, LineProblem> {
+    T::deserialize(Value::Object(map)).map_err(|e| LineProblem::Field(e.to_string()))
+}
+
 fn read_runs(path: &Path, warnings: &mut Vec<String>) -> Result<Vec<Run>, LoadError> {
     let mut runs: Vec<Run> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    for (line, map) in read_json_lines(path, warnings)? {
-        let run = parse_run(line, &map).map_err(|message| LoadError {
-            path: path.to_path_buf(),
-            line: Some(line),
-            message,
-        })?;
+    for (line, mut map) in read_json_lines(path, warnings)? {
+        for key in REQUIRED {
+            map.entry(key).or_insert(Value::Null);
+        }
+        let run = from_object::<Row<ReportedResult>>(map)
+            .and_then(|row| to_run(row, line))
+            .map_err(|problem| LoadError {
+                path: path.to_path_buf(),
+                line: Some(line),
+                message: problem.to_string(),
+            })?;
         match index.get(&run.run_id) {
             Some(&i) => {
                 warnings.push(format!(
@@ -451,31 +526,41 @@ fn read_runs(path: &Path, warnings: &mut Vec<String>) -> Result<Vec<Run>, LoadEr
     Ok(runs)
 }
 
+/// A curve point: `run_id`, `epoch` and `test_accuracy` are required.
+fn to_point(p: ReportedPoint) -> Result<CurvePoint, LineProblem> {
+    Ok(CurvePoint {
+        run_id: p
+            .run_id
+            .filter(|s| !s.trim().is_empty())
+            .ok_or(LineProblem::Missing {
+                key: "run_id",
+                expected: "a non-empty string",
+            })?,
+        epoch: p.epoch.ok_or(LineProblem::Missing {
+            key: "epoch",
+            expected: "a whole number >= 1",
+        })?,
+        test_accuracy: accuracy("test_accuracy", p.test_accuracy, "")?,
+        test_loss: p.test_loss,
+    })
+}
+
 fn read_curves(path: &Path, warnings: &mut Vec<String>) -> Result<Vec<CurvePoint>, LoadError> {
     let mut points = Vec::new();
     let mut without = 0usize;
     for (line, map) in read_json_lines(path, warnings)? {
-        let f = Fields { map: &map };
         // A diverged run's accuracy may be written as null (JSON has no NaN).
-        if f.present("test_accuracy").is_none() && map.contains_key("test_accuracy") {
+        if map.get("test_accuracy") == Some(&Value::Null) {
             without += 1;
             continue;
         }
-        let point = (|| -> Result<CurvePoint, String> {
-            Ok(CurvePoint {
-                run_id: f.string("run_id")?,
-                epoch: f
-                    .opt_u64("epoch")?
-                    .ok_or("`epoch` is missing; expected a whole number >= 1")?,
-                test_accuracy: f.accuracy("test_accuracy")?,
-                test_loss: f.opt_f64("test_loss")?,
-            })
-        })()
-        .map_err(|message| LoadError {
-            path: path.to_path_buf(),
-            line: Some(line),
-            message,
-        })?;
+        let point = from_object::<ReportedPoint>(map)
+            .and_then(to_point)
+            .map_err(|problem| LoadError {
+                path: path.to_path_buf(),
+                line: Some(line),
+                message: problem.to_string(),
+            })?;
         points.push(point);
     }
     if without > 0 {

@@ -684,6 +684,36 @@ fn a_bad_line_before_the_last_is_an_error_naming_it() {
     let e = load(&dir).unwrap_err().to_string();
     assert!(e.contains("`batch_size`: a batch size of 0"), "{e}");
 
+    // A field of the wrong type, or missing, is named with what it should be.
+    for (from, to, message) in [
+        (
+            "\"seed\": 0",
+            "\"seed\": \"zero\"",
+            "line 1: `seed` is \"zero\"; expected a whole number >= 0",
+        ),
+        (
+            "\"seed\": 0, ",
+            "",
+            "line 1: `seed` is missing; expected a whole number >= 0",
+        ),
+        (
+            "\"epochs\": 5",
+            "\"epochs\": \"5\"",
+            "line 1: `epochs` is \"5\"; expected a whole number >= 0",
+        ),
+        (
+            "\"param_hash\": \"00ff\"",
+            "\"param_hash\": 255",
+            "line 1: `param_hash` is 255; expected a string",
+        ),
+    ] {
+        let bad = LINE.replace(from, to);
+        assert_ne!(bad, LINE);
+        std::fs::write(dir.join("runs.jsonl"), format!("{bad}\n")).unwrap();
+        let e = load(&dir).unwrap_err().to_string();
+        assert!(e.ends_with(message), "{e}");
+    }
+
     let bad = LINE.replace(
         "\"status\": \"ok\", \"peak_test_accuracy\": 0.95,",
         "\"status\": \"ok\",",
@@ -693,6 +723,77 @@ fn a_bad_line_before_the_last_is_an_error_naming_it() {
     assert!(
         e.contains("`peak_test_accuracy` is missing, but the status is ok"),
         "{e}"
+    );
+}
+
+#[test]
+fn the_sweeps_rows_load_as_the_report_reads_them() {
+    use crate::run::RunResult;
+    use crate::sweep::store::{Row, row_line};
+    let dir = scratch("sweep-rows");
+    let ok = Row {
+        run_id: "lbfgs-bfull-h0-s2".into(),
+        optimizer: "lbfgs".into(),
+        batch_size: "full".into(),
+        config_id: "h0".into(),
+        config: "lbfgs (history 10)".into(),
+        seed: 2,
+        status: "ok".into(),
+        result: Some(RunResult {
+            peak_test_accuracy: 0.875,
+            peak_epoch: 4,
+            final_test_accuracy: 0.75,
+            final_test_loss: f64::NAN,
+            final_train_loss: 0.5,
+            epochs: 6,
+            evaluations: 30,
+            gradients: 24,
+            recoveries: 1,
+            line_search_failures: 2,
+            wall_seconds: 0.25,
+            train_seconds: 0.125,
+            param_hash: "0123456789abcdef".into(),
+        }),
+    };
+    let failed = Row {
+        run_id: "lbfgs-bfull-h0-s3".into(),
+        seed: 3,
+        status: "error: batch size 9999 is larger than the 1347 training samples".into(),
+        result: None,
+        ..ok.clone()
+    };
+    std::fs::write(
+        dir.join("runs.jsonl"),
+        format!("{}{}", row_line(&ok), row_line(&failed)),
+    )
+    .unwrap();
+    let s = load(&dir).unwrap();
+    assert_eq!(s.runs.len(), 2);
+    let run = &s.runs[0];
+    assert_eq!(
+        (run.batch_size, run.config_id.as_str(), run.seed, run.line),
+        (BatchSize::Full, "h0", 2, 1)
+    );
+    assert_eq!(
+        run.metrics(),
+        Some(&Metrics {
+            peak_test_accuracy: 0.875,
+            peak_epoch: Some(4),
+            final_test_accuracy: 0.75,
+            final_test_loss: None,
+            final_train_loss: Some(0.5),
+            epochs: Some(6),
+            evaluations: Some(30),
+            gradients: Some(24),
+            recoveries: Some(1),
+            line_search_failures: Some(2),
+            wall_seconds: Some(0.25),
+            train_seconds: Some(0.125),
+            param_hash: Some("0123456789abcdef".into()),
+        })
+    );
+    assert!(
+        matches!(&s.runs[1].outcome, RunOutcome::Error { message } if message.contains("9999"))
     );
 }
 

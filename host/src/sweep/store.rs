@@ -22,26 +22,156 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// One finished run, as `runs.jsonl` and `runs.csv` hold it.
+/// One finished run, as `runs.jsonl` and `runs.csv` hold it: the one row
+/// type of the sweep (which writes `Row`), tune and merge (which read it
+/// back as written) and the report (which reads `Row<ReportedResult>`,
+/// [`crate::report::load::ReportedResult`], leniently, so older files
+/// load).
+///
+/// `R` is the result part, flattened into the same JSON object; the sweep's
+/// is `Option<RunResult>` (absent for an error). Reading is lenient where
+/// older files differ: a `batch_size` may be a number, `config_id` and
+/// `config` may be missing, unknown fields are ignored. A field of the
+/// wrong type is an error naming the field and what was expected.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Row {
+pub struct Row<R = Option<RunResult>> {
     /// Unique id within the study.
+    #[serde(deserialize_with = "field::run_id")]
     pub run_id: String,
     /// Optimizer name.
+    #[serde(deserialize_with = "field::optimizer")]
     pub optimizer: String,
     /// Batch size (`full` for the whole set).
+    #[serde(deserialize_with = "field::batch_size")]
     pub batch_size: String,
-    /// Hyperparameter configuration id.
+    /// Hyperparameter configuration id (empty if the line has none).
+    #[serde(default, deserialize_with = "field::config_id")]
     pub config_id: String,
-    /// The configuration, for people.
+    /// The configuration, for people (empty if the line has none).
+    #[serde(default, deserialize_with = "field::config")]
     pub config: String,
     /// Seed.
+    #[serde(deserialize_with = "field::seed")]
     pub seed: u64,
     /// `ok`, or `error: <message>`.
+    #[serde(deserialize_with = "field::status")]
     pub status: String,
-    /// The result (absent for an error).
+    /// The result (for the sweep's rows, absent for an error).
     #[serde(flatten)]
-    pub result: Option<RunResult>,
+    pub result: R,
+}
+
+/// Readers of JSON fields whose errors name the field, its value and what
+/// was expected (`` `seed` is "x"; expected a whole number >= 0 ``), for
+/// `#[serde(deserialize_with = ...)]`. A `null` reads as absent. The
+/// `named_fields!` macro makes one reader per field name.
+pub mod field {
+    use serde::Deserialize;
+    use serde::de::{Deserializer, Error};
+    use serde_json::Value;
+
+    /// What a reader returns: the field's value, or the deserializer's
+    /// error naming the field.
+    pub type Read<'de, D, T> = Result<T, <D as Deserializer<'de>>::Error>;
+
+    /// What a reader expects, for the message.
+    const STRING: &str = "a string";
+    const WHOLE: &str = "a whole number >= 0";
+    const NUMBER: &str = "a finite number";
+
+    fn read<'de, D: Deserializer<'de>, T>(
+        d: D,
+        key: &str,
+        expected: &str,
+        convert: impl FnOnce(&Value) -> Option<T>,
+    ) -> Read<'de, D, Option<T>> {
+        let value = Value::deserialize(d)?;
+        if value.is_null() {
+            return Ok(None);
+        }
+        convert(&value)
+            .map(Some)
+            .ok_or_else(|| D::Error::custom(format!("`{key}` is {value}; expected {expected}")))
+    }
+
+    fn missing<E: Error>(key: &str, expected: &str) -> E {
+        E::custom(format!("`{key}` is missing; expected {expected}"))
+    }
+
+    /// A string that is not blank.
+    pub fn text<'de, D: Deserializer<'de>>(d: D, key: &str) -> Read<'de, D, String> {
+        match read(d, key, STRING, |v| v.as_str().map(str::to_string))? {
+            Some(s) if !s.trim().is_empty() => Ok(s),
+            Some(_) => Err(D::Error::custom(format!(
+                "`{key}` is empty; expected a non-empty string"
+            ))),
+            None => Err(missing(key, STRING)),
+        }
+    }
+
+    /// A string, or `null` for absent.
+    pub fn opt_text<'de, D: Deserializer<'de>>(d: D, key: &str) -> Read<'de, D, Option<String>> {
+        read(d, key, STRING, |v| v.as_str().map(str::to_string))
+    }
+
+    /// A string; `null` reads as the empty string.
+    pub fn text_or_empty<'de, D: Deserializer<'de>>(d: D, key: &str) -> Read<'de, D, String> {
+        Ok(opt_text(d, key)?.unwrap_or_default())
+    }
+
+    /// A batch size as text: a string, or a number (older files).
+    pub fn batch_text<'de, D: Deserializer<'de>>(d: D, key: &str) -> Read<'de, D, String> {
+        let value = Value::deserialize(d)?;
+        match value {
+            Value::String(s) => Ok(s),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Null => Err(D::Error::custom(format!(
+                "`{key}`: missing; expected a number of samples >= 1, or `full`"
+            ))),
+            v => Err(D::Error::custom(format!(
+                "`{key}`: `{v}` is not a batch size; expected a number of samples >= 1, or `full`"
+            ))),
+        }
+    }
+
+    /// A whole number >= 0.
+    pub fn whole<'de, D: Deserializer<'de>>(d: D, key: &str) -> Read<'de, D, u64> {
+        opt_whole(d, key)?.ok_or_else(|| missing(key, WHOLE))
+    }
+
+    /// A whole number >= 0, or `null` for absent.
+    pub fn opt_whole<'de, D: Deserializer<'de>>(d: D, key: &str) -> Read<'de, D, Option<u64>> {
+        read(d, key, WHOLE, Value::as_u64)
+    }
+
+    /// A finite number, or `null` for absent.
+    pub fn opt_number<'de, D: Deserializer<'de>>(d: D, key: &str) -> Read<'de, D, Option<f64>> {
+        read(d, key, NUMBER, |v| v.as_f64().filter(|x| x.is_finite()))
+    }
+
+    /// `named_fields! { seed: u64 = whole; }` defines `fn seed(d)`, the
+    /// reader `whole` for the field `seed`, for `deserialize_with`.
+    macro_rules! named_fields {
+        ($($name:ident: $t:ty = $reader:path;)*) => {
+            $(
+                #[doc = concat!("Reads the field `", stringify!($name), "`.")]
+                pub fn $name<'de, D: serde::Deserializer<'de>>(d: D) -> $crate::sweep::store::field::Read<'de, D, $t> {
+                    $reader(d, stringify!($name))
+                }
+            )*
+        };
+    }
+    pub(crate) use named_fields;
+
+    named_fields! {
+        run_id: String = text;
+        optimizer: String = text;
+        batch_size: String = batch_text;
+        config_id: String = text_or_empty;
+        config: String = text_or_empty;
+        seed: u64 = whole;
+        status: String = text;
+    }
 }
 
 /// One epoch of one run, as `curves.jsonl` holds it.
@@ -536,6 +666,32 @@ mod tests {
         };
         let back: Row = serde_json::from_str(&row_line(&err)).unwrap();
         assert_eq!(back, err);
+    }
+
+    #[test]
+    fn rows_of_older_files_load_and_a_bad_field_is_named() {
+        let line = r#"{"run_id":"a","optimizer":"sgd","batch_size":8,"seed":1,"status":"error: x","extra":[1]}"#;
+        let r: Row = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            (
+                r.batch_size.as_str(),
+                r.config_id.as_str(),
+                r.config.as_str()
+            ),
+            ("8", "", "")
+        );
+        assert_eq!(r.result, None);
+        let e = serde_json::from_str::<Row>(&line.replace("\"seed\":1", "\"seed\":\"x\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("`seed` is \"x\"; expected a whole number >= 0"),
+            "{e}"
+        );
+        let e = serde_json::from_str::<Row>(&line.replace("\"run_id\":\"a\"", "\"run_id\":7"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("`run_id` is 7; expected a string"), "{e}");
     }
 
     #[test]
