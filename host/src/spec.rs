@@ -887,6 +887,15 @@ impl OptimizerOptions {
         self.texts().iter().any(|(k, v)| *k == key && v.is_some())
     }
 
+    /// Whether `key` is a switch: a flag given without a value
+    /// (`--damping`), a boolean in a study. (A test checks this against
+    /// what [`Self::set`] accepts.)
+    pub fn is_switch(key: &str) -> bool {
+        OPTIMIZER_KEYS
+            .iter()
+            .any(|(k, value_name, _)| *k == key && value_name.is_empty())
+    }
+
     /// A range error of the core as an [`SpecError::InvalidValue`] naming
     /// the option and the value written.
     fn invalid(&self, error: sooth_core::Error) -> SpecError {
@@ -1128,6 +1137,23 @@ mod tests {
 
     fn set(o: &mut OptimizerOptions, key: &str, v: toml::Value) -> Result<(), SpecError> {
         o.set(key, &v)
+    }
+
+    #[test]
+    fn switches_are_the_options_that_take_a_boolean() {
+        let switches: Vec<&str> = OptimizerOptions::KEYS
+            .iter()
+            .copied()
+            .filter(|k| OptimizerOptions::is_switch(k))
+            .collect();
+        assert_eq!(switches, ["nesterov", "damping"]);
+        for &key in OptimizerOptions::KEYS {
+            let mut o = OptimizerOptions::new(OptimizerKind::Lbfgs);
+            let takes_bool = set(&mut o, key, toml::Value::Boolean(true)).is_ok();
+            assert_eq!(takes_bool, OptimizerOptions::is_switch(key), "{key}");
+        }
+        assert!(!OptimizerOptions::is_switch("lr"));
+        assert!(!OptimizerOptions::is_switch("no_such_key"));
     }
 
     #[test]

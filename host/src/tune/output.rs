@@ -2,10 +2,11 @@
 //! (for people, with the race plot), and a few lines on stdout.
 
 use super::race::{Elimination, Race, RaceOutcome, RaceSettings, RaceVerdict, Round, Rule, Stop};
-use super::{Candidate, Tune, Tuned};
+use super::types::{Candidate, Tune, Tuned};
 use crate::data::Loaded;
 use crate::report::figure::PlotError;
 use crate::run::BatchSize;
+use crate::spec::OptimizerOptions;
 use crate::sweep::store;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -292,10 +293,8 @@ pub fn train_command(tune: &Tune, candidate: &Candidate) -> String {
     let mut words = vec!["sooth".to_string(), "train".to_string()];
     let mut flag = |k: &str, v: &str| {
         words.push(format!("--{}", k.replace('_', "-")));
-        if !matches!(
-            (k, v),
-            ("nesterov" | "damping", "true") | ("eval_train", "true")
-        ) {
+        // A switch (`--damping`) takes no value.
+        if !(OptimizerOptions::is_switch(k) && v == "true") {
             words.push(quote(v));
         }
     };

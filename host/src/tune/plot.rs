@@ -5,8 +5,8 @@
 //! [`crate::report::figure::save`], like `sooth report`'s plots (embedded
 //! DejaVu Sans, so no system font is needed).
 
-use super::Tune;
 use super::race::{Elimination, Race, RaceVerdict};
+use super::types::Tune;
 use crate::report::figure::{FAMILY, PALETTE, PlotError, Saved, register_font, save};
 use crate::report::format::fmt_p;
 use plotters::coord::Shift;
