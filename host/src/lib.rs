@@ -1,6 +1,8 @@
 //! The `sooth` command line's library: data readers, training runs, sweeps,
 //! statistics and reports, around `sooth-core`.
 
+#![deny(missing_docs)]
+
 pub mod cli;
 pub mod data;
 pub mod report;

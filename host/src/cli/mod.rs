@@ -247,6 +247,10 @@ impl ModelArgs {
 
 /// The optimizer and its hyperparameters. Each flag belongs to the
 /// optimizers named in its help; others reject it.
+// The field docs are clap's help texts: `[sgd]` there names the owning
+// optimizer for people, it is no rustdoc link (escaping it would show the
+// backslashes in `sooth train --help`).
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Clone, Args)]
 pub struct OptimizerArgs {
     /// The optimizer.
