@@ -4,12 +4,14 @@
 
 pub mod eval;
 pub mod export;
+pub mod output;
 pub mod report;
 pub mod slurm;
 pub mod sweep;
 pub mod train;
 pub mod tune;
 
+use crate::cli::output::errln;
 use crate::data::{DataSpec, Format, Header, LabelColumn, Scaling};
 use crate::run::{BatchSize, RunSpec};
 pub use crate::spec::{
@@ -73,7 +75,7 @@ pub fn main() -> i32 {
         }
         Ok("auto") | Err(_) => {}
         Ok(other) => {
-            eprintln!(
+            errln!(
                 "error: SOOTH_KERNELS={other}: expected `auto` (the default), `avx` or `portable`"
             );
             return 2;
@@ -92,7 +94,7 @@ pub fn main() -> i32 {
     match outcome {
         Ok(()) => 0,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             1
         }
     }
@@ -100,8 +102,20 @@ pub fn main() -> i32 {
 
 /// The bytes of the saved model at `path`, checked to be a sooth model
 /// (see [`crate::run_files::read_model_file`]), or a message naming the file.
+/// A model in format version 1 gets a note on stderr: its checksum covers
+/// the parameters only.
 pub fn read_model_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    crate::run_files::read_model_file(path).map_err(|e| e.to_string())
+    let bytes = crate::run_files::read_model_file(path).map_err(|e| e.to_string())?;
+    if sooth_core::SavedModel::read(&bytes).is_ok_and(|m| m.version() < sooth_core::model::VERSION)
+    {
+        errln!(
+            "note: {}: a model in format version 1, whose checksum covers the parameters only; \
+             `sooth export` or `sooth train --save` write version {}, checked byte for byte",
+            path.display(),
+            sooth_core::model::VERSION
+        );
+    }
+    Ok(bytes)
 }
 
 /// A usage error of the command `sub` in clap's words and format (exit
