@@ -1,6 +1,7 @@
 //! The `sooth` command line's library: data readers, training runs, sweeps,
 //! statistics and reports, around `sooth-core`.
 
+pub mod atomic;
 pub mod cli;
 pub mod data;
 pub mod report;

@@ -257,13 +257,46 @@ pub fn train(
         },
     };
     let lengths = setup.buffer_lengths(&shape, train.len());
+    let floats = lengths
+        .params
+        .saturating_add(lengths.work)
+        .saturating_add(lengths.optimizer)
+        .saturating_add(lengths.indices);
+    let bytes = floats.saturating_mul(4);
+    let describe = || {
+        format!(
+            "the network {} ({n} parameters) with {}",
+            spec.model.describe(train.width, train.classes),
+            describe_optimizer_kind(&spec.optimizer)
+        )
+    };
+    if bytes > MAX_TRAIN_BYTES {
+        return Err(format!(
+            "{} needs {:.1} GiB of training buffers, more than the limit of {} GiB: \
+             narrow --hidden, use fewer features, or an optimizer with less state",
+            describe(),
+            bytes as f64 / f64::from(1u32 << 30),
+            MAX_TRAIN_BYTES >> 30
+        ));
+    }
+    let out_of_memory = |_| {
+        format!(
+            "out of memory: {} needs {:.2} GiB of training buffers",
+            describe(),
+            bytes as f64 / f64::from(1u32 << 30)
+        )
+    };
     let (mut params, mut work, mut state) = (
-        CacheAligned::zeros(lengths.params),
-        CacheAligned::zeros(lengths.work),
-        CacheAligned::zeros(lengths.optimizer),
+        CacheAligned::zeros(lengths.params).map_err(out_of_memory)?,
+        CacheAligned::zeros(lengths.work).map_err(out_of_memory)?,
+        CacheAligned::zeros(lengths.optimizer).map_err(out_of_memory)?,
     );
     let (params, work, state) = (params.slice(), work.slice(), state.slice());
-    let mut indices = vec![0u32; lengths.indices];
+    let mut indices = Vec::new();
+    indices
+        .try_reserve_exact(lengths.indices)
+        .map_err(out_of_memory)?;
+    indices.resize(lengths.indices, 0u32);
     let (mut init_rng, sampler_rng) = seed_streams(spec.seed);
     match &spec.initial {
         Some(initial) if initial.len() == n => params.copy_from_slice(initial),
@@ -292,7 +325,8 @@ pub fn train(
     };
     let mut trainer =
         Trainer::new(mlp, &setup, train.len(), sampler_rng, buffers).map_err(|e| e.to_string())?;
-    let mut curve = Vec::with_capacity(spec.epochs as usize);
+    // (At most 1024 reserved ahead: --epochs comes from input.)
+    let mut curve = Vec::with_capacity(spec.epochs.min(1024) as usize);
     let (mut recoveries, mut failures) = (0u64, 0u64);
     let mut train_seconds = 0.0;
     for _ in 0..spec.epochs {
@@ -347,6 +381,21 @@ pub fn train(
     })
 }
 
+/// Most bytes the buffers of one training run (parameters, workspace,
+/// optimizer state, sampler indices) may take: 4 GiB. A larger network is
+/// refused before anything is allocated.
+pub const MAX_TRAIN_BYTES: usize = 1 << 32;
+
+/// `lbfgs` etc., for messages.
+fn describe_optimizer_kind(config: &sooth_core::OptimizerConfig) -> &'static str {
+    match config {
+        sooth_core::OptimizerConfig::Sgd(_) => "sgd",
+        sooth_core::OptimizerConfig::Adam(_) => "adam",
+        sooth_core::OptimizerConfig::Cg(_) => "cg",
+        sooth_core::OptimizerConfig::Lbfgs(_) => "lbfgs",
+    }
+}
+
 /// Zeroed storage for `len` floats whose first one starts a 64-byte cache
 /// line (where the allocator's address allows, which it always does for
 /// `f32`s): rows of parameters, gradients and activations then start on a
@@ -361,14 +410,16 @@ impl CacheAligned {
     /// Floats per 64-byte line, less one: the most `start` can be.
     const SLACK: usize = 64 / core::mem::size_of::<f32>() - 1;
 
-    fn zeros(len: usize) -> CacheAligned {
-        let storage = vec![0.0f32; len + Self::SLACK];
+    fn zeros(len: usize) -> Result<CacheAligned, std::collections::TryReserveError> {
+        let mut storage = Vec::new();
+        storage.try_reserve_exact(len.saturating_add(Self::SLACK))?;
+        storage.resize(len + Self::SLACK, 0.0f32);
         let start = storage.as_ptr().align_offset(64).min(Self::SLACK);
-        CacheAligned {
+        Ok(CacheAligned {
             storage,
             start,
             len,
-        }
+        })
     }
 
     /// The `len` floats.

@@ -484,6 +484,9 @@ impl ModelOptions {
     pub const KEYS: &'static [&'static str] = &["hidden", "activation", "l2"];
     /// The hidden widths when none are written.
     pub const DEFAULT_HIDDEN: &'static [usize] = &[32];
+    /// The widest hidden layer: 2^20 units (a network's training buffers
+    /// are limited as a whole too: `run::MAX_TRAIN_BYTES`).
+    pub const MAX_HIDDEN_WIDTH: usize = 1 << 20;
     /// The activation when none is written.
     pub const DEFAULT_ACTIVATION: ActivationKind = ActivationKind::Relu;
 
@@ -537,6 +540,18 @@ impl ModelOptions {
     /// The model these options describe, or an error for an `l2` that is
     /// negative or not finite.
     pub fn resolve(&self) -> Result<ModelSpec, SpecError> {
+        if let Some(wide) = self
+            .hidden
+            .iter()
+            .flatten()
+            .find(|&&w| w > Self::MAX_HIDDEN_WIDTH)
+        {
+            return Err(SpecError::InvalidValue {
+                flag: "--hidden <WIDTHS>".into(),
+                value: wide.to_string(),
+                expected: format!("widths up to {}", Self::MAX_HIDDEN_WIDTH),
+            });
+        }
         let l2 = self.l2.unwrap_or(0.0);
         if !(l2 >= 0.0 && l2.is_finite()) {
             return Err(SpecError::InvalidValue {
