@@ -26,13 +26,20 @@ fuzz_target!(|data: &[u8]| {
     });
     let sections: Vec<Section> = model.sections().collect();
     let len = saved_len(&shape, transform.is_some())
-        + sections.iter().map(|s| section_len(s.body.len())).sum::<usize>();
+        + sections
+            .iter()
+            .map(|s| section_len(s.body.len()))
+            .sum::<usize>();
     let mut out = vec![0u8; len];
     let written = write_model_with(&mlp, &params, transform.as_deref(), &sections, &mut out)
         .expect("rewrite");
     assert_eq!(written, len);
     if model.version() == sooth_core::model::VERSION {
-        assert_eq!(&out[..], data, "an accepted model writes back to the same bytes");
+        assert_eq!(
+            &out[..],
+            data,
+            "an accepted model writes back to the same bytes"
+        );
     } else {
         let again = SavedModel::read(&out).expect("the rewritten model reads");
         assert_eq!(again.mlp(), mlp);
