@@ -192,6 +192,62 @@ case_huge_libsvm_index() {
     grep -q "2000000-32-2" err || fail "message: $(cat err)"
 }
 
+# Data: a small CSV of two classes, label first, separated by $1.
+two_class_csv() {
+    local i
+    for i in $(seq 0 39); do echo "$((i % 2))$1$((i % 5))$1$((i % 7))"; done
+}
+
+# Weak spot: trailing garbage after a gzip stream is named at its byte.
+case_gzip_trailing_garbage() {
+    two_class_csv , | gzip -c >d.csv.gz
+    local size
+    size=$(wc -c <d.csv.gz)
+    printf 'junk' >>d.csv.gz
+    expect 1 "$SOOTH" train --dataset d.csv.gz --epochs 1 -q --batch-size 8 || return 1
+    grep -q "byte $size: .*after the end of the gzip stream" err || fail "message: $(cat err)"
+}
+
+# Weak spot: zero padding after a gzip stream (gzip -t accepts it) reads.
+case_gzip_zero_padding() {
+    two_class_csv , | gzip -c >d.csv.gz
+    head -c 1024 /dev/zero >>d.csv.gz
+    expect 0 "$SOOTH" train --dataset d.csv.gz --epochs 1 -q --batch-size 8
+}
+
+# Weak spot: a first data row with a typo is not dropped as a header.
+case_header_typo_not_dropped() {
+    two_class_csv , | sed '1s/^0/O/' >d.csv
+    expect 1 "$SOOTH" train --dataset d.csv --epochs 1 -q --batch-size 8 || return 1
+    grep -q "header yes or --header no" err || fail "message: $(cat err)"
+}
+
+# Weak spot: tab- and semicolon-separated files read with --delimiter.
+case_delimiter_flag() {
+    two_class_csv $'\t' >t.csv
+    two_class_csv ';' >s.csv
+    expect 0 "$SOOTH" train --dataset t.csv --delimiter tab --epochs 1 -q --batch-size 8 || return 1
+    expect 0 "$SOOTH" train --dataset s.csv --delimiter ';' --epochs 1 -q --batch-size 8
+}
+
+# Weak spot: one-class data is refused (it scored 100%).
+case_one_class_refused() {
+    for i in $(seq 0 39); do echo "1,$((i % 5)),$((i % 7))"; done >d.csv
+    expect 1 "$SOOTH" train --dataset d.csv --epochs 1 -q --batch-size 8 || return 1
+    grep -q "every training sample has class 1" err || fail "message: $(cat err)"
+}
+
+# Weak spot: a run on raw 0..255 features that learns nothing gets a
+# warning naming the cause.
+case_divergence_warning() {
+    local i
+    for i in $(seq 0 599); do
+        echo "$((i % 3)),$(((i % 3) * 80 + i % 13)),$((255 - (i % 3) * 80 - i % 7)),$((i % 11 * 20))"
+    done >raw.csv
+    expect 0 "$SOOTH" train --dataset raw.csv --optimizer sgd --lr 0.1 --epochs 3 --hidden 16 -q || return 1
+    grep -q "try --scale min-max" err || fail "no warning: $(cat err)"
+}
+
 CASES=(
     closed_pipe_every_command
     head_of_train
@@ -202,6 +258,12 @@ CASES=(
     huge_hidden
     huge_network
     huge_libsvm_index
+    gzip_trailing_garbage
+    gzip_zero_padding
+    header_typo_not_dropped
+    delimiter_flag
+    one_class_refused
+    divergence_warning
 )
 
 # ------------------------------------------------------------------- runner

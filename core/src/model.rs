@@ -172,18 +172,28 @@ impl<'a> SavedModel<'a> {
             return r.fail(at, "format version 1 or 2");
         }
         if version >= 2 {
-            // Every byte is checked before any is believed.
-            let Some(body) = bytes.len().checked_sub(8) else {
-                return r.fail(bytes.len(), "a checksum (the file is truncated)");
+            // Every byte is checked before any is believed; a file that
+            // fails the check because it is cut short is reported as such.
+            let corrupt = match bytes.len().checked_sub(8) {
+                Some(body) => {
+                    let stored = u64::from_le_bytes(bytes[body..].try_into().unwrap_or([0; 8]));
+                    (fnv1a(&bytes[..body]) != stored).then_some(body)
+                }
+                None => Some(bytes.len()),
             };
-            let stored = u64::from_le_bytes(bytes[body..].try_into().unwrap_or([0; 8]));
-            if fnv1a(&bytes[..body]) != stored {
-                return r.fail(
-                    body,
-                    "the checksum of the file's bytes (the file is corrupt or truncated)",
-                );
+            if let Some(at) = corrupt {
+                return match Self::parse(bytes, version) {
+                    Err(e @ Error::Format { offset, .. }) if offset == bytes.len() => Err(e),
+                    _ => r.fail(at, "the checksum of the file's bytes (the file is corrupt)"),
+                };
             }
         }
+        Self::parse(bytes, version)
+    }
+
+    /// Reads the fields after the version (checked by [`read`](Self::read)).
+    fn parse(bytes: &'a [u8], version: u16) -> Result<Self, Error> {
+        let mut r = Reader { bytes, at: 10 };
         let at = r.at;
         let activation = match r.u8("an activation")? {
             0 => Activation::Relu,
@@ -551,14 +561,20 @@ mod tests {
         bad[..len].copy_from_slice(bytes);
         bad[8] = 3;
         assert_eq!(offset(&bad[..len]), 8);
-        // Any other changed byte: the checksum (before the last 8 bytes).
+        // Any other changed byte: the checksum (before the last 8 bytes),
+        // or, where a changed length makes the file look cut short, its end.
         for at in 10..len {
             bad[..len].copy_from_slice(bytes);
             bad[at] ^= 0x80;
-            assert_eq!(offset(&bad[..len]), len - 8, "byte {at}");
+            let found = offset(&bad[..len]);
+            assert!(found == len - 8 || found == len, "byte {at}: {found}");
         }
-        // Truncated, or trailing garbage.
-        assert_eq!(offset(&bytes[..len - 3]), len - 3 - 8);
+        bad[..len].copy_from_slice(bytes);
+        bad[40] ^= 1;
+        assert_eq!(offset(&bad[..len]), len - 8);
+        // Truncated: named at its end; trailing garbage: the checksum.
+        assert_eq!(offset(&bytes[..len - 3]), len - 3);
+        assert_eq!(offset(&bytes[..len - 20]), len - 20);
         bad[..len].copy_from_slice(bytes);
         assert_eq!(offset(&bad[..len + 1]), len + 1 - 8);
         assert_eq!(offset(&[]), 0);

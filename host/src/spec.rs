@@ -257,6 +257,8 @@ pub struct DataOptions {
     pub header: Option<Header>,
     /// `label_column`: the CSV label column.
     pub label_column: Option<LabelColumn>,
+    /// `delimiter`: the CSV field delimiter (one ASCII character).
+    pub delimiter: Option<u8>,
     /// `width`: the number of features.
     pub width: Option<usize>,
     /// `classes`: the number of classes.
@@ -279,6 +281,7 @@ impl DataOptions {
         "test_labels",
         "header",
         "label_column",
+        "delimiter",
         "width",
         "classes",
         "scale",
@@ -307,6 +310,18 @@ impl DataOptions {
             "label_column" => {
                 let f = flag("COLUMN");
                 self.label_column = Some(parse_with_reason(&f, &text(&f)?)?);
+            }
+            "delimiter" => {
+                let f = flag("CHAR");
+                let t = text(&f)?;
+                self.delimiter =
+                    Some(
+                        parse_delimiter(&t).map_err(|expected| SpecError::InvalidValue {
+                            flag: f,
+                            value: t,
+                            expected: expected.into(),
+                        })?,
+                    );
             }
             "width" => {
                 let f = flag("N");
@@ -373,6 +388,13 @@ impl DataOptions {
                 LabelColumn::Name(name) => name.clone(),
             }),
         );
+        put(
+            "delimiter",
+            self.delimiter.map(|d| match d {
+                b'\t' => "tab".to_string(),
+                d => char::from(d).to_string(),
+            }),
+        );
         put("width", self.width.map(|w| w.to_string()));
         put("classes", self.classes.map(|c| c.to_string()));
         put("scale", self.scale.map(|s| s.to_string()));
@@ -436,6 +458,7 @@ impl DataOptions {
                 .label_column
                 .clone()
                 .unwrap_or(default.label_column.clone()),
+            delimiter: self.delimiter.unwrap_or(default.delimiter),
             width: self.width,
             classes: self.classes,
             scaling: self.scale.unwrap_or(default.scaling),
@@ -447,6 +470,19 @@ impl DataOptions {
 }
 
 // ---------------------------------------------------------------- model
+
+/// A CSV delimiter as written: one ASCII character other than a quote or a
+/// line break, or `tab` (also `\t`); the error says what was expected.
+pub fn parse_delimiter(text: &str) -> Result<u8, &'static str> {
+    let expected = "one ASCII character other than a quote or a line break (e.g. ';'), or 'tab'";
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ => match text.as_bytes() {
+            [b] if b.is_ascii() && !matches!(b, b'"' | b'\n' | b'\r') => Ok(*b),
+            _ => Err(expected),
+        },
+    }
+}
 
 /// The hidden activation, as written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]

@@ -327,3 +327,167 @@ fn huge_shapes_are_errors_not_aborts() {
     );
     assert!(stderr.contains("2000000-32-2"), "{stderr}");
 }
+
+/// A small CSV of two classes, label first, `sep` between cells.
+fn csv(sep: &str) -> String {
+    (0..40)
+        .map(|i| {
+            let c = i % 2;
+            format!("{c}{sep}{}{sep}{}\n", c * 3 + i % 5, i % 7)
+        })
+        .collect()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+const TRAIN_CSV: [&str; 8] = [
+    "train",
+    "--dataset",
+    "d.csv",
+    "--epochs",
+    "1",
+    "-q",
+    "--batch-size",
+    "8",
+];
+
+/// Issue 18: trailing garbage after a gzip stream was blamed on the wrong
+/// byte; trailing zero padding (which `gzip -t` accepts) was refused.
+#[test]
+fn gzip_trailing_garbage_is_located_and_zero_padding_accepted() {
+    let dir = scratch("gzip");
+    let packed = gzip(csv(",").as_bytes());
+    let mut padded = packed.clone();
+    padded.extend([0u8; 1024]);
+    std::fs::write(dir.join("d.csv.gz"), &padded).unwrap();
+    let mut args = TRAIN_CSV.to_vec();
+    args[2] = "d.csv.gz";
+    succeeds(&args, &dir);
+    let mut garbage = packed.clone();
+    garbage.extend(b"trailing junk");
+    std::fs::write(dir.join("d.csv.gz"), &garbage).unwrap();
+    let stderr = fails_with(1, &args, &dir);
+    assert!(
+        stderr.contains(&format!("d.csv.gz: byte {}", packed.len()))
+            && stderr.contains("after the end of the gzip stream"),
+        "{stderr}"
+    );
+}
+
+/// Issue 18: `--header auto` took a first data row with one typo for a
+/// header and dropped it (the same typo in row 2 was an error).
+#[test]
+fn a_first_row_with_a_typo_is_not_dropped_as_a_header() {
+    let dir = scratch("header");
+    let mut rows = csv(",");
+    rows.replace_range(0..1, "O"); // letter O for the digit 0
+    std::fs::write(dir.join("d.csv"), &rows).unwrap();
+    let stderr = fails_with(1, &TRAIN_CSV, &dir);
+    assert!(
+        stderr.contains("d.csv:1: the first line mixes")
+            && stderr.contains("--header yes or --header no"),
+        "{stderr}"
+    );
+    // A real header (no numbers) is still found.
+    std::fs::write(dir.join("d.csv"), format!("label,a,b\n{}", csv(","))).unwrap();
+    let out = succeeds(&TRAIN_CSV, &dir);
+    assert!(out.contains("peak test accuracy"), "{out}");
+}
+
+/// Issue 18: tab- and semicolon-separated files could not be read although
+/// the error suggested "wrong delimiter?"; now --delimiter reads them.
+#[test]
+fn the_delimiter_flag_reads_tab_and_semicolon_files() {
+    let dir = scratch("delimiter");
+    for (sep, flag) in [("\t", "tab"), (";", ";")] {
+        std::fs::write(dir.join("d.csv"), csv(sep)).unwrap();
+        let stderr = fails_with(1, &TRAIN_CSV, &dir);
+        assert!(stderr.contains("wrong delimiter?"), "{stderr}");
+        let mut args = TRAIN_CSV.to_vec();
+        args.extend(["--delimiter", flag]);
+        assert!(succeeds(&args, &dir).contains("peak test accuracy"));
+    }
+    let mut args = TRAIN_CSV.to_vec();
+    args.extend(["--delimiter", "ab"]);
+    let stderr = fails_with(2, &args, &dir);
+    assert!(stderr.contains("--delimiter"), "{stderr}");
+}
+
+/// Issue 18: a data set with a single class was accepted and reported
+/// 100% accuracy.
+#[test]
+fn one_class_data_is_refused() {
+    let dir = scratch("one-class");
+    let rows: String = (0..40)
+        .map(|i| format!("1,{},{}\n", i % 5, i % 7))
+        .collect();
+    std::fs::write(dir.join("d.csv"), rows).unwrap();
+    let stderr = fails_with(1, &TRAIN_CSV, &dir);
+    assert!(
+        stderr.contains("d.csv") && stderr.contains("every training sample has class 1"),
+        "{stderr}"
+    );
+}
+
+/// Issue 18: a run on raw 0..255 features with --scale none and SGD lr 0.1
+/// learned nothing (chance accuracy) with exit 0 and no hint. Now a warning
+/// names the likely cause; with --scale min-max the same run learns.
+#[test]
+fn a_run_that_learns_nothing_names_the_likely_cause() {
+    let dir = scratch("diverged");
+    let mut noise = 7u64;
+    let rows: String = (0..600)
+        .map(|i| {
+            let c = i % 3;
+            let cells: Vec<String> = (0..12)
+                .map(|j| {
+                    noise = noise
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    let jitter = (noise >> 58) as i64 * 4;
+                    let base = if j % 3 == c { 60 + 70 * c as i64 } else { 40 };
+                    (base + jitter).clamp(0, 255).to_string()
+                })
+                .collect();
+            format!("{c},{}\n", cells.join(","))
+        })
+        .collect();
+    std::fs::write(dir.join("raw.csv"), rows).unwrap();
+    let args = [
+        "train",
+        "--dataset",
+        "raw.csv",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.1",
+        "--epochs",
+        "3",
+        "--hidden",
+        "16",
+        "-q",
+    ];
+    let out = run(&args, &dir);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: the run")
+            && stderr.contains("max |x| = ")
+            && stderr.contains("try --scale min-max"),
+        "{stderr}"
+    );
+    let mut scaled = args.to_vec();
+    scaled.extend(["--scale", "min-max"]);
+    let out = run(&scaled, &dir);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+}

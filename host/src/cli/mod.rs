@@ -157,6 +157,9 @@ pub struct DataArgs {
     /// header name.
     #[arg(long, default_value = "first", value_name = "COLUMN")]
     pub label_column: LabelColumn,
+    /// CSV: the field delimiter, one character (`;`, `|`) or `tab`.
+    #[arg(long, value_name = "CHAR", value_parser = delimiter_value)]
+    pub delimiter: Option<u8>,
     /// The number of features (LIBSVM files are read with this width; other
     /// files are checked against it).
     #[arg(long, value_name = "N")]
@@ -179,6 +182,10 @@ pub struct DataArgs {
     /// from --seed, so every run of a study sees the same split).
     #[arg(long, default_value_t = 0, value_name = "SEED")]
     pub data_seed: u64,
+}
+
+fn delimiter_value(text: &str) -> Result<u8, String> {
+    crate::spec::parse_delimiter(text).map_err(|e| format!("expected {e}"))
 }
 
 /// A specification's error as a usage error of `command`, in clap's words
@@ -205,6 +212,7 @@ impl DataArgs {
             test_labels: self.test_labels.clone(),
             header: (self.header != d.header).then_some(self.header),
             label_column: (self.label_column != d.label_column).then(|| self.label_column.clone()),
+            delimiter: self.delimiter,
             width: self.width,
             classes: self.classes,
             scale: (self.scaling != d.scaling).then_some(self.scaling),

@@ -1,7 +1,7 @@
 //! `sooth train`: one training run, reported per epoch and in a summary.
 
 use super::{DataArgs, ModelArgs, OptimizerArgs, TrainingArgs, run_spec};
-use crate::cli::output::{self, outln};
+use crate::cli::output::{self, errln, outln};
 use crate::data::load;
 use crate::run::{EpochRecord, RunResult, RunSpec, train};
 use crate::run_files::{self, RunSummary, initial_params, save_model, write_metrics};
@@ -100,6 +100,9 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         progress.suspend(|| line(&mut lines, &epoch_line(r)));
     })?;
     progress.finish_and_clear();
+    if let Some(warning) = divergence_warning(&trained.result, &trained.curve, &data) {
+        errln!("warning: {warning}");
+    }
     if let Some(path) = &args.metrics {
         write_metrics(path, &trained.curve).map_err(|e| e.to_string())?;
     }
@@ -127,6 +130,45 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         print_summary(&spec, r)?;
     }
     Ok(())
+}
+
+/// A warning when the run diverged or learned nothing (a non-finite loss,
+/// or a final test accuracy at chance level), naming the likely cause:
+/// unscaled features, else the step size.
+pub fn divergence_warning(
+    r: &RunResult,
+    curve: &[EpochRecord],
+    data: &crate::data::Loaded,
+) -> Option<String> {
+    let classes = data.train.classes.max(2) as f64;
+    let non_finite =
+        !r.final_test_loss.is_finite() || curve.iter().any(|e| !e.mean_batch_loss.is_finite());
+    let at_chance = r.final_test_accuracy <= 1.25 / classes;
+    if !non_finite && !at_chance {
+        return None;
+    }
+    let what = if non_finite {
+        "the run diverged (a non-finite loss)".to_string()
+    } else {
+        format!(
+            "the run did not learn (final test accuracy {:.2}%, chance is about {:.2}%)",
+            100.0 * r.final_test_accuracy,
+            100.0 / classes
+        )
+    };
+    let max_abs =
+        data.train.features.iter().fold(
+            0.0f32,
+            |m, x| if x.is_finite() { m.max(x.abs()) } else { m },
+        );
+    let cause = if data.scaler.scaling == crate::data::Scaling::None && max_abs > 10.0 {
+        format!("the features are unscaled (max |x| = {max_abs}); try --scale min-max")
+    } else {
+        "the steps may be too large; try a smaller --lr (sgd, adam) or --initial-step \
+         or --max-step (cg, lbfgs)"
+            .to_string()
+    };
+    Some(format!("{what}: {cause}"))
 }
 
 const EPOCH_HEADER: &str = "epoch  batch loss  train loss  train acc  test loss  test acc     evals  recov  ls-fail    time";
