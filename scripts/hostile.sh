@@ -248,6 +248,14 @@ case_divergence_warning() {
     grep -q "try --scale min-max" err || fail "no warning: $(cat err)"
 }
 
+# Weak spot: values that were silently reinterpreted are refused as written.
+case_reinterpreted_flags() {
+    expect 2 "$SOOTH" train --max-step 0 || return 1
+    grep -q "no limit" err || fail "message: $(cat err)" || return 1
+    expect 2 "$SOOTH" train --optimizer sgd --lr 1e39 || return 1
+    grep -q "invalid value '1e39'" err || fail "message: $(cat err)"
+}
+
 CASES=(
     closed_pipe_every_command
     head_of_train
@@ -264,6 +272,7 @@ CASES=(
     delimiter_flag
     one_class_refused
     divergence_warning
+    reinterpreted_flags
 )
 
 # ------------------------------------------------------------------- runner

@@ -1112,6 +1112,15 @@ impl OptimizerOptions {
                 })
             }
         };
+        // The core reads a maximum step of 0 as "no limit": written, it
+        // would be silently ignored.
+        if self.max_step == Some(0.0) {
+            return Err(SpecError::InvalidValue {
+                flag: optimizer_flag("max_step"),
+                value: "0".into(),
+                expected: "a length > 0 (leave the flag out for no limit)".into(),
+            });
+        }
         config.validate().map_err(invalid)?;
         Ok(config)
     }

@@ -491,3 +491,20 @@ fn a_run_that_learns_nothing_names_the_likely_cause() {
         text(&out.stderr)
     );
 }
+
+/// Issue 18: flags silently reinterpreted: `--max-step 0` meant "no limit"
+/// and `--lr 1e39` was reported as `invalid value 'inf'`.
+#[test]
+fn reinterpreted_flag_values_are_refused_as_written() {
+    let dir = scratch("flags");
+    let stderr = fails_with(2, &["train", "--max-step", "0"], &dir);
+    assert!(
+        stderr.contains("'--max-step <LENGTH>'") && stderr.contains("no limit"),
+        "{stderr}"
+    );
+    let stderr = fails_with(2, &["train", "--optimizer", "sgd", "--lr", "1e39"], &dir);
+    assert!(
+        stderr.contains("invalid value '1e39' for '--lr <LR>'") && !stderr.contains("'inf'"),
+        "{stderr}"
+    );
+}

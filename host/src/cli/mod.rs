@@ -184,6 +184,21 @@ pub struct DataArgs {
     pub data_seed: u64,
 }
 
+/// A 32-bit float flag value: a number that fits (`1e39` is out of range,
+/// not `inf`).
+fn finite_f32(text: &str) -> Result<f32, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number, got '{text}'"))?;
+    if v.is_finite() && v.abs() > f64::from(f32::MAX) {
+        return Err(format!(
+            "'{text}' is beyond the range of a 32-bit float (about 3.4e38)"
+        ));
+    }
+    Ok(v as f32)
+}
+
 fn delimiter_value(text: &str) -> Result<u8, String> {
     crate::spec::parse_delimiter(text).map_err(|e| format!("expected {e}"))
 }
@@ -246,6 +261,7 @@ pub struct ModelArgs {
     pub activation: ActivationKind,
     /// L2 weight decay in the loss: + l2/2 * sum of squared weights.
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         default_value_t = 0.0,
@@ -276,6 +292,7 @@ pub struct OptimizerArgs {
     pub optimizer: OptimizerKind,
     /// [sgd, adam] Step size (default: 0.1 for sgd, 1e-3 for adam).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "LR",
@@ -284,6 +301,7 @@ pub struct OptimizerArgs {
     pub lr: Option<f32>,
     /// [sgd] Momentum coefficient in [0, 1) (default 0.9).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "MU",
@@ -295,6 +313,7 @@ pub struct OptimizerArgs {
     pub nesterov: bool,
     /// [sgd, adam] Decay added to the gradient as wd * x (default 0).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "WD",
@@ -303,6 +322,7 @@ pub struct OptimizerArgs {
     pub weight_decay: Option<f32>,
     /// [adam] First-moment decay (default 0.9).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "B1",
@@ -311,6 +331,7 @@ pub struct OptimizerArgs {
     pub beta1: Option<f32>,
     /// [adam] Second-moment decay (default 0.999).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "B2",
@@ -319,6 +340,7 @@ pub struct OptimizerArgs {
     pub beta2: Option<f32>,
     /// [adam] Added to the root of the second moment (default 1e-8).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "EPS",
@@ -337,6 +359,7 @@ pub struct OptimizerArgs {
     /// [cg, lbfgs] The step tried first (for lbfgs without history:
     /// divided by |d|, so the first move has this length) (default 1).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "STEP",
@@ -381,6 +404,7 @@ pub struct OptimizerArgs {
     pub damping: bool,
     /// [lbfgs] Skip pairs with s.y <= eps |s| |y| (default 1e-6).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "EPS",
@@ -389,6 +413,7 @@ pub struct OptimizerArgs {
     pub curvature_eps: Option<f32>,
     /// [lbfgs] Largest Euclidean length of a step (default: no limit).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "LENGTH",
