@@ -464,7 +464,6 @@ impl DataOptions {
             scaling: self.scale.unwrap_or(default.scaling),
             test_fraction: self.test_fraction.unwrap_or(default.test_fraction),
             seed: self.data_seed.unwrap_or(default.seed),
-            ..default
         })
     }
 }
