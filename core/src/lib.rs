@@ -76,7 +76,9 @@ pub struct ReadmeDoctests;
 pub use data::{Dataset, PackedDataset, Packing, SliceDataset};
 pub use error::{Buffer, Error};
 pub use hash::param_hash;
-pub use model::{SavedModel, saved_len, write_model};
+pub use model::{
+    SavedModel, Section, Sections, saved_len, section, section_len, write_model, write_model_with,
+};
 pub use network::{
     Activation, BLOCK, Evaluation, Init, LOSS_GROUP, LayerLayout, MAX_WIDTHS, Mlp, Shape,
 };

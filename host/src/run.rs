@@ -237,6 +237,26 @@ pub struct Trained {
 /// prints and a sweep row's `error: ...` status holds.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum RunError {
+    /// One run's training buffers would exceed [`MAX_TRAIN_BYTES`].
+    #[error(
+        "{what} needs {gib:.1} GiB of training buffers, more than the limit of {limit} GiB: \
+         narrow --hidden, use fewer features, or an optimizer with less state",
+        limit = MAX_TRAIN_BYTES >> 30
+    )]
+    TooLarge {
+        /// The network and optimizer, as words.
+        what: String,
+        /// GiB the buffers would take.
+        gib: f64,
+    },
+    /// Allocating the training buffers failed.
+    #[error("out of memory: {what} needs {gib:.2} GiB of training buffers")]
+    OutOfMemory {
+        /// The network and optimizer, as words.
+        what: String,
+        /// GiB the buffers take.
+        gib: f64,
+    },
     /// The training and test tables differ in features or classes.
     #[error(
         "the training data has {train_width} features and {train_classes} classes but the test data {test_width} and {test_classes}"
@@ -333,13 +353,41 @@ pub fn train(
         },
     };
     let lengths = setup.buffer_lengths(&shape, train.len());
+    let floats = lengths
+        .params
+        .saturating_add(lengths.work)
+        .saturating_add(lengths.optimizer)
+        .saturating_add(lengths.indices);
+    let bytes = floats.saturating_mul(4);
+    let describe = || {
+        format!(
+            "the network {} ({n} parameters) with {}",
+            spec.model.describe(train.width, train.classes),
+            describe_optimizer_kind(&spec.optimizer)
+        )
+    };
+    let gib = bytes as f64 / f64::from(1u32 << 30);
+    if bytes > MAX_TRAIN_BYTES {
+        return Err(RunError::TooLarge {
+            what: describe(),
+            gib,
+        });
+    }
+    let out_of_memory = |_| RunError::OutOfMemory {
+        what: describe(),
+        gib,
+    };
     let (mut params, mut work, mut state) = (
-        CacheAligned::zeros(lengths.params),
-        CacheAligned::zeros(lengths.work),
-        CacheAligned::zeros(lengths.optimizer),
+        CacheAligned::zeros(lengths.params).map_err(out_of_memory)?,
+        CacheAligned::zeros(lengths.work).map_err(out_of_memory)?,
+        CacheAligned::zeros(lengths.optimizer).map_err(out_of_memory)?,
     );
     let (params, work, state) = (params.slice(), work.slice(), state.slice());
-    let mut indices = vec![0u32; lengths.indices];
+    let mut indices = Vec::new();
+    indices
+        .try_reserve_exact(lengths.indices)
+        .map_err(out_of_memory)?;
+    indices.resize(lengths.indices, 0u32);
     let (mut init_rng, sampler_rng) = seed_streams(spec.seed);
     match &spec.initial {
         Some(initial) if initial.len() == n => params.copy_from_slice(initial),
@@ -366,7 +414,8 @@ pub fn train(
     };
     let mut trainer =
         Trainer::new(mlp, &setup, train.len(), sampler_rng, buffers).map_err(RunError::Core)?;
-    let mut curve = Vec::with_capacity(spec.epochs as usize);
+    // (At most 1024 reserved ahead: --epochs comes from input.)
+    let mut curve = Vec::with_capacity(spec.epochs.min(1024) as usize);
     let (mut recoveries, mut failures) = (0u64, 0u64);
     let mut train_seconds = 0.0;
     for _ in 0..spec.epochs {
@@ -421,6 +470,21 @@ pub fn train(
     })
 }
 
+/// Most bytes the buffers of one training run (parameters, workspace,
+/// optimizer state, sampler indices) may take: 4 GiB. A larger network is
+/// refused before anything is allocated.
+pub const MAX_TRAIN_BYTES: usize = 1 << 32;
+
+/// `lbfgs` etc., for messages.
+fn describe_optimizer_kind(config: &sooth_core::OptimizerConfig) -> &'static str {
+    match config {
+        sooth_core::OptimizerConfig::Sgd(_) => "sgd",
+        sooth_core::OptimizerConfig::Adam(_) => "adam",
+        sooth_core::OptimizerConfig::Cg(_) => "cg",
+        sooth_core::OptimizerConfig::Lbfgs(_) => "lbfgs",
+    }
+}
+
 /// Zeroed storage for `len` floats whose first one starts a 64-byte cache
 /// line (where the allocator's address allows, which it always does for
 /// `f32`s): rows of parameters, gradients and activations then start on a
@@ -435,14 +499,16 @@ impl CacheAligned {
     /// Floats per 64-byte line, less one: the most `start` can be.
     const SLACK: usize = 64 / core::mem::size_of::<f32>() - 1;
 
-    fn zeros(len: usize) -> CacheAligned {
-        let storage = vec![0.0f32; len + Self::SLACK];
+    fn zeros(len: usize) -> Result<CacheAligned, std::collections::TryReserveError> {
+        let mut storage = Vec::new();
+        storage.try_reserve_exact(len.saturating_add(Self::SLACK))?;
+        storage.resize(len + Self::SLACK, 0.0f32);
         let start = storage.as_ptr().align_offset(64).min(Self::SLACK);
-        CacheAligned {
+        Ok(CacheAligned {
             storage,
             start,
             len,
-        }
+        })
     }
 
     /// The `len` floats.

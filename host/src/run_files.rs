@@ -56,6 +56,15 @@ pub enum RunFileError {
     },
 }
 
+impl From<crate::atomic::AtomicWriteError> for RunFileError {
+    fn from(e: crate::atomic::AtomicWriteError) -> Self {
+        RunFileError::Io {
+            reason: e.reason(),
+            path: e.path,
+        }
+    }
+}
+
 impl fmt::Display for RunFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -146,10 +155,7 @@ pub fn write_metrics(path: &Path, curve: &[EpochRecord]) -> Result<(), RunFileEr
             r.train_seconds
         ));
     }
-    std::fs::write(path, out).map_err(|e| RunFileError::Io {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
+    crate::atomic::write_file(path, out.as_bytes()).map_err(RunFileError::from)
 }
 
 /// Fails before training if `path` cannot be written: its folder must
@@ -265,8 +271,5 @@ pub fn save_model(path: &Path, trained: &Trained, data: &Loaded) -> Result<(), R
         reason: e.to_string(),
     })?;
     bytes.truncate(len);
-    std::fs::write(path, bytes).map_err(|e| RunFileError::Io {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
+    crate::atomic::write_file(path, &bytes).map_err(RunFileError::from)
 }

@@ -257,6 +257,8 @@ pub struct DataOptions {
     pub header: Option<Header>,
     /// `label_column`: the CSV label column.
     pub label_column: Option<LabelColumn>,
+    /// `delimiter`: the CSV field delimiter (one ASCII character).
+    pub delimiter: Option<u8>,
     /// `width`: the number of features.
     pub width: Option<usize>,
     /// `classes`: the number of classes.
@@ -279,6 +281,7 @@ impl DataOptions {
         "test_labels",
         "header",
         "label_column",
+        "delimiter",
         "width",
         "classes",
         "scale",
@@ -307,6 +310,18 @@ impl DataOptions {
             "label_column" => {
                 let f = flag("COLUMN");
                 self.label_column = Some(parse_with_reason(&f, &text(&f)?)?);
+            }
+            "delimiter" => {
+                let f = flag("CHAR");
+                let t = text(&f)?;
+                self.delimiter =
+                    Some(
+                        parse_delimiter(&t).map_err(|expected| SpecError::InvalidValue {
+                            flag: f,
+                            value: t,
+                            expected: expected.into(),
+                        })?,
+                    );
             }
             "width" => {
                 let f = flag("N");
@@ -373,6 +388,13 @@ impl DataOptions {
                 LabelColumn::Name(name) => name.clone(),
             }),
         );
+        put(
+            "delimiter",
+            self.delimiter.map(|d| match d {
+                b'\t' => "tab".to_string(),
+                d => char::from(d).to_string(),
+            }),
+        );
         put("width", self.width.map(|w| w.to_string()));
         put("classes", self.classes.map(|c| c.to_string()));
         put("scale", self.scale.map(|s| s.to_string()));
@@ -436,17 +458,30 @@ impl DataOptions {
                 .label_column
                 .clone()
                 .unwrap_or(default.label_column.clone()),
+            delimiter: self.delimiter.unwrap_or(default.delimiter),
             width: self.width,
             classes: self.classes,
             scaling: self.scale.unwrap_or(default.scaling),
             test_fraction: self.test_fraction.unwrap_or(default.test_fraction),
             seed: self.data_seed.unwrap_or(default.seed),
-            ..default
         })
     }
 }
 
 // ---------------------------------------------------------------- model
+
+/// A CSV delimiter as written: one ASCII character other than a quote or a
+/// line break, or `tab` (also `\t`); the error says what was expected.
+pub fn parse_delimiter(text: &str) -> Result<u8, &'static str> {
+    let expected = "one ASCII character other than a quote or a line break (e.g. ';'), or 'tab'";
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ => match text.as_bytes() {
+            [b] if b.is_ascii() && !matches!(b, b'"' | b'\n' | b'\r') => Ok(*b),
+            _ => Err(expected),
+        },
+    }
+}
 
 /// The hidden activation, as written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -484,6 +519,9 @@ impl ModelOptions {
     pub const KEYS: &'static [&'static str] = &["hidden", "activation", "l2"];
     /// The hidden widths when none are written.
     pub const DEFAULT_HIDDEN: &'static [usize] = &[32];
+    /// The widest hidden layer: 2^20 units (a network's training buffers
+    /// are limited as a whole too: `run::MAX_TRAIN_BYTES`).
+    pub const MAX_HIDDEN_WIDTH: usize = 1 << 20;
     /// The activation when none is written.
     pub const DEFAULT_ACTIVATION: ActivationKind = ActivationKind::Relu;
 
@@ -537,6 +575,18 @@ impl ModelOptions {
     /// The model these options describe, or an error for an `l2` that is
     /// negative or not finite.
     pub fn resolve(&self) -> Result<ModelSpec, SpecError> {
+        if let Some(wide) = self
+            .hidden
+            .iter()
+            .flatten()
+            .find(|&&w| w > Self::MAX_HIDDEN_WIDTH)
+        {
+            return Err(SpecError::InvalidValue {
+                flag: "--hidden <WIDTHS>".into(),
+                value: wide.to_string(),
+                expected: format!("widths up to {}", Self::MAX_HIDDEN_WIDTH),
+            });
+        }
         let l2 = self.l2.unwrap_or(0.0);
         if !(l2 >= 0.0 && l2.is_finite()) {
             return Err(SpecError::InvalidValue {
@@ -1070,6 +1120,15 @@ impl OptimizerOptions {
                 })
             }
         };
+        // The core reads a maximum step of 0 as "no limit": written, it
+        // would be silently ignored.
+        if self.max_step == Some(0.0) {
+            return Err(SpecError::InvalidValue {
+                flag: optimizer_flag("max_step"),
+                value: "0".into(),
+                expected: "a length > 0 (leave the flag out for no limit)".into(),
+            });
+        }
         config.validate().map_err(invalid)?;
         Ok(config)
     }

@@ -1,6 +1,7 @@
 //! `sooth eval`: a saved model on a data set.
 
 use super::DataArgs;
+use crate::cli::output::outln;
 use crate::data::{Scaling, Table, load};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -103,19 +104,19 @@ pub fn run(args: EvalArgs) -> Result<(), String> {
                 loss: eval.loss,
                 param_hash: format!("{:016x}", model.param_hash()),
             };
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string(&summary).map_err(|e| e.to_string())?
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "{name} on {} ({part}, {} samples): accuracy {:.2}% ({} correct), loss {:.4}",
                 data.name,
                 eval.total,
                 100.0 * eval.accuracy(),
                 eval.correct,
                 eval.loss
-            );
+            )?;
         }
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! `sooth export`: a saved model for the firmware.
 
+use crate::cli::output::outln;
 use clap::Args;
 use sooth_core::SavedModel;
 use sooth_reference as reference;
@@ -49,17 +50,33 @@ pub fn run(args: ExportArgs) -> Result<(), String> {
         ));
     }
     super::train::check_output(&args.out)?;
-    std::fs::write(&args.out, &bytes).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    // A version 1 model is copied as version 2 (the same numbers, with a
+    // checksum of every byte).
+    let upgraded = if model.version() < sooth_core::model::VERSION {
+        let mut params = vec![0.0f32; mlp.shape().param_count()];
+        model
+            .read_params(&mut params)
+            .map_err(|e| format!("{name}: {e}"))?;
+        let mut out = vec![0u8; sooth_core::saved_len(&mlp.shape(), false)];
+        let len = sooth_core::write_model(&mlp, &params, None, &mut out)
+            .map_err(|e| format!("{name}: {e}"))?;
+        out.truncate(len);
+        Some(out)
+    } else {
+        None
+    };
+    crate::atomic::write_file(&args.out, upgraded.as_deref().unwrap_or(&bytes))
+        .map_err(|e| e.to_string())?;
     let absolute = std::fs::canonicalize(&args.out).unwrap_or(args.out.clone());
-    println!(
+    outln!(
         "{}: {described}, {} parameters, param_hash {:016x}",
         args.out.display(),
         mlp.shape().param_count(),
         model.param_hash()
-    );
-    println!(
+    )?;
+    outln!(
         "build it into the firmware: cd firmware && SOOTH_MODEL={} cargo run --release",
         absolute.display()
-    );
+    )?;
     Ok(())
 }

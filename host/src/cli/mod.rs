@@ -4,12 +4,14 @@
 
 pub mod eval;
 pub mod export;
+pub mod output;
 pub mod report;
 pub mod slurm;
 pub mod sweep;
 pub mod train;
 pub mod tune;
 
+use crate::cli::output::errln;
 use crate::data::{DataSpec, Format, Header, LabelColumn, Scaling};
 use crate::run::{BatchSize, RunSpec};
 pub use crate::spec::{
@@ -73,7 +75,7 @@ pub fn main() -> i32 {
         }
         Ok("auto") | Err(_) => {}
         Ok(other) => {
-            eprintln!(
+            errln!(
                 "error: SOOTH_KERNELS={other}: expected `auto` (the default), `avx` or `portable`"
             );
             return 2;
@@ -92,7 +94,7 @@ pub fn main() -> i32 {
     match outcome {
         Ok(()) => 0,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             1
         }
     }
@@ -100,8 +102,20 @@ pub fn main() -> i32 {
 
 /// The bytes of the saved model at `path`, checked to be a sooth model
 /// (see [`crate::run_files::read_model_file`]), or a message naming the file.
+/// A model in format version 1 gets a note on stderr: its checksum covers
+/// the parameters only.
 pub fn read_model_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    crate::run_files::read_model_file(path).map_err(|e| e.to_string())
+    let bytes = crate::run_files::read_model_file(path).map_err(|e| e.to_string())?;
+    if sooth_core::SavedModel::read(&bytes).is_ok_and(|m| m.version() < sooth_core::model::VERSION)
+    {
+        errln!(
+            "note: {}: a model in format version 1, whose checksum covers the parameters only; \
+             `sooth export` or `sooth train --save` write version {}, checked byte for byte",
+            path.display(),
+            sooth_core::model::VERSION
+        );
+    }
+    Ok(bytes)
 }
 
 /// A usage error of the command `sub` in clap's words and format (exit
@@ -143,6 +157,9 @@ pub struct DataArgs {
     /// header name.
     #[arg(long, default_value = "first", value_name = "COLUMN")]
     pub label_column: LabelColumn,
+    /// CSV: the field delimiter, one character (`;`, `|`) or `tab`.
+    #[arg(long, value_name = "CHAR", value_parser = delimiter_value)]
+    pub delimiter: Option<u8>,
     /// The number of features (LIBSVM files are read with this width; other
     /// files are checked against it).
     #[arg(long, value_name = "N")]
@@ -165,6 +182,25 @@ pub struct DataArgs {
     /// from --seed, so every run of a study sees the same split).
     #[arg(long, default_value_t = 0, value_name = "SEED")]
     pub data_seed: u64,
+}
+
+/// A 32-bit float flag value: a number that fits (`1e39` is out of range,
+/// not `inf`).
+fn finite_f32(text: &str) -> Result<f32, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number, got '{text}'"))?;
+    if v.is_finite() && v.abs() > f64::from(f32::MAX) {
+        return Err(format!(
+            "'{text}' is beyond the range of a 32-bit float (about 3.4e38)"
+        ));
+    }
+    Ok(v as f32)
+}
+
+fn delimiter_value(text: &str) -> Result<u8, String> {
+    crate::spec::parse_delimiter(text).map_err(|e| format!("expected {e}"))
 }
 
 /// A specification's error as a usage error of `command`, in clap's words
@@ -191,6 +227,7 @@ impl DataArgs {
             test_labels: self.test_labels.clone(),
             header: (self.header != d.header).then_some(self.header),
             label_column: (self.label_column != d.label_column).then(|| self.label_column.clone()),
+            delimiter: self.delimiter,
             width: self.width,
             classes: self.classes,
             scale: (self.scaling != d.scaling).then_some(self.scaling),
@@ -224,6 +261,7 @@ pub struct ModelArgs {
     pub activation: ActivationKind,
     /// L2 weight decay in the loss: + l2/2 * sum of squared weights.
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         default_value_t = 0.0,
@@ -258,6 +296,7 @@ pub struct OptimizerArgs {
     pub optimizer: OptimizerKind,
     /// [sgd, adam] Step size (default: 0.1 for sgd, 1e-3 for adam).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "LR",
@@ -266,6 +305,7 @@ pub struct OptimizerArgs {
     pub lr: Option<f32>,
     /// [sgd] Momentum coefficient in [0, 1) (default 0.9).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "MU",
@@ -277,6 +317,7 @@ pub struct OptimizerArgs {
     pub nesterov: bool,
     /// [sgd, adam] Decay added to the gradient as wd * x (default 0).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "WD",
@@ -285,6 +326,7 @@ pub struct OptimizerArgs {
     pub weight_decay: Option<f32>,
     /// [adam] First-moment decay (default 0.9).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "B1",
@@ -293,6 +335,7 @@ pub struct OptimizerArgs {
     pub beta1: Option<f32>,
     /// [adam] Second-moment decay (default 0.999).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "B2",
@@ -301,6 +344,7 @@ pub struct OptimizerArgs {
     pub beta2: Option<f32>,
     /// [adam] Added to the root of the second moment (default 1e-8).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "EPS",
@@ -319,6 +363,7 @@ pub struct OptimizerArgs {
     /// [cg, lbfgs] The step tried first (for lbfgs without history:
     /// divided by |d|, so the first move has this length) (default 1).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "STEP",
@@ -363,6 +408,7 @@ pub struct OptimizerArgs {
     pub damping: bool,
     /// [lbfgs] Skip pairs with s.y <= eps |s| |y| (default 1e-6).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "EPS",
@@ -371,6 +417,7 @@ pub struct OptimizerArgs {
     pub curvature_eps: Option<f32>,
     /// [lbfgs] Largest Euclidean length of a step (default: no limit).
     #[arg(
+        value_parser = finite_f32,
         allow_negative_numbers = true,
         long,
         value_name = "LENGTH",

@@ -1,6 +1,7 @@
 //! `sooth report`: a sweep directory's results as report.md, report.json
 //! and plots.
 
+use crate::cli::output::{errln, outln};
 use crate::report::{Options, write_report};
 use clap::Args;
 use std::path::PathBuf;
@@ -42,16 +43,16 @@ pub fn run(args: ReportArgs) -> Result<(), String> {
     };
     let written = write_report(&args.dir, &options, !args.no_plots).map_err(|e| e.to_string())?;
     for w in &written.warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     let a = &written.analysis;
-    println!(
+    outln!(
         "{} runs ({} ok, {} errored) in {}",
         a.runs.total,
         a.runs.ok,
         a.runs.errored,
         args.dir.display()
-    );
+    )?;
     let c = &written.claims;
     for (tag, claim) in [
         ("(a) batch size matters", &c.batch_size_matters),
@@ -61,21 +62,21 @@ pub fn run(args: ReportArgs) -> Result<(), String> {
             &c.second_order_lower_variance,
         ),
     ] {
-        println!("{tag}: {}", claim.verdict.words());
+        outln!("{tag}: {}", claim.verdict.words())?;
     }
-    println!("wrote {}", written.report.display());
-    println!("wrote {}", written.json.display());
+    outln!("wrote {}", written.report.display())?;
+    outln!("wrote {}", written.json.display())?;
     for p in &written.plots {
         match &p.png {
-            Some(png) => println!(
+            Some(png) => outln!(
                 "wrote {} and {}",
                 args.dir.join(png).display(),
                 args.dir.join(&p.svg).display()
-            ),
-            None => println!(
+            )?,
+            None => outln!(
                 "wrote {} (no PNG: built without the `png` feature)",
                 args.dir.join(&p.svg).display()
-            ),
+            )?,
         }
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! study, the job scripts, shard accounting, `sbatch`) is in
 //! [`crate::slurm`].
 
+use crate::cli::output::{OutputError, outln};
 use crate::slurm::{self, ShardState, StudyStatus, Tasks, WrittenJobs, array_list, shell_word};
 use clap::Args;
 use std::path::PathBuf;
@@ -106,74 +107,75 @@ impl SlurmArgs {
 }
 
 /// The table of shards: runs, share of the expected work, runs done.
-fn print_table(states: &[ShardState]) {
-    println!("shard   runs  expected work   done  errors");
+fn print_table(states: &[ShardState]) -> Result<(), OutputError> {
+    outln!("shard   runs  expected work   done  errors")?;
     for (k, s) in states.iter().enumerate() {
-        println!(
+        outln!(
             "{k:>5}  {:>5}  {:>12.1}%  {:>5}  {:>6}",
             s.runs,
             100.0 * s.share,
             s.done,
             s.errors
-        );
+        )?;
     }
     let (mean, max) = (
         1.0 / states.len().max(1) as f64,
         states.iter().map(|s| s.share).fold(0.0, f64::max),
     );
-    println!(
+    outln!(
         "the largest shard has {:.2}x the mean expected work (the array takes about as long as it)",
         max / mean
-    );
+    )?;
+    Ok(())
 }
 
 /// Runs `sooth slurm`.
 pub fn run(args: SlurmArgs) -> Result<(), String> {
     if args.status {
         let status = slurm::read_status(&args.out, args.shards).map_err(|e| e.to_string())?;
-        print_status(&args.out, &status);
+        print_status(&args.out, &status)?;
         return Ok(());
     }
     let jobs = slurm::write_jobs(&args.request()).map_err(|e| e.to_string())?;
     let n = jobs.shards;
-    println!(
+    outln!(
         "{}: {} runs on {} (config hash {}); {n} shards x {} CPU",
         jobs.study.name,
         jobs.runs,
         jobs.data_name,
         jobs.study.config_hash(),
         args.cpus_per_task
-    );
-    print_table(&jobs.states);
-    println!(
+    )?;
+    print_table(&jobs.states)?;
+    outln!(
         "wrote {} (array 0-{}), {} and {}",
         jobs.sweep_script.display(),
         n - 1,
         jobs.merge_script.display(),
         jobs.out.join(slurm::PINNED_STUDY).display()
-    );
+    )?;
     if !args.submit {
-        print_how_to_submit(&jobs);
+        print_how_to_submit(&jobs)?;
         return Ok(());
     }
     if jobs.nothing_to_run() {
-        println!("every shard is complete: submitting only the merge job");
+        outln!("every shard is complete: submitting only the merge job")?;
     }
     let submitted = slurm::submit(&jobs).map_err(|e| e.to_string())?;
-    print_submitted(&jobs, &submitted);
+    print_submitted(&jobs, &submitted)?;
     Ok(())
 }
 
 /// The sbatch command lines that submit `jobs`.
-fn print_how_to_submit(jobs: &WrittenJobs) {
-    println!("submit (or rerun this command with --submit):");
+fn print_how_to_submit(jobs: &WrittenJobs) -> Result<(), OutputError> {
+    outln!("submit (or rerun this command with --submit):")?;
     if jobs.nothing_to_run() {
-        println!(
+        outln!(
             "  every shard is complete; merge: sbatch {}",
             shell_word(&jobs.merge_arg())
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "  jid=$(sbatch --parsable {}) && sbatch --dependency=afterok:${{jid%%;*}} {}",
             jobs.array_args()
                 .iter()
@@ -181,24 +183,25 @@ fn print_how_to_submit(jobs: &WrittenJobs) {
                 .collect::<Vec<_>>()
                 .join(" "),
             shell_word(&jobs.merge_arg())
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// The submitted jobs and how to follow them.
-fn print_submitted(jobs: &WrittenJobs, submitted: &slurm::Submitted) {
+fn print_submitted(jobs: &WrittenJobs, submitted: &slurm::Submitted) -> Result<(), OutputError> {
     let (n, out, logs) = (jobs.shards, &jobs.out, &jobs.logs);
     let merge_id = &submitted.merge_job;
     let ids = match &submitted.array_job {
         Some(id) => {
-            println!(
+            outln!(
                 "submitted: array job {id} (tasks {}), merge job {merge_id} (after every task succeeds)",
                 jobs.shown_tasks()
-            );
+            )?;
             format!("{id},{merge_id}")
         }
         None => {
-            println!("submitted: merge job {merge_id}");
+            outln!("submitted: merge job {merge_id}")?;
             merge_id.clone()
         }
     };
@@ -206,48 +209,50 @@ fn print_submitted(jobs: &WrittenJobs, submitted: &slurm::Submitted) {
         Some(id) => format!("{}/shard-*.{id}.out", logs.display()),
         None => format!("{}/merge.{merge_id}.out", logs.display()),
     };
-    println!("watch:");
-    println!("  squeue -j {ids}");
-    println!(
+    outln!("watch:")?;
+    outln!("  squeue -j {ids}")?;
+    outln!(
         "  sacct -j {ids} --format=JobID,JobName,State,Elapsed,ExitCode   (where accounting is on)"
-    );
-    println!("  tail -f {log_glob}");
-    println!("  sooth slurm --status --out {}", out.display());
-    println!(
+    )?;
+    outln!("  tail -f {log_glob}")?;
+    outln!("  sooth slurm --status --out {}", out.display())?;
+    outln!(
         "if a task fails or is cancelled, Slurm cancels the merge job; rerun what is missing with:\n  \
          sooth slurm --out {} --shards {n} --tasks missing --submit   (plus the resource flags)",
         out.display()
-    );
-    println!("results (after the merge job): {}/runs.csv", out.display());
+    )?;
+    outln!("results (after the merge job): {}/runs.csv", out.display())?;
+    Ok(())
 }
 
 /// `sooth slurm --status`: each shard's runs done of planned.
-fn print_status(out: &std::path::Path, status: &StudyStatus) {
+fn print_status(out: &std::path::Path, status: &StudyStatus) -> Result<(), OutputError> {
     let runs = status.runs;
-    println!(
+    outln!(
         "{}: {runs} runs (config hash {}), {} shards in {}",
         status.study.name,
         status.study.config_hash(),
         status.shards,
         out.display()
-    );
-    print_table(&status.states);
+    )?;
+    print_table(&status.states)?;
     let done: usize = status.states.iter().map(|s| s.done).sum();
     let missing = slurm::incomplete(&status.states);
     if missing.is_empty() {
-        println!("all {runs} runs are done");
+        outln!("all {runs} runs are done")?;
     } else {
-        println!(
+        outln!(
             "{done} of {runs} runs are done; shards with runs missing: {} (running, pending, or to \
              resubmit with --tasks missing)",
             array_list(&missing)
-        );
+        )?;
     }
     match status.merged {
-        Some(merged) => println!(
+        Some(merged) => outln!(
             "merged: {merged} of {runs} runs in {}",
             out.join(crate::sweep::store::RUNS_CSV).display()
-        ),
-        None => println!("not merged yet"),
+        )?,
+        None => outln!("not merged yet")?,
     }
+    Ok(())
 }

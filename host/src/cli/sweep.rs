@@ -1,5 +1,6 @@
 //! `sooth sweep` and `sooth merge`.
 
+use crate::cli::output::{out, outln};
 use crate::sweep::{Shard, Study, SweepOptions, store, sweep};
 use clap::Args;
 use std::path::PathBuf;
@@ -41,7 +42,7 @@ pub struct SweepArgs {
 /// Runs `sooth sweep`.
 pub fn run(args: SweepArgs) -> Result<(), String> {
     if args.print_default {
-        print!("{}", crate::sweep::DEFAULT_STUDY.trim_start());
+        out!("{}", crate::sweep::DEFAULT_STUDY.trim_start())?;
         return Ok(());
     }
     let study = Study::read(args.config.as_deref()).map_err(|e| e.to_string())?;
@@ -74,7 +75,7 @@ pub fn run(args: SweepArgs) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     if !args.quiet {
-        println!(
+        outln!(
             "sooth sweep: {} runs in {} ({} done before, {} now, {} with errors) in {:.1} s on {} threads",
             outcome.planned,
             out.display(),
@@ -83,13 +84,13 @@ pub fn run(args: SweepArgs) -> Result<(), String> {
             outcome.errors,
             outcome.seconds,
             threads
-        );
-        println!(
+        )?;
+        outln!(
             "results: {} and {}; next: sooth report {}",
             out.join(store::RUNS_CSV).display(),
             out.join(store::RUNS_JSONL).display(),
             out.display()
-        );
+        )?;
     }
     Ok(())
 }
@@ -97,23 +98,23 @@ pub fn run(args: SweepArgs) -> Result<(), String> {
 fn print_plan(study: &Study, shard: Option<Shard>) -> Result<(), String> {
     let (data, runs) = crate::sweep::prepare(study).map_err(|e| e.to_string())?;
     let total: f64 = runs.iter().map(|r| r.cost).sum();
-    println!(
+    outln!(
         "{}: {} runs on {} (config hash {})",
         study.name,
         runs.len(),
         data.name,
         study.config_hash()
-    );
+    )?;
     if let Some(shard) = shard {
         let mine = crate::sweep::shard_runs(runs, shard);
         let cost: f64 = mine.iter().map(|r| r.cost).sum();
-        println!(
+        outln!(
             "shard {shard}: {} runs, {:.1}% of the expected work",
             mine.len(),
             100.0 * cost / total
-        );
+        )?;
         for r in mine {
-            println!("{}", r.run_id);
+            outln!("{}", r.run_id)?;
         }
     }
     Ok(())
@@ -137,7 +138,7 @@ pub struct MergeArgs {
 pub fn merge(args: MergeArgs) -> Result<(), String> {
     let outcome = crate::sweep::merge::merge(&args.shards, &args.out).map_err(|e| e.to_string())?;
     if !args.quiet {
-        println!(
+        outln!(
             "sooth merge: {} of {} runs in {} from {} directories{}",
             outcome.rows,
             outcome.total,
@@ -151,7 +152,7 @@ pub fn merge(args: MergeArgs) -> Result<(), String> {
             } else {
                 String::new()
             }
-        );
+        )?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `sooth train`: one training run, reported per epoch and in a summary.
 
 use super::{DataArgs, ModelArgs, OptimizerArgs, TrainingArgs, run_spec};
+use crate::cli::output::{self, errln, outln};
 use crate::data::load;
 use crate::run::{EpochRecord, RunResult, RunSpec, train};
 use crate::run_files::{self, RunSummary, initial_params, save_model, write_metrics};
@@ -56,6 +57,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
     }
     let data = load(&data_spec).map_err(|e| e.to_string())?;
     if let Some(path) = &args.training.init_from {
+        super::read_model_file(path)?;
         spec.initial = Some(initial_params(path, &spec, &data).map_err(|e| e.to_string())?);
     }
     let header = format!(
@@ -72,27 +74,44 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         spec.seed
     );
     // Human lines go to stdout, or to stderr when stdout carries the JSON.
+    let to_stdout = !args.quiet && !args.json;
     let mut lines: Box<dyn Write> = match (args.quiet, args.json) {
         (true, _) => Box::new(std::io::sink()),
         (false, true) => Box::new(std::io::stderr()),
         (false, false) => Box::new(std::io::stdout()),
     };
-    let _ = writeln!(lines, "{header}");
-    let _ = writeln!(lines, "{}", EPOCH_HEADER);
+    // A failed write of an epoch line on stdout: a closed pipe ends the
+    // command; another error is reported once the model is saved (nothing
+    // of the run is lost). Errors on stderr are ignored.
+    let mut failed: Option<output::OutputError> = None;
+    let mut line = |lines: &mut Box<dyn Write>, text: &str| {
+        if let Err(e) = writeln!(lines, "{text}").and_then(|()| lines.flush())
+            && to_stdout
+            && failed.is_none()
+        {
+            failed = Some(output::stdout_error(e));
+        }
+    };
+    line(&mut lines, &header);
+    line(&mut lines, EPOCH_HEADER);
     let progress = progress_bar(spec.epochs, args.quiet);
     let trained = train(&spec, &data.train, &data.test, |r| {
         progress.inc(1);
-        progress.suspend(|| {
-            let _ = writeln!(lines, "{}", epoch_line(r));
-        });
+        progress.suspend(|| line(&mut lines, &epoch_line(r)));
     })
     .map_err(|e| e.to_string())?;
     progress.finish_and_clear();
+    if let Some(warning) = divergence_warning(&trained.result, &trained.curve, &data) {
+        errln!("warning: {warning}");
+    }
     if let Some(path) = &args.metrics {
         write_metrics(path, &trained.curve).map_err(|e| e.to_string())?;
     }
     if let Some(path) = &args.save {
         save_model(path, &trained, &data).map_err(|e| e.to_string())?;
+    }
+    if let Some(e) = failed {
+        return Err(e.into());
     }
     let r = &trained.result;
     if args.json {
@@ -107,11 +126,50 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
             result: r,
         };
         let json = serde_json::to_string(&summary).map_err(|e| e.to_string())?;
-        println!("{json}");
+        outln!("{json}")?;
     } else {
-        print_summary(&spec, r);
+        print_summary(&spec, r)?;
     }
     Ok(())
+}
+
+/// A warning when the run diverged or learned nothing (a non-finite loss,
+/// or a final test accuracy at chance level), naming the likely cause:
+/// unscaled features, else the step size.
+pub fn divergence_warning(
+    r: &RunResult,
+    curve: &[EpochRecord],
+    data: &crate::data::Loaded,
+) -> Option<String> {
+    let classes = data.train.classes.max(2) as f64;
+    let non_finite =
+        !r.final_test_loss.is_finite() || curve.iter().any(|e| !e.mean_batch_loss.is_finite());
+    let at_chance = r.final_test_accuracy <= 1.25 / classes;
+    if !non_finite && !at_chance {
+        return None;
+    }
+    let what = if non_finite {
+        "the run diverged (a non-finite loss)".to_string()
+    } else {
+        format!(
+            "the run did not learn (final test accuracy {:.2}%, chance is about {:.2}%)",
+            100.0 * r.final_test_accuracy,
+            100.0 / classes
+        )
+    };
+    let max_abs =
+        data.train.features.iter().fold(
+            0.0f32,
+            |m, x| if x.is_finite() { m.max(x.abs()) } else { m },
+        );
+    let cause = if data.scaler.scaling == crate::data::Scaling::None && max_abs > 10.0 {
+        format!("the features are unscaled (max |x| = {max_abs}); try --scale min-max")
+    } else {
+        "the steps may be too large; try a smaller --lr (sgd, adam) or --initial-step \
+         or --max-step (cg, lbfgs)"
+            .to_string()
+    };
+    Some(format!("{what}: {cause}"))
 }
 
 const EPOCH_HEADER: &str = "epoch  batch loss  train loss  train acc  test loss  test acc     evals  recov  ls-fail    time";
@@ -138,16 +196,16 @@ fn epoch_line(r: &EpochRecord) -> String {
     )
 }
 
-fn print_summary(spec: &RunSpec, r: &RunResult) {
-    println!(
+fn print_summary(spec: &RunSpec, r: &RunResult) -> Result<(), output::OutputError> {
+    outln!(
         "peak test accuracy {:.2}% at epoch {} of {}; final test accuracy {:.2}% (loss {:.4})",
         100.0 * r.peak_test_accuracy,
         r.peak_epoch,
         spec.epochs,
         100.0 * r.final_test_accuracy,
         r.final_test_loss
-    );
-    println!(
+    )?;
+    outln!(
         "{} evaluations ({} gradients), {} recoveries, {} failed line searches, {:.2} s, param_hash {}",
         r.evaluations,
         r.gradients,
@@ -155,7 +213,7 @@ fn print_summary(spec: &RunSpec, r: &RunResult) {
         r.line_search_failures,
         r.wall_seconds,
         r.param_hash
-    );
+    )
 }
 
 /// A bar over the epochs on stderr; hidden with --quiet or off a terminal.

@@ -2,6 +2,7 @@
 //! hyperparameters) and recommend one; see [`crate::tune`].
 
 use super::{DataArgs, LastBatchArg, ModelArgs, OptimizerArgs, SamplingArg, usage_error};
+use crate::cli::output::{errln, out};
 use crate::data::load;
 use crate::run::BatchSize;
 use crate::spec::OptimizerOptions;
@@ -122,7 +123,7 @@ pub fn run(args: TuneArgs) -> Result<(), String> {
     let data = load(&data_spec).map_err(|e| e.to_string())?;
     let tune = Tune::new(request, &data).map_err(|e| e.to_string())?;
     if !args.quiet && !tune.dropped.is_empty() {
-        eprintln!(
+        errln!(
             "sooth tune: left out batch sizes larger than the {} training samples: {}",
             data.train.len(),
             tune.dropped
@@ -133,7 +134,7 @@ pub fn run(args: TuneArgs) -> Result<(), String> {
         );
     }
     if !args.quiet {
-        eprintln!(
+        errln!(
             "sooth tune: {} candidates on {}; rounds of {} seeds; level {} per round; full grid {} runs",
             tune.candidates.len(),
             data.name,
@@ -160,7 +161,7 @@ pub fn run(args: TuneArgs) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let summary =
         tune::output::write(&args.out, &tune, &data, &tuned).map_err(|e| e.to_string())?;
-    print!("{}", tune::output::stdout_summary(&summary, &args.out));
+    out!("{}", tune::output::stdout_summary(&summary, &args.out))?;
     Ok(())
 }
 

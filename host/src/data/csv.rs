@@ -11,8 +11,10 @@ use std::str::FromStr;
 /// Whether the first line of a CSV file is a header of column names.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Header {
-    /// A header if any of its cells is not a number (`NaN` and `inf` count as
-    /// numbers here, so a bad data row is reported, not skipped).
+    /// A header if none of its cells is a number, data if all are (`NaN` and
+    /// `inf` count as numbers here, so a bad data row is reported, not
+    /// skipped); a first line that mixes both is an error asking for
+    /// `--header yes` or `no` (a data row is never dropped silently).
     #[default]
     Auto,
     /// The first line is a header.
@@ -155,7 +157,7 @@ pub(crate) fn parse_csv_plain(
             let is_header = match options.header {
                 Header::Present => true,
                 Header::Absent => false,
-                Header::Auto => record.iter().any(|cell| !looks_numeric(cell)),
+                Header::Auto => auto_header(&record, line, name)?,
             };
             let found = Layout::new(&record, line, is_header, options, name)?;
             table.width = found.cells - 1;
@@ -441,6 +443,30 @@ impl<'a> Records<'a> {
 
 /// True if a cell reads as a number (including NaN and infinities) or is
 /// empty: such a first line is data, not a header.
+/// `--header auto` on the first line: a header if no cell is a number, data
+/// if every cell is; a line that mixes numbers and text (a header with
+/// numeric column names, or a data row with a typo) is an error asking for
+/// `--header yes` or `no`, so a data row is never dropped silently.
+fn auto_header(record: &Record, line: usize, name: &str) -> Result<bool, DataError> {
+    let text: Vec<usize> = (0..record.len())
+        .filter(|&i| !looks_numeric(record.cell(i)))
+        .collect();
+    if text.is_empty() || text.len() == record.len() {
+        return Ok(!text.is_empty());
+    }
+    let cell = record.cell(text[0]);
+    Err(DataError::at(
+        name,
+        Place::Line(line),
+        format!(
+            "the first line mixes numbers and text (cell {}: {}): a header, or a data row with a \
+             typo? say --header yes or --header no",
+            text[0] + 1,
+            quoted(cell)
+        ),
+    ))
+}
+
 fn looks_numeric(cell: &[u8]) -> bool {
     cell.is_empty()
         || std::str::from_utf8(cell)

@@ -306,9 +306,28 @@ pub fn load(spec: &DataSpec) -> Result<Loaded, DataError> {
     if spec.width == Some(0) {
         return Err(DataError::options("width 0; expected at least 1 feature"));
     }
-    match parse_builtin(&spec.dataset) {
-        Some(builtin) => load_builtin(builtin?, spec),
-        None => load_files(spec),
+    let loaded = match parse_builtin(&spec.dataset) {
+        Some(builtin) => load_builtin(builtin?, spec)?,
+        None => load_files(spec)?,
+    };
+    refuse_one_class(&loaded)?;
+    Ok(loaded)
+}
+
+/// Training data with a single class is refused: any model scores 100% on
+/// it, which says nothing.
+fn refuse_one_class(loaded: &Loaded) -> Result<(), DataError> {
+    let labels = &loaded.train.labels;
+    match labels.first() {
+        Some(&first) if labels.iter().all(|&l| l == first) => Err(DataError::at(
+            &loaded.name,
+            Place::Whole,
+            format!(
+                "every training sample has class {first}; expected at least 2 classes to learn \
+                 to tell apart"
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 

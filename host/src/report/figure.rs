@@ -97,9 +97,9 @@ pub struct Saved {
 pub fn save(dir: &Path, stem: &str, document: &str) -> Result<Saved, PlotError> {
     let svg = format!("{stem}.svg");
     let svg_path = dir.join(&svg);
-    std::fs::write(&svg_path, document).map_err(|source| PlotError::Io {
-        path: svg_path.clone(),
-        source,
+    crate::atomic::write_file(&svg_path, document.as_bytes()).map_err(|e| {
+        let (path, source) = e.into_io();
+        PlotError::Io { path, source }
     })?;
     #[cfg(feature = "png")]
     let png = {
@@ -109,9 +109,9 @@ pub fn save(dir: &Path, stem: &str, document: &str) -> Result<Saved, PlotError> 
             path: png_path.clone(),
             message,
         })?;
-        std::fs::write(&png_path, bytes).map_err(|source| PlotError::Io {
-            path: png_path.clone(),
-            source,
+        crate::atomic::write_file(&png_path, &bytes).map_err(|e| {
+            let (path, source) = e.into_io();
+            PlotError::Io { path, source }
         })?;
         Some(png)
     };

@@ -172,9 +172,9 @@ pub fn write_report(
     };
     let text = markdown::render(&sweep.study, &analysis, &claims, &plots, &sweep.warnings);
     let report = dir.join(REPORT_FILE);
-    std::fs::write(&report, text).map_err(|source| ReportError::Write {
-        path: report.clone(),
-        source,
+    crate::atomic::write_file(&report, text.as_bytes()).map_err(|e| {
+        let (path, source) = e.into_io();
+        ReportError::Write { path, source }
     })?;
     let json = dir.join(JSON_FILE);
     let body = serde_json::to_string_pretty(&JsonReport {
@@ -187,9 +187,9 @@ pub fn write_report(
         path: json.clone(),
         source,
     })?;
-    std::fs::write(&json, body + "\n").map_err(|source| ReportError::Write {
-        path: json.clone(),
-        source,
+    crate::atomic::write_file(&json, (body + "\n").as_bytes()).map_err(|e| {
+        let (path, source) = e.into_io();
+        ReportError::Write { path, source }
     })?;
     Ok(Written {
         report,

@@ -3,6 +3,7 @@
 use super::store::{self, CurveLine, Manifest, Row};
 use super::{Study, SweepError};
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// What a merge produced.
@@ -36,7 +37,8 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<MergeOutcome, SweepError>
         }
         let (dir_rows, torn) = store::read_jsonl::<Row>(&dir.join(store::RUNS_JSONL))?;
         if torn {
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "sooth merge: {}: dropped a torn last line (a killed shard; rerun it to complete)",
                 dir.display()
             );

@@ -19,7 +19,7 @@ use crate::run::{RunError, Trained, train};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashSet;
 use std::fmt;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -254,7 +254,8 @@ pub fn sweep_selected(
     let orphans = curves.iter().any(|c| !done.contains(&c.run_id));
     if torn_rows || torn_curves || orphans {
         if !options.quiet {
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "sooth sweep: {}: dropped the lines of runs a previous sweep did not finish",
                 dir.display()
             );

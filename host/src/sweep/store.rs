@@ -236,6 +236,9 @@ pub enum StoreError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A file could not be written (the previous one is intact).
+    #[error(transparent)]
+    Write(#[from] crate::atomic::AtomicWriteError),
     /// `study.json` is not a sweep's manifest.
     #[error("{}: {source}; expected a sweep's study.json", path.display())]
     Manifest {
@@ -313,19 +316,12 @@ pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), StoreError>
     write_atomically(&dir.join(STUDY), format!("{json}\n").as_bytes())
 }
 
-/// Writes `path` through a temporary file and a rename, so readers never
-/// see half a file.
+/// Writes `path` atomically (see [`crate::atomic::write_file`]).
 ///
 /// # Errors
-/// [`StoreError::Io`] naming the temporary file or `path`.
+/// [`StoreError::Write`] naming `path`; the previous file is intact.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| io(&tmp, e))?;
-    f.sync_all().map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+    Ok(crate::atomic::write_file(path, bytes)?)
 }
 
 /// Reads a JSON-lines file of `T`, dropping a torn last line (no newline,

@@ -22,6 +22,7 @@ use crate::data::Loaded;
 use crate::sweep::{Row, SweepError, SweepOptions, store, sweep_selected};
 use race::Stop;
 use std::collections::{HashMap, HashSet};
+use std::io::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
@@ -59,7 +60,7 @@ pub fn run(
         let mut race = race::race(&tune.settings, &tune.observations(&rows));
         if !options.quiet {
             for round in &race.rounds[reported..] {
-                eprintln!("{}", output::round_line(tune, round));
+                let _ = writeln!(std::io::stderr(), "{}", output::round_line(tune, round));
             }
             reported = race.rounds.len();
         }
@@ -73,7 +74,8 @@ pub fn run(
             let estimate = estimate_seconds(tune, &rows, race.missing(), options.threads);
             if start.elapsed().as_secs_f64() + estimate > limit.as_secs_f64() {
                 if !options.quiet {
-                    eprintln!(
+                    let _ = writeln!(
+                        std::io::stderr(),
                         "sooth tune: stopping: the next round needs about {estimate:.0} s more \
                          than the time left"
                     );
