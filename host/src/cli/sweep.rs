@@ -1,5 +1,6 @@
 //! `sooth sweep` and `sooth merge`.
 
+use super::Finished;
 use crate::sweep::{Shard, Study, SweepOptions, store, sweep};
 use clap::Args;
 use std::path::PathBuf;
@@ -38,15 +39,16 @@ pub struct SweepArgs {
     pub plan: bool,
 }
 
-/// Runs `sooth sweep`.
-pub fn run(args: SweepArgs) -> Result<(), String> {
+/// Runs `sooth sweep`: [`Finished::RunsFailed`] when the sweep finished
+/// but some of its runs (done now or before) ended in an error.
+pub fn run(args: SweepArgs) -> Result<Finished, String> {
     if args.print_default {
         print!("{}", crate::sweep::DEFAULT_STUDY.trim_start());
-        return Ok(());
+        return Ok(Finished::AllOk);
     }
     let study = Study::read(args.config.as_deref()).map_err(|e| e.to_string())?;
     if args.plan {
-        return print_plan(&study, args.shard);
+        return print_plan(&study, args.shard).map(|()| Finished::AllOk);
     }
     let Some(out) = args.out else {
         return Err("--out DIR is required".into());
@@ -91,7 +93,16 @@ pub fn run(args: SweepArgs) -> Result<(), String> {
             out.display()
         );
     }
-    Ok(())
+    if let Some((run_id, status)) = &outcome.first_error {
+        eprintln!(
+            "sooth sweep: finished, but {} of {} runs ended in an error (first: {run_id}: {status}); \
+             each row's status in {} says why",
+            outcome.errors,
+            outcome.planned,
+            out.join(store::RUNS_CSV).display()
+        );
+    }
+    Ok(Finished::with_failures(outcome.errors))
 }
 
 fn print_plan(study: &Study, shard: Option<Shard>) -> Result<(), String> {
