@@ -177,8 +177,8 @@ impl fmt::Display for SweepError {
             } => write!(
                 f,
                 "{}: its runs were made with {file} of content hash {found}, but {file} now has \
-                 hash {now}; resuming would mix results of two data sets: restore the file, or \
-                 use another --out directory",
+                 hash {now}; resuming or merging would mix results of two data sets: restore the \
+                 file, or use another --out directory",
                 dir.display()
             ),
             SweepError::DataDiffers { file, first, other } => write!(
