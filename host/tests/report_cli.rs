@@ -175,7 +175,17 @@ fn report_writes_the_document_the_json_and_the_plots() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
     );
-    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    // Finished, but a run failed: exit status 3, said on stderr.
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        stderr.contains("sooth report: 1 of the 100 runs in ")
+            && stderr.contains("ended in an error (listed in "),
+        "{stderr}"
+    );
     assert!(stdout.contains("100 runs (99 ok, 1 errored)"), "{stdout}");
     assert!(stdout.contains("(a) batch size matters: holds"), "{stdout}");
     assert!(

@@ -61,6 +61,40 @@ pub enum Command {
     Tune(Box<tune::TuneArgs>),
 }
 
+/// Exit status of a sweep, tune or report that finished, but in which some
+/// runs ended in an error (0: all succeeded; 1: an error stopped the
+/// command; 2: a usage error).
+pub use crate::sweep::EXIT_RUNS_FAILED;
+
+/// How a command that finished ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finished {
+    /// Everything succeeded (exit status 0).
+    AllOk,
+    /// Finished, but this many runs ended in an error (exit status
+    /// [`EXIT_RUNS_FAILED`]).
+    RunsFailed(usize),
+}
+
+impl Finished {
+    /// [`Finished::RunsFailed`] if `failed > 0`.
+    pub fn with_failures(failed: usize) -> Finished {
+        if failed > 0 {
+            Finished::RunsFailed(failed)
+        } else {
+            Finished::AllOk
+        }
+    }
+
+    /// The process's exit status.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Finished::AllOk => 0,
+            Finished::RunsFailed(_) => EXIT_RUNS_FAILED,
+        }
+    }
+}
+
 /// Runs the command line; returns the process's exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -81,18 +115,19 @@ pub fn main() -> i32 {
             return 2;
         }
     }
+    let done = |()| Finished::AllOk;
     let outcome = match cli.command {
-        Command::Train(args) => train::run(*args),
-        Command::Eval(args) => eval::run(args),
+        Command::Train(args) => train::run(*args).map(done),
+        Command::Eval(args) => eval::run(args).map(done),
         Command::Sweep(args) => sweep::run(args),
-        Command::Merge(args) => sweep::merge(args),
-        Command::Export(args) => export::run(args),
-        Command::Slurm(args) => slurm::run(args),
+        Command::Merge(args) => sweep::merge(args).map(done),
+        Command::Export(args) => export::run(args).map(done),
+        Command::Slurm(args) => slurm::run(args).map(done),
         Command::Report(args) => report::run(args),
         Command::Tune(args) => tune::run(*args),
     };
     match outcome {
-        Ok(()) => 0,
+        Ok(finished) => finished.exit_code(),
         Err(message) => {
             errln!("error: {message}");
             1

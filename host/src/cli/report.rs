@@ -1,6 +1,7 @@
 //! `sooth report`: a sweep directory's results as report.md, report.json
 //! and plots.
 
+use super::Finished;
 use crate::cli::output::{errln, outln};
 use crate::report::{Options, write_report};
 use clap::Args;
@@ -34,8 +35,9 @@ fn parse_alpha(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Runs `sooth report`.
-pub fn run(args: ReportArgs) -> Result<(), String> {
+/// Runs `sooth report`: [`Finished::RunsFailed`] when some of the sweep's
+/// runs ended in an error.
+pub fn run(args: ReportArgs) -> Result<Finished, String> {
     let options = Options {
         alpha: args.alpha,
         classes: args.classes.map(|c| c as usize),
@@ -79,5 +81,14 @@ pub fn run(args: ReportArgs) -> Result<(), String> {
             )?,
         }
     }
-    Ok(())
+    if a.runs.errored > 0 {
+        errln!(
+            "sooth report: {} of the {} runs in {} ended in an error (listed in {})",
+            a.runs.errored,
+            a.runs.total,
+            args.dir.display(),
+            written.report.display()
+        );
+    }
+    Ok(Finished::with_failures(a.runs.errored))
 }

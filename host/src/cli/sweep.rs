@@ -1,6 +1,7 @@
 //! `sooth sweep` and `sooth merge`.
 
-use crate::cli::output::{out, outln};
+use super::Finished;
+use crate::cli::output::{errln, out, outln};
 use crate::sweep::{Shard, Study, SweepOptions, store, sweep};
 use clap::Args;
 use std::path::PathBuf;
@@ -39,15 +40,16 @@ pub struct SweepArgs {
     pub plan: bool,
 }
 
-/// Runs `sooth sweep`.
-pub fn run(args: SweepArgs) -> Result<(), String> {
+/// Runs `sooth sweep`: [`Finished::RunsFailed`] when the sweep finished
+/// but some of its runs (done now or before) ended in an error.
+pub fn run(args: SweepArgs) -> Result<Finished, String> {
     if args.print_default {
         out!("{}", crate::sweep::DEFAULT_STUDY.trim_start())?;
-        return Ok(());
+        return Ok(Finished::AllOk);
     }
     let study = Study::read(args.config.as_deref()).map_err(|e| e.to_string())?;
     if args.plan {
-        return print_plan(&study, args.shard);
+        return print_plan(&study, args.shard).map(|()| Finished::AllOk);
     }
     let Some(out) = args.out else {
         return Err("--out DIR is required".into());
@@ -92,7 +94,16 @@ pub fn run(args: SweepArgs) -> Result<(), String> {
             out.display()
         )?;
     }
-    Ok(())
+    if let Some((run_id, status)) = &outcome.first_error {
+        errln!(
+            "sooth sweep: finished, but {} of {} runs ended in an error (first: {run_id}: {status}); \
+             each row's status in {} says why",
+            outcome.errors,
+            outcome.planned,
+            out.join(store::RUNS_CSV).display()
+        );
+    }
+    Ok(Finished::with_failures(outcome.errors))
 }
 
 fn print_plan(study: &Study, shard: Option<Shard>) -> Result<(), String> {

@@ -1,7 +1,7 @@
 //! `sooth tune`: race batch sizes (and optionally one or two
 //! hyperparameters) and recommend one; see [`crate::tune`].
 
-use super::{DataArgs, LastBatchArg, ModelArgs, OptimizerArgs, SamplingArg, usage_error};
+use super::{DataArgs, Finished, LastBatchArg, ModelArgs, OptimizerArgs, SamplingArg, usage_error};
 use crate::cli::output::{errln, out};
 use crate::data::load;
 use crate::run::BatchSize;
@@ -103,8 +103,9 @@ pub struct TuneArgs {
     pub quiet: bool,
 }
 
-/// Runs `sooth tune`.
-pub fn run(args: TuneArgs) -> Result<(), String> {
+/// Runs `sooth tune`: [`Finished::RunsFailed`] when some of its runs
+/// ended in an error.
+pub fn run(args: TuneArgs) -> Result<Finished, String> {
     let request = request(&args).unwrap_or_else(|e| e.exit());
     let threads = match args.threads {
         Some(0) => invalid("invalid value '0' for '--threads <N>': expected at least 1").exit(),
@@ -162,7 +163,16 @@ pub fn run(args: TuneArgs) -> Result<(), String> {
     let summary =
         tune::output::write(&args.out, &tune, &data, &tuned).map_err(|e| e.to_string())?;
     out!("{}", tune::output::stdout_summary(&summary, &args.out))?;
-    Ok(())
+    let failed = tuned.rows.iter().filter(|r| r.status != "ok").count();
+    if failed > 0 {
+        errln!(
+            "sooth tune: finished, but {failed} of {} runs ended in an error; each row's status \
+             in {} says why",
+            tuned.rows.len(),
+            args.out.join(crate::sweep::store::RUNS_CSV).display()
+        );
+    }
+    Ok(Finished::with_failures(failed))
 }
 
 fn invalid(message: impl std::fmt::Display) -> clap::Error {

@@ -269,6 +269,31 @@ impl DataSpec {
         }
     }
 
+    /// The files [`load`] reads for this spec, in a fixed order: the data
+    /// set (none for a built-in set), its IDX labels file (given, or by the
+    /// MNIST naming if that file exists), the test file and its labels file.
+    pub fn files(&self) -> Vec<PathBuf> {
+        if parse_builtin(&self.dataset).is_some() {
+            return Vec::new();
+        }
+        let idx = |path: &Path| {
+            self.format == Some(Format::Idx)
+                || (self.format.is_none() && Format::from_path(path) == Some(Format::Idx))
+        };
+        let with_labels = |data: &Path, labels: &Option<PathBuf>| {
+            let labels = labels
+                .clone()
+                .or_else(|| labels_path_for(data).filter(|l| idx(data) && l.is_file()));
+            std::iter::once(data.to_path_buf()).chain(labels)
+        };
+        let mut files: Vec<PathBuf> =
+            with_labels(Path::new(&self.dataset), &self.labels_path).collect();
+        if let Some(test) = &self.test_data {
+            files.extend(with_labels(test, &self.test_labels_path));
+        }
+        files
+    }
+
     fn csv_options(&self) -> CsvOptions {
         CsvOptions {
             header: self.header,

@@ -70,6 +70,16 @@ pub struct StudyInfo {
     /// Training-set size, if the file says (`train_samples`): where the full
     /// batch sits on a batch-size axis.
     pub train_samples: Option<usize>,
+    /// Runs of the whole study, if the file says (`total_runs`).
+    #[serde(skip)]
+    pub total_runs: Option<usize>,
+    /// The shard the directory holds (`K/N`), if the file says (`shard`).
+    #[serde(skip)]
+    pub shard: Option<String>,
+    /// Runs of the study missing from the directory (0 when the file does
+    /// not say how many the study has).
+    #[serde(skip)]
+    pub missing_runs: usize,
 }
 
 /// The measured outcome of a run whose status is `ok`. Accuracies are
@@ -309,7 +319,7 @@ pub fn load(dir: &Path) -> Result<Sweep, LoadError> {
         ));
         StudyInfo::default()
     };
-    let study = StudyInfo {
+    let mut study = StudyInfo {
         name: if study.name.is_empty() {
             dir.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -319,6 +329,7 @@ pub fn load(dir: &Path) -> Result<Sweep, LoadError> {
         },
         ..study
     };
+    count_missing(dir, &mut study, runs.len(), &mut warnings);
     let curves_path = dir.join(CURVES_FILE);
     let curves = if curves_path.exists() {
         Some(read_curves(&curves_path, &mut warnings)?)
@@ -601,6 +612,7 @@ fn read_study(path: &Path, warnings: &mut Vec<String>) -> Result<StudyInfo, Load
     let dataset = text_field("dataset");
     let model = text_field("model");
     let config_hash = text_field("config_hash");
+    let shard = text_field("shard");
     let strings = |v: Option<&Value>| -> Option<Vec<String>> {
         match v? {
             Value::Array(items) => items
@@ -660,6 +672,7 @@ fn read_study(path: &Path, warnings: &mut Vec<String>) -> Result<StudyInfo, Load
     let seeds = count("seeds");
     let classes = count("classes").map(|c| c as usize);
     let train_samples = count("train_samples").map(|c| c as usize);
+    let total_runs = count("total_runs").map(|c| c as usize);
     if !ignored.is_empty() {
         warnings.push(format!(
             "{}: ignored field(s) {} of an unexpected type",
@@ -682,5 +695,41 @@ fn read_study(path: &Path, warnings: &mut Vec<String>) -> Result<StudyInfo, Load
         config_hash,
         classes,
         train_samples,
+        total_runs,
+        shard,
+        missing_runs: 0,
     })
+}
+
+/// Counts the study's runs missing from a directory of `have` runs, and
+/// says what that means in `warnings`: a shard's directory, or a sweep that
+/// is still running or was stopped (not a `sooth tune` directory, whose
+/// race leaves runs out by design).
+fn count_missing(dir: &Path, study: &mut StudyInfo, have: usize, warnings: &mut Vec<String>) {
+    let Some(total) = study.total_runs else {
+        return;
+    };
+    // A tune's race runs only the part of its grid it needs.
+    if dir.join("tune.json").exists() {
+        return;
+    }
+    study.missing_runs = total.saturating_sub(have);
+    if study.missing_runs == 0 {
+        return;
+    }
+    let missing = study.missing_runs;
+    warnings.push(match &study.shard {
+        Some(shard) => format!(
+            "{}: incomplete: it holds shard {shard} of the study, {have} of its {total} runs \
+             ({missing} missing), so every verdict covers part of the study only; merge the \
+             shards (`sooth merge`) and report the merged directory",
+            dir.display()
+        ),
+        None => format!(
+            "{}: incomplete: {have} of the study's {total} runs are here ({missing} missing: a \
+             sweep still running, or stopped), so every verdict covers part of the study only; \
+             rerun the sweep to complete it",
+            dir.display()
+        ),
+    });
 }

@@ -47,6 +47,20 @@ pub fn render(
 ) -> String {
     let mut md = String::new();
     header(&mut md, study, a);
+    if study.missing_runs > 0 {
+        let _ = writeln!(
+            md,
+            "> **Incomplete:** {} of the study's {} runs are missing from this directory{}; every \
+             verdict below covers the runs that are here only (see the notes on the data).\n",
+            study.missing_runs,
+            study.total_runs.unwrap_or(0),
+            study
+                .shard
+                .as_deref()
+                .map(|s| format!(" (it holds shard {s})"))
+                .unwrap_or_default()
+        );
+    }
     summary(&mut md, a, claims);
     let plot = |stem: &str| plots.iter().find(|p| p.svg.starts_with(stem));
     let embed = |md: &mut String, p: Option<&Plot>| match p {
@@ -133,9 +147,15 @@ fn header(md: &mut String, study: &StudyInfo, a: &Analysis) {
         let _ = writeln!(md, "| Epochs | {} |", epochs.join(", "));
     }
     let r = a.runs;
+    let planned = match study.total_runs {
+        Some(total) if study.missing_runs > 0 => {
+            format!(" of {total} planned, **{} missing**", study.missing_runs)
+        }
+        _ => String::new(),
+    };
     let _ = writeln!(
         md,
-        "| Runs | {} ({} ok, {} errored){} |",
+        "| Runs | {}{planned} ({} ok, {} errored){} |",
         r.total,
         r.ok,
         r.errored,

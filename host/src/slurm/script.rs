@@ -187,7 +187,16 @@ echo "sooth slurm: shard $k/$shards, job ${{SLURM_ARRAY_JOB_ID:-none}}_$k on $(h
 # Idempotent: a rerun of this task (after scancel, a time limit or a node
 # failure) resumes the shard; the sweep's directory lock is an OS lock that
 # ends with the process that held it.
-exec "$sooth" sweep --config "$out/{pinned}" --shard "$k/$shards" --out "$out/shard-$k" --threads "$threads"
+# Exit status {runs_failed}: the shard finished, but some of its runs ended in
+# an error. Its rows are saved, so the task is done (the merge job runs and
+# reports the failures, and --tasks missing does not resubmit it).
+status=0
+"$sooth" sweep --config "$out/{pinned}" --shard "$k/$shards" --out "$out/shard-$k" --threads "$threads" || status=$?
+if ((status == {runs_failed})); then
+    echo "sooth slurm: shard $k/$shards finished, but some of its runs failed; the merge job's report lists them" >&2
+    status=0
+fi
+exit "$status"
 "#,
             version = env!("CARGO_PKG_VERSION"),
             n = self.shards,
@@ -201,6 +210,7 @@ exec "$sooth" sweep --config "$out/{pinned}" --shard "$k/$shards" --out "$out/sh
             common = self.common_options(),
             logs = LOGS,
             sooth = shell_quote(&self.sooth),
+            runs_failed = crate::sweep::EXIT_RUNS_FAILED,
         )
     }
 
@@ -212,6 +222,8 @@ exec "$sooth" sweep --config "$out/{pinned}" --shard "$k/$shards" --out "$out/sh
 # Written by `sooth slurm` (sooth {version}): merges the {n} shards in {out}
 # into {out} and writes the report. Submitted with
 # --dependency=afterok:<array job>; cancelled by Slurm if a task fails.
+# Ends with exit status {runs_failed} when the report is written but some runs
+# ended in an error.
 #SBATCH --job-name={name}-merge
 #SBATCH --ntasks=1
 #SBATCH --cpus-per-task=1
@@ -238,6 +250,7 @@ fi
             common = self.common_options(),
             logs = LOGS,
             sooth = shell_quote(&self.sooth),
+            runs_failed = crate::sweep::EXIT_RUNS_FAILED,
         )
     }
 }
@@ -344,10 +357,13 @@ mod tests {
         );
         assert!(s.contains(r"sooth='/home/me/bin/it'\''s sooth'"), "{s}");
         assert!(s.contains("shards=4\n"));
-        assert!(s.ends_with(
-            "\nexec \"$sooth\" sweep --config \"$out/study.toml\" --shard \"$k/$shards\" \
-             --out \"$out/shard-$k\" --threads \"$threads\"\n"
+        assert!(s.contains(
+            "\n\"$sooth\" sweep --config \"$out/study.toml\" --shard \"$k/$shards\" \
+             --out \"$out/shard-$k\" --threads \"$threads\" || status=$?\n"
         ));
+        // "Finished, but runs failed" is a finished task.
+        assert!(s.contains("if ((status == 3)); then\n"), "{s}");
+        assert!(s.ends_with("    status=0\nfi\nexit \"$status\"\n"), "{s}");
     }
 
     #[test]

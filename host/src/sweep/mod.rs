@@ -5,6 +5,7 @@
 //!
 //! See [`store`] for the directory layout and what a kill leaves behind.
 
+pub mod interrupt;
 pub mod merge;
 pub mod plan;
 pub mod store;
@@ -17,13 +18,18 @@ pub use study::{DEFAULT_STUDY, Study, StudyError, StudyProblem};
 use crate::data::{DataError, Loaded, load};
 use crate::run::{RunError, Trained, train};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
+
+/// The exit status of `sooth sweep` (and `tune`, `report`) when it
+/// finished but some runs ended in an error: the job scripts of
+/// [`crate::slurm`] tell it apart from a failure.
+pub const EXIT_RUNS_FAILED: i32 = 3;
 
 /// Why a sweep or a merge cannot go on.
 #[derive(Debug)]
@@ -76,6 +82,36 @@ pub enum SweepError {
         /// The hash of the study it holds.
         found: String,
     },
+    /// The merge's target directory holds one shard of the study.
+    MergeIntoShard {
+        /// The directory.
+        dir: PathBuf,
+        /// The shard it holds (`K/N`).
+        shard: String,
+    },
+    /// The merge's target directory holds rows but no `study.json`.
+    MergeTargetUnknown(PathBuf),
+    /// A data file's contents differ from those the directory's runs used.
+    DataChanged {
+        /// The sweep directory.
+        dir: PathBuf,
+        /// The data file, as the study writes it.
+        file: String,
+        /// Its content hash when the directory's runs were made.
+        found: String,
+        /// Its content hash now.
+        now: String,
+    },
+    /// Two directories given to a merge were run on different contents of
+    /// a data file.
+    DataDiffers {
+        /// The data file, as the study writes it.
+        file: String,
+        /// The first directory and the file's hash there.
+        first: (PathBuf, String),
+        /// The other directory and the file's hash there.
+        other: (PathBuf, String),
+    },
 }
 
 impl fmt::Display for SweepError {
@@ -121,6 +157,39 @@ impl fmt::Display for SweepError {
                 "{}: holds a sweep of another configuration (hash {found}); merge into a new directory",
                 dir.display()
             ),
+            SweepError::MergeIntoShard { dir, shard } => write!(
+                f,
+                "{}: holds shard {shard} of this study; merge into a new directory, or into one \
+                 that holds the whole study",
+                dir.display()
+            ),
+            SweepError::MergeTargetUnknown(dir) => write!(
+                f,
+                "{}: holds runs.jsonl but no study.json, so its rows cannot be checked against \
+                 the study; merge into a new directory",
+                dir.display()
+            ),
+            SweepError::DataChanged {
+                dir,
+                file,
+                found,
+                now,
+            } => write!(
+                f,
+                "{}: its runs were made with {file} of content hash {found}, but {file} now has \
+                 hash {now}; resuming or merging would mix results of two data sets: restore the \
+                 file, or use another --out directory",
+                dir.display()
+            ),
+            SweepError::DataDiffers { file, first, other } => write!(
+                f,
+                "{} and {} were run on different contents of {file} (content hash {} and {}); \
+                 a merge would mix results of two data sets",
+                first.0.display(),
+                other.0.display(),
+                first.1,
+                other.1
+            ),
         }
     }
 }
@@ -155,6 +224,8 @@ pub struct SweepOutcome {
     pub ran: usize,
     /// Runs (done now or before) whose status is an error.
     pub errors: usize,
+    /// The first of them in study order: its id and its status.
+    pub first_error: Option<(String, String)>,
     /// Wall time of this invocation, seconds.
     pub seconds: f64,
 }
@@ -165,6 +236,7 @@ pub fn manifest(study: &Study, data: &Loaded, total_runs: usize, shard: Option<S
     Manifest {
         name: study.name.clone(),
         config_hash: study.config_hash(),
+        data_hashes: None,
         dataset: data.description.clone(),
         model: model.describe(data.train.width, data.train.classes),
         train_samples: data.train.len(),
@@ -183,6 +255,46 @@ pub fn manifest(study: &Study, data: &Loaded, total_runs: usize, shard: Option<S
         sooth_version: env!("CARGO_PKG_VERSION").to_string(),
         study: study.clone(),
     }
+}
+
+/// The content hashes of the study's data files ([`store::file_hash`]), by
+/// path as the study writes it; `None` for built-in data.
+pub fn data_hashes(study: &Study) -> Result<Option<BTreeMap<String, String>>, SweepError> {
+    let files = study.data_spec().files();
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut hashes = BTreeMap::new();
+    for file in files {
+        hashes.insert(file.display().to_string(), store::file_hash(&file)?);
+    }
+    Ok(Some(hashes))
+}
+
+/// Refuses `dir` (whose manifest keeps `found`) when a data file's hash
+/// differs from `now`; a manifest without hashes (an older sooth's) is
+/// accepted.
+pub fn check_data(
+    dir: &Path,
+    found: Option<&BTreeMap<String, String>>,
+    now: Option<&BTreeMap<String, String>>,
+) -> Result<(), SweepError> {
+    let (Some(found), Some(now)) = (found, now) else {
+        return Ok(());
+    };
+    for (file, was) in found {
+        if let Some(is) = now.get(file)
+            && is != was
+        {
+            return Err(SweepError::DataChanged {
+                dir: dir.to_path_buf(),
+                file: file.clone(),
+                found: was.clone(),
+                now: is.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Loads the study's data and plans its runs (the whole study).
@@ -228,7 +340,8 @@ pub fn sweep_selected(
         })
     })?;
     let _lock = store::DirLock::acquire(dir)?;
-    let wanted = manifest(study, data, total, options.shard);
+    let mut wanted = manifest(study, data, total, options.shard);
+    wanted.data_hashes = data_hashes(study)?;
     match store::read_manifest(dir)? {
         Some(found) if found.config_hash != wanted.config_hash => {
             return Err(SweepError::OtherStudy {
@@ -244,7 +357,7 @@ pub fn sweep_selected(
                 wanted: wanted.shard,
             });
         }
-        Some(_) => {}
+        Some(found) => check_data(dir, found.data_hashes.as_ref(), wanted.data_hashes.as_ref())?,
         None => store::write_manifest(dir, &wanted)?,
     }
     // What a previous, possibly killed, sweep left.
@@ -267,29 +380,38 @@ pub fn sweep_selected(
     let progress = progress_bar(&runs, &todo, options.quiet);
     let mut finished = resumed;
     progress.set_message(format!("{finished}/{} runs", runs.len()));
+    let running = interrupt::Running::start(done.len());
     let ran = execute(&todo, data, options.threads, |run, outcome| {
         let (curve, row) = to_lines(run, outcome);
         store::append_lines(&dir.join(store::CURVES), &curve)?;
         store::append_lines(&dir.join(store::RUNS_JSONL), &row)?;
+        running.saved();
         finished += 1;
         progress.inc(run.cost.round() as u64);
         progress.set_message(format!("{finished}/{} runs", runs.len()));
         Ok(())
     })?;
     progress.finish_and_clear();
+    drop(running);
     let (rows, _) = store::read_jsonl::<Row>(&dir.join(store::RUNS_JSONL))?;
     let (curves, _) = store::read_jsonl::<CurveLine>(&dir.join(store::CURVES))?;
     store::write_canonical(dir, &rows, &curves, &order)?;
     let selected: HashSet<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
-    let errors = rows
+    let failed: Vec<&Row> = rows
         .iter()
         .filter(|r| r.status != "ok" && selected.contains(r.run_id.as_str()))
-        .count();
+        .collect();
+    let errors = failed.len();
+    let first_error = failed
+        .iter()
+        .min_by_key(|r| order.get(&r.run_id).copied().unwrap_or(usize::MAX))
+        .map(|r| (r.run_id.clone(), r.status.clone()));
     Ok(SweepOutcome {
         planned: runs.len(),
         resumed,
         ran,
         errors,
+        first_error,
         seconds: start.elapsed().as_secs_f64(),
     })
 }

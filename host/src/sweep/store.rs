@@ -2,7 +2,9 @@
 //! written so that a kill at any moment loses at most the runs in flight.
 //!
 //! * `study.json`: the resolved study, its configuration hash, the data and
-//!   the shard. A rerun with another configuration is refused.
+//!   the shard. A rerun with another configuration is refused; so is one
+//!   whose data files' contents changed (`data_hashes`, kept beside the
+//!   configuration hash; directories without them still resume).
 //! * `runs.jsonl`: one JSON row per finished run, appended as the run ends
 //!   (completion order); at the end of a sweep rewritten in study order.
 //! * `curves.jsonl`: the run's epochs, appended just BEFORE its row; lines
@@ -191,6 +193,12 @@ pub struct Manifest {
     pub name: String,
     /// Hash of everything that decides the runs' numbers.
     pub config_hash: String,
+    /// Content hashes of the data files the runs read (the path as the
+    /// study writes it -> [`file_hash`]), beside the configuration hash so
+    /// that a resume or merge on changed data is refused. `None` in
+    /// directories written before sooth kept them, and for built-in data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_hashes: Option<BTreeMap<String, String>>,
     /// The data set, for people.
     pub dataset: String,
     /// The model, for people (`64-32-10 relu`).
@@ -307,6 +315,31 @@ pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, StoreError> {
     }
 }
 
+/// FNV-1a hash (16 hex digits) of the bytes of the file at `path`, read in
+/// blocks: the content hash a manifest keeps of each data file.
+///
+/// # Errors
+/// [`StoreError::Io`] naming the file.
+pub fn file_hash(path: &Path) -> Result<String, StoreError> {
+    use std::io::Read;
+    let mut file = File::open(path).map_err(|e| io(path, e))?;
+    let mut block = vec![0u8; 1 << 16];
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    loop {
+        let n = match file.read(&mut block) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(path, e)),
+        };
+        for &b in &block[..n] {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    Ok(format!("{h:016x}"))
+}
+
 /// Writes `study.json` atomically.
 ///
 /// # Errors
@@ -334,9 +367,37 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 /// is not the last, [`StoreError::Io`] for a file that cannot be read or
 /// truncated.
 pub fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(Vec<T>, bool), StoreError> {
+    let (items, torn, good_end) = parse_jsonl(path)?;
+    if torn {
+        let f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| io(path, e))?;
+        f.set_len(good_end as u64).map_err(|e| io(path, e))?;
+    }
+    Ok((items, torn))
+}
+
+/// Reads a JSON-lines file of `T` as [`read_jsonl`] does, but leaves the
+/// file as it is (a torn last line is dropped in memory only): for reading
+/// directories this process does not own, such as `sooth merge`'s inputs.
+///
+/// # Errors
+/// As [`read_jsonl`], except that nothing is written.
+pub fn read_jsonl_untouched<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+) -> Result<(Vec<T>, bool), StoreError> {
+    parse_jsonl(path).map(|(items, torn, _)| (items, torn))
+}
+
+/// The items of a JSON-lines file, whether its last line is torn, and the
+/// byte length of its whole lines.
+fn parse_jsonl<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+) -> Result<(Vec<T>, bool, usize), StoreError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), false)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), false, 0)),
         Err(e) => return Err(io(path, e)),
     };
     let mut items = Vec::new();
@@ -385,14 +446,7 @@ pub fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(Vec<T>, 
         }
         start = next;
     }
-    if torn {
-        let f = OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(|e| io(path, e))?;
-        f.set_len(good_end as u64).map_err(|e| io(path, e))?;
-    }
-    Ok((items, torn))
+    Ok((items, torn, good_end))
 }
 
 /// Appends whole lines in one write and flushes them to disk.

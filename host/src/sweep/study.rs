@@ -65,6 +65,11 @@ curvature = "same-batch"
 line_search = "wolfe"
 "#;
 
+/// The most runs a study may plan (and the most configurations of one
+/// optimizer, and configuration x seed pairs of one cell): a study is
+/// planned in memory, run by run, before it starts.
+pub const MAX_RUNS: usize = 1_000_000;
+
 /// A study file as written (TOML).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -331,6 +336,16 @@ pub(crate) fn expand(
         section: section.clone(),
         error,
     };
+    let count = axes
+        .iter()
+        .try_fold(1usize, |n, (_, values)| n.checked_mul(values.len()))
+        .filter(|&n| n <= MAX_RUNS);
+    if count.is_none() {
+        return Err(StudyProblem::Grid(format!(
+            "{section}: its lists make more than {MAX_RUNS} configurations, the most a study \
+             may have; shorten the lists"
+        )));
+    }
     let mut combos: Vec<Vec<(&str, &toml::Value)>> = vec![Vec::new()];
     for (key, values) in axes {
         let mut next = Vec::new();
@@ -383,6 +398,71 @@ pub(crate) struct StudyParts {
 }
 
 impl StudyParts {
+    /// A study is a set of runs: refuses a batch size, a seed or an
+    /// optimizer's configuration listed twice (batch sizes as read, so
+    /// `"032"` is 32 and `"FULL"` is `full`), which would run twice under
+    /// one id and break the resume's count.
+    fn check_sets(&self) -> Result<(), StudyProblem> {
+        let mut sizes = std::collections::HashSet::new();
+        if let Some(b) = self.batch_sizes.iter().find(|b| !sizes.insert(**b)) {
+            return Err(StudyProblem::Grid(format!(
+                "[grid] batch_sizes: {b} is listed twice (spellings such as \"032\" and \"32\", \
+                 or \"FULL\" and \"full\", are one batch size); a study runs each once: list it \
+                 once"
+            )));
+        }
+        let mut seeds = std::collections::HashSet::new();
+        if let Some(s) = self.seeds.iter().find(|s| !seeds.insert(**s)) {
+            return Err(StudyProblem::Grid(format!(
+                "[grid] seeds: {s} is listed twice; a study runs each seed once: list it once"
+            )));
+        }
+        for o in &self.optimizers {
+            let mut seen: std::collections::HashMap<String, &Config> =
+                std::collections::HashMap::new();
+            for c in &o.configs {
+                if let Some(first) = seen.insert(format!("{:?}", c.optimizer), c) {
+                    return Err(StudyProblem::Grid(format!(
+                        "[[optimizer]] {}: configurations {} and {} are the same ({}); a study \
+                         runs each configuration once: list each value once",
+                        o.name, first.id, c.id, c.description
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a study of more than [`MAX_RUNS`] runs (or configuration x
+    /// seed pairs in one cell) before it is planned.
+    fn check_size(&self) -> Result<(), StudyProblem> {
+        let too_many = || {
+            StudyProblem::Grid(format!(
+                "[grid]: the study has more than {MAX_RUNS} runs, the most a study may have \
+                 ({} optimizer(s), {} batch size(s), {} seed(s)); use fewer, or runs_per_cell",
+                self.optimizers.len(),
+                self.batch_sizes.len(),
+                self.seeds.len()
+            ))
+        };
+        let mut total = 0usize;
+        for o in &self.optimizers {
+            let pairs = o
+                .configs
+                .len()
+                .checked_mul(self.seeds.len())
+                .filter(|&n| n <= MAX_RUNS)
+                .ok_or_else(too_many)?;
+            let cell = self.runs_per_cell.map_or(pairs, |k| k.min(pairs));
+            total = cell
+                .checked_mul(self.batch_sizes.len())
+                .and_then(|n| n.checked_add(total))
+                .filter(|&n| n <= MAX_RUNS)
+                .ok_or_else(too_many)?;
+        }
+        Ok(())
+    }
+
     /// The study, with its data and model checked and resolved and its
     /// grid checked.
     pub(crate) fn finish(self) -> Result<Study, StudyProblem> {
@@ -413,6 +493,8 @@ impl StudyParts {
                 "[grid] runs_per_cell = 0: expected at least 1".into(),
             ));
         }
+        self.check_sets()?;
+        self.check_size()?;
         Ok(Study {
             name: self.name,
             data: self.data,
@@ -508,9 +590,24 @@ impl Study {
                 .collect::<Result<Vec<_>, _>>()?,
         };
         let first = grid.first_seed.unwrap_or(1);
+        let count = |n: u64| -> Result<Vec<u64>, StudyProblem> {
+            if n > MAX_RUNS as u64 {
+                return Err(StudyProblem::Grid(format!(
+                    "[grid] seeds = {n}: more than {MAX_RUNS} runs, the most a study may have; \
+                     use fewer seeds"
+                )));
+            }
+            let end = first.checked_add(n).ok_or_else(|| {
+                StudyProblem::Grid(format!(
+                    "[grid] first_seed = {first} with seeds = {n}: the seeds go past {}",
+                    u64::MAX
+                ))
+            })?;
+            Ok((first..end).collect())
+        };
         let seeds: Vec<u64> = match grid.seeds {
-            None => (first..first + 10).collect(),
-            Some(toml::Value::Integer(n)) if n >= 1 => (first..first + n as u64).collect(),
+            None => count(10)?,
+            Some(toml::Value::Integer(n)) if n >= 1 => count(n as u64)?,
             Some(toml::Value::Array(list)) => list
                 .iter()
                 .map(|v| match v {
