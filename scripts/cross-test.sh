@@ -167,7 +167,11 @@ rows=()     # table rows, '|'-separated cells
 status_of() { cut -d' ' -f1 "$work/$1.status"; }
 seconds_of() { cut -d' ' -f2 "$work/$1.status"; }
 # The hash of one `check` line of a driver's output.
-hash_of() { awk -v g="$2" -v n="$3" '$1 == "check" && $2 == g && $3 == n { print $4 }' "$work/$1.out"; }
+hash_of() {
+    local hash
+    hash=$(awk -v g="$2" -v n="$3" '$1 == "check" && $2 == g && $3 == n { print $4 }' "$work/$1.out")
+    echo "${hash:--}"
+}
 # Whether every `check` of a driver's output has x86_64's value (and there are some).
 equal_to_x86() {
     awk 'NR == FNR { if ($1 == "check") ref[$2 "/" $3] = $4; next }
@@ -233,7 +237,7 @@ for entry in "${firmware_targets[@]}"; do
     rows+=("$name|little|portable|$target on QEMU $machine|RAM used ${ram:-?} B|-|-|-|-|-|${lbfgs:-?}|${sgd:-?}|$equal|$(seconds_of "$name") s")
 done
 echo "== STM32L475 (96 KiB SRAM1): the release build against the RAM budget, on its own memory map"
-firmware/memory-table.sh release="${elf_of[stm32l475]}" || failures+=("stm32l475: over the memory budget")
+firmware/memory-table.sh release="$PWD/${elf_of[stm32l475]}" || failures+=("stm32l475: over the memory budget")
 
 echo
 echo "== cross-test: every architecture against x86_64 (param_hash of each run; golden: pinned golden-bit values equal)"
