@@ -1,12 +1,18 @@
-//! Puts the memory layout of the selected machine on the linker's search
-//! path as `memory.x`, where cortex-m-rt's `link.x` includes it, and the
+//! Puts the memory layout of the selected machine (the feature, and for
+//! `qemu` the target: mps2-an385/an386 or mps2-an505) on the linker's
+//! search path as `memory.x`, where cortex-m-rt's `link.x` includes it, and the
 //! model named by `SOOTH_MODEL` (if any) into `OUT_DIR/model.bin`.
 
 use std::{env, fs, path::PathBuf};
 
 fn main() {
+    let target = env::var("TARGET").unwrap_or_default();
     let layout = if env::var_os("CARGO_FEATURE_STM32F411").is_some() {
         "memory-stm32f411.x"
+    } else if env::var_os("CARGO_FEATURE_STM32L475").is_some() {
+        "memory-stm32l475.x"
+    } else if target.starts_with("thumbv8m") {
+        "memory-qemu-an505.x"
     } else {
         "memory-qemu.x"
     };

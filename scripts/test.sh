@@ -21,7 +21,7 @@ echo "== unit, integration and doc tests (debug; includes the firmware under QEM
 cargo test --workspace --locked
 
 echo "== golden-bit tests and the core's unit tests in release (its vectorised code paths)"
-cargo test --workspace --locked --release --test golden
+cargo test --locked --release -p sooth-golden
 cargo test --locked --release -p sooth-core --lib
 
 echo "== firmware: memory budget (release: 256 KiB flash, 96 KiB RAM)"

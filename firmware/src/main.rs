@@ -11,15 +11,19 @@
 
 mod memory;
 
-#[cfg(all(feature = "qemu", feature = "stm32f411"))]
-compile_error!("choose one machine: the feature `qemu` (default) or `stm32f411`");
-#[cfg(not(any(feature = "qemu", feature = "stm32f411")))]
-compile_error!("choose a machine: the feature `qemu` (default) or `stm32f411`");
+#[cfg(any(
+    all(feature = "qemu", feature = "stm32f411"),
+    all(feature = "qemu", feature = "stm32l475"),
+    all(feature = "stm32f411", feature = "stm32l475"),
+))]
+compile_error!("choose one machine: the feature `qemu` (default), `stm32f411` or `stm32l475`");
+#[cfg(not(any(feature = "qemu", feature = "stm32f411", feature = "stm32l475")))]
+compile_error!("choose a machine: the feature `qemu` (default), `stm32f411` or `stm32l475`");
 
 // The defmt transport of the machine.
 #[cfg(feature = "stm32f411")]
 use defmt_rtt as _;
-#[cfg(feature = "qemu")]
+#[cfg(any(feature = "qemu", feature = "stm32l475"))]
 use defmt_semihosting as _;
 
 use core::sync::atomic::{AtomicBool, Ordering};

@@ -830,6 +830,36 @@ fn every_kernel_set_gives_the_same_hash() {
     }
 }
 
+/// The README's run (`sooth train --dataset digits --optimizer lbfgs
+/// --batch-size 64 --epochs 30 --seed 1`) and the same command with each
+/// other optimizer print the hashes pinned in `sooth-golden`, which
+/// scripts/cross-test.sh reproduces on aarch64 and s390x.
+#[test]
+fn the_readme_run_and_each_optimizer_give_their_pinned_hashes() {
+    for run in &sooth_golden::CLI_RUNS {
+        let (batch, epochs, seed) = (
+            sooth_golden::CLI_BATCH_SIZE.to_string(),
+            sooth_golden::CLI_EPOCHS.to_string(),
+            sooth_golden::CLI_SEED.to_string(),
+        );
+        let args = [
+            "--dataset",
+            "digits",
+            "--optimizer",
+            run.name,
+            "--batch-size",
+            &batch,
+            "--epochs",
+            &epochs,
+            "--seed",
+            &seed,
+        ];
+        let s = train(&args);
+        assert_eq!(s.model, "64-32-10 relu", "the CLI's default hidden width");
+        assert_eq!(s.param_hash, format!("{:016x}", run.expected), "{args:?}");
+    }
+}
+
 // ---------------------------------------------------------------- bad input
 
 #[test]
