@@ -12,6 +12,8 @@
 # Needs QEMU and defmt-print (scripts/setup-firmware.sh), gcc, and the
 # plugin header of the installed QEMU's exact version, which it fetches
 # once from Debian's source package into ~/.cache/sooth (SOOTH_CACHE).
+# SOOTH_COST_ELF=path measures that benchmark ELF instead of building one
+# (e.g. one built from an older commit, for a before/after comparison).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -83,8 +85,12 @@ mkdir -p "$out"
 # shellcheck disable=SC2046 # pkg-config's flags are words
 gcc -shared -fPIC -O2 -Wall -Wextra -Werror -I"$cache/include/qemu" $(pkg-config --cflags glib-2.0) \
     -o "$out/libsooth-cost.so" firmware/cost/plugin.c
-(cd firmware && cargo build --locked --release --features cost --bin sooth-cost >&2)
-elf=firmware/target/thumbv7em-none-eabihf/release/sooth-cost
+if [[ -n "${SOOTH_COST_ELF:-}" ]]; then
+    elf=$SOOTH_COST_ELF
+else
+    (cd firmware && cargo build --locked --release --features cost --bin sooth-cost >&2)
+    elf=firmware/target/thumbv7em-none-eabihf/release/sooth-cost
+fi
 mark=$(arm-none-eabi-nm "$elf" | awk '$3 == "cost_mark" { print "0x" $1 }')
 if [[ -z "$mark" ]]; then
     echo "error: no symbol cost_mark in $elf" >&2

@@ -126,11 +126,13 @@ static int writes_pc(const char *mnemonic, const char *ops)
     return 0;
 }
 
-/* Classifies one instruction; sets its issue cycles and flops. `prev_mem`
- * says whether the previous instruction of the block was a load or store
- * (the TRM: neighbouring loads and stores pipeline, a load then costs 1). */
-static enum cls classify(const char *disas, int prev_mem, int *cycles,
-                         int *flops, int *is_branch, int *is_cond, int *is_mem)
+/* Classifies one instruction; sets its issue cycles and flops. `prev_load`
+ * says whether the previous instruction of the block was a single load (the
+ * TRM: a load or store right after a load pipelines and costs one cycle
+ * less; nothing pipelines after a store); `*is_load` says whether this one
+ * is. */
+static enum cls classify(const char *disas, int prev_load, int *cycles,
+                         int *flops, int *is_branch, int *is_cond, int *is_load)
 {
     char mnemonic[32];
     size_t n = strcspn(disas, " \t");
@@ -147,7 +149,7 @@ static enum cls classify(const char *disas, int prev_mem, int *cycles,
     *flops = 0;
     *is_branch = 0;
     *is_cond = 0;
-    *is_mem = 0;
+    *is_load = 0;
 
     if (mnemonic[0] == 'v') {
         if (starts_with(mnemonic, "vmla") || starts_with(mnemonic, "vmls") ||
@@ -164,14 +166,13 @@ static enum cls classify(const char *disas, int prev_mem, int *cycles,
             return FP_DIVSQRT;
         }
         if (starts_with(mnemonic, "vldr") || starts_with(mnemonic, "vstr")) {
-            *cycles = prev_mem ? 1 : 2;
-            *is_mem = 1;
+            *cycles = prev_load ? 1 : 2;
+            *is_load = mnemonic[2] == 'l';
             return FP_LDST;
         }
         if (starts_with(mnemonic, "vldm") || starts_with(mnemonic, "vstm") ||
             starts_with(mnemonic, "vpush") || starts_with(mnemonic, "vpop")) {
             *cycles = 1 + list_words(disas);
-            *is_mem = 1;
             return FP_LDST;
         }
         if (starts_with(mnemonic, "vmrs") || starts_with(mnemonic, "vmsr")) {
@@ -190,7 +191,7 @@ static enum cls classify(const char *disas, int prev_mem, int *cycles,
         }
         if (starts_with(mnemonic, "vadd") || starts_with(mnemonic, "vsub") ||
             starts_with(mnemonic, "vmul") || starts_with(mnemonic, "vnmul")) {
-            *flops = starts_with(mnemonic, "vnmul") ? 1 : 1;
+            *flops = 1;
             return FP_ARITH;
         }
         return FP_ARITH; /* vneg vabs vcmp vcvt vsel vmaxnm ... */
@@ -199,9 +200,12 @@ static enum cls classify(const char *disas, int prev_mem, int *cycles,
         *cycles = DIV_CYCLES;
         return DIV;
     }
-    /* Branches: b<cond>, bl, blx, bx, cbz, cbnz, tbb, tbh, and pc writes. */
+    /* Branches: b<cond>, bl, blx, bx, cbz, cbnz, tbb, tbh, and pc writes.
+     * Calls are exactly "bl" and "blx"; "blt", "ble", "bls", "blo" are
+     * conditional branches. */
+    int call = strcmp(mnemonic, "bl") == 0 || starts_with(mnemonic, "blx");
     if (strcmp(mnemonic, "b") == 0 || strcmp(mnemonic, "b.w") == 0 ||
-        strcmp(mnemonic, "b.n") == 0 || starts_with(mnemonic, "bl") ||
+        strcmp(mnemonic, "b.n") == 0 || call ||
         starts_with(mnemonic, "bx") || starts_with(mnemonic, "cbz") ||
         starts_with(mnemonic, "cbnz") || starts_with(mnemonic, "tbb") ||
         starts_with(mnemonic, "tbh") ||
@@ -212,7 +216,7 @@ static enum cls classify(const char *disas, int prev_mem, int *cycles,
         *is_branch = 1;
         /* conditional: b<cond>, cbz, cbnz (bl/bx/blx/tb* always branch) */
         *is_cond = !(strcmp(mnemonic, "b") == 0 || strcmp(mnemonic, "b.w") == 0 ||
-                     strcmp(mnemonic, "b.n") == 0 || starts_with(mnemonic, "bl") ||
+                     strcmp(mnemonic, "b.n") == 0 || call ||
                      starts_with(mnemonic, "bx") || starts_with(mnemonic, "tb"));
         if (starts_with(mnemonic, "tb")) {
             *cycles = 2; /* a table load, then the branch */
@@ -231,22 +235,19 @@ static enum cls classify(const char *disas, int prev_mem, int *cycles,
     if (starts_with(mnemonic, "ldm") || starts_with(mnemonic, "stm") ||
         starts_with(mnemonic, "push") || starts_with(mnemonic, "pop")) {
         *cycles = 1 + list_words(disas);
-        *is_mem = 1;
         return LDST;
     }
     if (starts_with(mnemonic, "ldrd") || starts_with(mnemonic, "strd")) {
-        *cycles = prev_mem ? 2 : 3; /* two words */
-        *is_mem = 1;
+        *cycles = prev_load ? 2 : 3; /* two words */
         return LDST;
     }
     if (starts_with(mnemonic, "ldr")) {
-        *cycles = prev_mem ? 1 : 2;
-        *is_mem = 1;
+        *cycles = prev_load ? 1 : 2;
+        *is_load = 1;
         return LDST;
     }
     if (starts_with(mnemonic, "str")) {
         *cycles = 1;
-        *is_mem = 1;
         return LDST;
     }
     if (starts_with(mnemonic, "mla") || starts_with(mnemonic, "mls")) {
@@ -306,20 +307,20 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     (void)id;
     size_t n = qemu_plugin_tb_n_insns(tb);
     struct block *b = calloc(1, sizeof *b);
-    int prev_mem = 0;
+    int prev_load = 0;
     size_t text_len = 0;
     b->start = qemu_plugin_tb_vaddr(tb);
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         char *disas = qemu_plugin_insn_disas(insn);
-        int cycles, flops, is_branch, is_cond, is_mem;
-        enum cls c = classify(disas ? disas : "", prev_mem, &cycles, &flops,
-                              &is_branch, &is_cond, &is_mem);
+        int cycles, flops, is_branch, is_cond, is_load;
+        enum cls c = classify(disas ? disas : "", prev_load, &cycles, &flops,
+                              &is_branch, &is_cond, &is_load);
         b->count[c]++;
         b->insns++;
         b->cycles += cycles;
         b->flops += flops;
-        prev_mem = is_mem;
+        prev_load = is_load;
         if (i + 1 == n) {
             b->ends_in_branch = is_branch;
             b->cond_branch_at_end = is_cond;
