@@ -26,3 +26,6 @@ cargo test --locked --release -p sooth-core --lib
 
 echo "== firmware: memory budget (release: 256 KiB flash, 96 KiB RAM)"
 firmware/memory-table.sh debug="$SOOTH_FIRMWARE_ELF_DEBUG" release="$SOOTH_FIRMWARE_ELF_RELEASE"
+
+echo "== firmware: instructions per training sample on the Cortex-M4F (budget: firmware/cost/budget.txt)"
+scripts/device-cost.sh --check

@@ -9,6 +9,8 @@
 #![no_std]
 #![no_main]
 
+#[cfg(feature = "stm32f411")]
+mod cycles;
 mod memory;
 
 #[cfg(any(
@@ -38,6 +40,10 @@ fn main() -> ! {
     // once; zero-initialized, so they live in .bss and take no flash.
     static mut STORAGE: RunStorage = RunStorage::new();
 
+    #[cfg(feature = "stm32f411")]
+    if !cycles::start() {
+        defmt::warn!("no DWT cycle counter: epochs are logged without cycles");
+    }
     if MODEL.is_empty() {
         for spec in &reference::RUNS {
             if let Err(error) = train(spec, Start::Seeded, reference::EPOCHS, STORAGE.buffers()) {
@@ -133,7 +139,24 @@ fn train(
         reference::SEED,
         spec.optimizer,
     );
-    let outcome = reference::run_from(spec, epochs, start, buffers, &train, &test, log_epoch)?;
+    // On a board, the cycles of each epoch (its steps and test evaluation,
+    // not the logging) are logged before its report.
+    #[cfg(feature = "stm32f411")]
+    let mut last = cycles::now();
+    let outcome = reference::run_from(spec, epochs, start, buffers, &train, &test, |report| {
+        #[cfg(feature = "stm32f411")]
+        defmt::info!(
+            "epoch_cycles run={=str} epoch={=u32} cycles={=u32}",
+            spec.name,
+            report.epoch,
+            cycles::now().wrapping_sub(last)
+        );
+        log_epoch(report);
+        #[cfg(feature = "stm32f411")]
+        {
+            last = cycles::now();
+        }
+    })?;
     let test = outcome.last.test;
     defmt::info!(
         "final run={=str} test_correct={=u32} test_total={=u32} test_accuracy={=f64} peak_accuracy={=f64} peak_epoch={=u32} param_hash={=u64:016x}",

@@ -27,7 +27,11 @@
 //! are added. Where LLVM's vectorisers would regroup the work in a slower
 //! way, `core::hint::black_box` marks a boundary they do not cross; it
 //! changes no value. Without SIMD (other than x86_64, e.g. a Cortex-M4F) the
-//! same arithmetic is unrolled less, to save flash.
+//! same arithmetic is blocked for a scalar FPU's 32 registers: the affine map
+//! takes two rows at a time (16 accumulators), the sums of terms tiles of 8
+//! elements; the firmware compiles the core at `opt-level = 3` so that these
+//! fixed-size loops are unrolled into registers (`scripts/device-cost.sh`
+//! counts what that saves).
 //!
 //! # Layout
 //! * [`reduce`]: the reductions (dot products) and the affine map made of
@@ -80,7 +84,7 @@ pub(crate) use terms::{add_outer_nonzero, axpy_n, linear_combinations};
 
 /// Whether the target has SIMD that the kernels' register blocking is shaped
 /// for (SSE2 on x86_64). Without it (a Cortex-M4F's scalar FPU), the kernels
-/// keep the same arithmetic but unroll less, to save flash.
+/// keep the same arithmetic in smaller blocks, which fit 32 scalar registers.
 pub(crate) const SIMD: bool = cfg!(target_arch = "x86_64");
 
 /// The versions of the network's hot kernels, from the portable ones up.

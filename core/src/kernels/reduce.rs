@@ -128,8 +128,9 @@ pub(super) fn affine(w: &[f32], x: &[f32], b: &[f32], out: &mut [f32]) {
 /// `cols` weights, row-major) with `x_s`; bit-identical to computing each
 /// vector on its own (`affine`, in the tests).
 ///
-/// Four rows of `w` are taken at a time and run over all vectors, so each
-/// chunk of `x_s` is loaded once per four rows.
+/// Four rows of `w` (two without [`SIMD`]: their 16 accumulators fit a
+/// scalar FPU's registers) are taken at a time and run over all vectors, so
+/// each chunk of `x_s` is loaded once per four (two) rows.
 #[inline]
 pub(crate) fn affine_many(w: &[f32], b: &[f32], x: &[f32], cols: usize, out: &mut [f32]) {
     if let Some(()) = arch::affine_many(w, b, x, cols, out) {
@@ -155,11 +156,11 @@ pub(super) fn affine_many_portable(w: &[f32], b: &[f32], x: &[f32], cols: usize,
     };
     let w = &w[..rows * cols];
     let mut o = 0;
-    while o + 4 <= rows {
+    while SIMD && o + 4 <= rows {
         affine_rows::<4>(w, b, x, cols, out, o, count);
         o += 4;
     }
-    if SIMD && o + 2 <= rows {
+    while o + 2 <= rows {
         affine_rows::<2>(w, b, x, cols, out, o, count);
         o += 2;
     }

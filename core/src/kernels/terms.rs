@@ -24,8 +24,9 @@ pub(crate) fn axpy_n<const N: usize>(y: &mut [f32], a: [f32; N], x: [&[f32]; N])
     axpy_tiles::<N, false>(y, a, &Tiles::new(x, n));
 }
 
-/// Elements per tile of [`axpy_tiles`]: four SSE registers of `y` with SIMD.
-pub(super) const TILE: usize = if SIMD { 16 } else { 1 };
+/// Elements per tile of [`axpy_tiles`]: four SSE registers of `y` with SIMD;
+/// 8 scalar registers without (a Cortex-M4F: 8 values of `y`, 8 of a term).
+pub(super) const TILE: usize = if SIMD { 16 } else { 8 };
 
 /// `N` vectors of `n` elements, split into tiles of [`TILE`] and a tail.
 pub(super) struct Tiles<'a, const N: usize> {
@@ -48,7 +49,7 @@ impl<'a, const N: usize> Tiles<'a, N> {
 /// [`axpy_n`] over pre-split vectors; with `ZERO`, `y`'s values are replaced
 /// by `+0` first (`y[i] = ((0 + a[0] x[0][i]) + ...`).
 ///
-/// It works on tiles of 16 elements of `y`, held in registers while the `N`
+/// It works on tiles of [`TILE`] elements of `y`, held in registers while the `N`
 /// terms are added: indexing the `N` slices then costs one bounds check per
 /// slice and tile, and the loop needs no scalar epilogue (a plain element loop
 /// over `x[j][i]` gets one of a full vector's length from the loop
