@@ -53,9 +53,7 @@ fn main() {
 /// Evaluations (and whether `|g|_inf <= 1e-5` was reached) with each pair
 /// precision, beside SciPy's.
 fn compare_precisions() {
-    println!(
-        "| problem | n | SciPy evaluations | f32 pairs | bf16 pairs | f16 pairs |"
-    );
+    println!("| problem | n | SciPy evaluations | f32 pairs | bf16 pairs | f16 pairs |");
     println!("|---|---:|---:|---:|---:|---:|");
     for (p, &(_, _, _, scipy_evals)) in problems().iter().zip(SCIPY.iter()) {
         let cells: Vec<String> = PairPrecision::ALL

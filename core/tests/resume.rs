@@ -279,5 +279,8 @@ fn storage_lengths_include_the_header() {
     let bf16 = Lbfgs::storage_len_with(1210, 5, PairPrecision::Bf16);
     assert_eq!(bf16, 8 * 1210 + 21);
     assert_eq!(4 * bf16, 38_804);
-    assert_eq!(Lbfgs::storage_len_with(2335, 5, PairPrecision::F16), 5 * 2336 + 3 * 2335 + 21);
+    assert_eq!(
+        Lbfgs::storage_len_with(2335, 5, PairPrecision::F16),
+        5 * 2336 + 3 * 2335 + 21
+    );
 }

@@ -114,7 +114,7 @@ pub mod digits {
 
 /// The buffer lengths that fit every run of [`RUNS`] and [`FINE_TUNE`] on
 /// the digits (L-BFGS needs the most optimizer state:
-/// `(2 m + 4) n + m + 16` floats): `static` arrays of the firmware, vectors
+/// `(2 m + 2) n + m + 16` floats): `static` arrays of the firmware, vectors
 /// of the host's tests.
 pub const LENGTHS: BufferLengths = {
     let mut lengths = FINE_TUNE.setup().buffer_lengths(&SHAPE, digits::TRAIN_LEN);
