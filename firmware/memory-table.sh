@@ -4,7 +4,8 @@
 # stack's high-water mark from the run's decoded log (`ELF.log`, which
 # tests/firmware.rs writes; `qemu-run.sh ELF > ELF.log` does as well).
 #   usage: memory-table.sh NAME=ELF [NAME=ELF...]
-# A build named `release` must fit the budget below, or the script fails.
+# A build named `release` or `release-*` (e.g. `release-large`, the `large`
+# feature) must fit the budget below, or the script fails.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -38,18 +39,18 @@ for entry in "$@"; do
         ram_cell="(no log)"
     fi
     echo "| $name | $(kib $((flash - data_bytes))) | $(kib "$data_bytes") | $(kib "$flash") | $(kib "$statics") | $stack_cell | $ram_cell |"
-    if [[ "$name" == release ]]; then
-        ((flash <= FLASH_BUDGET)) || over+=("flash $flash B > $FLASH_BUDGET B")
+    if [[ "$name" == release || "$name" == release-* ]]; then
+        ((flash <= FLASH_BUDGET)) || over+=("$name: flash $flash B > $FLASH_BUDGET B")
         if [[ -z "$ram" ]]; then
-            over+=("no stack measurement for $elf (no $elf.log)")
+            over+=("$name: no stack measurement for $elf (no $elf.log)")
         elif ((ram > RAM_BUDGET)); then
-            over+=("RAM $ram B > $RAM_BUDGET B")
+            over+=("$name: RAM $ram B > $RAM_BUDGET B")
         fi
     fi
 done
 echo
-echo "Budget of the release build: flash $(kib $FLASH_BUDGET), RAM $(kib $RAM_BUDGET) (statics + stack peak)."
+echo "Budget of the release builds: flash $(kib $FLASH_BUDGET), RAM $(kib $RAM_BUDGET) (statics + stack peak)."
 if ((${#over[@]})); then
-    printf 'error: the release build is over budget: %s\n' "${over[@]}" >&2
+    printf 'error: a release build is over budget: %s\n' "${over[@]}" >&2
     exit 1
 fi

@@ -14,6 +14,7 @@ echo "== firmware: format and clippy (both machines)"
     cargo fmt --check
     cargo clippy --locked --release -- -D warnings
     cargo clippy --locked --release --no-default-features --features stm32f411 -- -D warnings
+    cargo clippy --locked --release --features large -- -D warnings
 )
 
 echo "== firmware: build (STM32F411 board: links only; then QEMU debug, release)"
@@ -22,13 +23,16 @@ echo "== firmware: build (STM32F411 board: links only; then QEMU debug, release)
     cargo build --locked --release --no-default-features --features stm32f411
     cargo build --locked
     cargo build --locked --release
+    cargo build --locked --release --features large --target-dir target/large
 )
 elf_dir=firmware/target/thumbv7em-none-eabihf
 export SOOTH_FIRMWARE_ELF_DEBUG="$PWD/$elf_dir/debug/sooth-firmware"
 export SOOTH_FIRMWARE_ELF_RELEASE="$PWD/$elf_dir/release/sooth-firmware"
+export SOOTH_FIRMWARE_ELF_LARGE="$PWD/firmware/target/large/thumbv7em-none-eabihf/release/sooth-firmware"
 
 echo "== firmware: QEMU runs against the host (tests/firmware.rs)"
 cargo test --locked --test firmware
 
 echo "== firmware: memory"
-firmware/memory-table.sh debug="$SOOTH_FIRMWARE_ELF_DEBUG" release="$SOOTH_FIRMWARE_ELF_RELEASE"
+firmware/memory-table.sh debug="$SOOTH_FIRMWARE_ELF_DEBUG" release="$SOOTH_FIRMWARE_ELF_RELEASE" \
+    release-large="$SOOTH_FIRMWARE_ELF_LARGE"

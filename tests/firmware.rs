@@ -17,7 +17,7 @@
 //! ELF as `ELF.log`, where `firmware/memory-table.sh` reads the stack peak.
 
 use sooth_core::{EpochReport, SliceDataset};
-use sooth_reference::{self as reference, RunStorage, Start, digits};
+use sooth_reference::{self as reference, RunStorage, Start, digits, large};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -118,6 +118,28 @@ fn host_run(spec: &reference::ReferenceRun) -> RunLog {
         |r| epochs.push(Epoch::from_report(r)),
     )
     .expect("the reference run on the host");
+    run_log(spec, epochs, &outcome)
+}
+
+/// The run of the `large` firmware build on the host.
+fn host_large_run() -> RunLog {
+    let (train_x, test_x) = (rows(digits::TRAIN_LEVELS), rows(digits::TEST_LEVELS));
+    let (train, test) = host_digits(&train_x, &test_x);
+    let mut buffers = Box::new(large::Storage::new());
+    let mut epochs = Vec::new();
+    let outcome = large::run(buffers.buffers(), &train, &test, |r| {
+        epochs.push(Epoch::from_report(r))
+    })
+    .expect("the large run on the host");
+    run_log(&large::RUN, epochs, &outcome)
+}
+
+/// A run's log from its epochs and outcome.
+fn run_log(
+    spec: &reference::ReferenceRun,
+    epochs: Vec<Epoch>,
+    outcome: &reference::Outcome,
+) -> RunLog {
     RunLog {
         name: spec.name.to_owned(),
         epochs,
@@ -160,10 +182,17 @@ fn firmware_elf(profile: &str, env_var: &str) -> PathBuf {
 /// Builds the firmware (with `model` built in, into a target directory of
 /// its own) and returns the ELF.
 fn build_firmware(profile: &str, model: Option<&Path>) -> PathBuf {
+    build_firmware_with(profile, model, None)
+}
+
+/// [`build_firmware`] with a cargo feature (into a target directory of its
+/// own, `target/FEATURE`).
+fn build_firmware_with(profile: &str, model: Option<&Path>, feature: Option<&str>) -> PathBuf {
     let firmware = repo_root().join("firmware");
-    let target_dir = match model {
-        None => firmware.join("target"),
-        Some(_) => firmware.join("target/with-model"),
+    let target_dir = match (model, feature) {
+        (None, None) => firmware.join("target"),
+        (Some(_), None) => firmware.join("target/with-model"),
+        (_, Some(feature)) => firmware.join("target").join(feature),
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
@@ -180,6 +209,9 @@ fn build_firmware(profile: &str, model: Option<&Path>) -> PathBuf {
         .env_remove("SOOTH_MODEL");
     if let Some(model) = model {
         build.env("SOOTH_MODEL", model);
+    }
+    if let Some(feature) = feature {
+        build.args(["--features", feature]);
     }
     if profile == "release" {
         build.arg("--release");
@@ -323,6 +355,36 @@ fn release_firmware_trains_bit_identical_to_the_host() {
 #[test]
 fn debug_firmware_trains_bit_identical_to_the_host() {
     check_profile("debug", "SOOTH_FIRMWARE_ELF_DEBUG");
+}
+
+/// The `large` build (64-31-10, L-BFGS m = 5 with bf16 pairs, within the
+/// 96 KiB budget): the release firmware logs exactly the host's run
+/// (`SOOTH_FIRMWARE_ELF_LARGE` may name a built ELF).
+#[test]
+fn large_firmware_trains_bit_identical_to_the_host() {
+    let elf = match std::env::var_os("SOOTH_FIRMWARE_ELF_LARGE") {
+        Some(path) => PathBuf::from(path),
+        None => build_firmware_with("release", None, Some("large")),
+    };
+    let log = run_in_qemu(&elf);
+    let device = parse_log(&log);
+    let host = host_large_run();
+    assert_eq!(device.len(), 1, "one run in the large build");
+    assert_eq!(host.epochs.len(), reference::EPOCHS as usize);
+    for (de, he) in device[0].epochs.iter().zip(&host.epochs) {
+        assert_eq!(
+            de, he,
+            "epoch {} differs (large firmware vs host)",
+            he.epoch
+        );
+    }
+    assert_eq!(device[0], host, "large firmware vs host");
+    // It learns: over 90 % test accuracy.
+    assert!(
+        host.last.test_correct * 10 > host.last.test_total * 9,
+        "{:?}",
+        host.last
+    );
 }
 
 /// A model trained on the host and built into the firmware: the firmware's

@@ -85,7 +85,7 @@ pub use network::{
 pub use optim::{
     Adam, AdamConfig, AnyOptimizer, Armijo, Cg, CgConfig, CgFormula, Curvature, CurvatureMode,
     Lbfgs, LbfgsConfig, LineSearch, LineSearchFailure, NonFinite, Objective, Optimizer,
-    OptimizerConfig, Sgd, SgdConfig, Status, StepReport, StrongWolfe,
+    OptimizerConfig, PairPrecision, Sgd, SgdConfig, Status, StepReport, StrongWolfe,
 };
 pub use sampler::{LastBatch, Sampler, Sampling};
 pub use train::{

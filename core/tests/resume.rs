@@ -67,6 +67,24 @@ fn configs() -> Vec<OptimizerConfig> {
             damping: true,
             ..LbfgsConfig::new(4)
         }),
+        // 16-bit pairs (their rows hold the parked gradient across a
+        // pending step in naive mode).
+        OptimizerConfig::Lbfgs(LbfgsConfig {
+            pair_precision: PairPrecision::Bf16,
+            ..lbfgs
+        }),
+        OptimizerConfig::Lbfgs(LbfgsConfig {
+            mode: CurvatureMode::Naive,
+            pair_precision: PairPrecision::F16,
+            ..lbfgs
+        }),
+        OptimizerConfig::Lbfgs(LbfgsConfig {
+            line_search: LineSearch::Armijo(Armijo::DEFAULT),
+            inner_iterations: 2,
+            damping: true,
+            pair_precision: PairPrecision::Bf16,
+            ..LbfgsConfig::new(4)
+        }),
     ]
 }
 
@@ -234,7 +252,7 @@ fn resume_refuses_storage_without_such_a_state() {
     // A header word out of range: the ring's oldest slot.
     let mut storage = vec![0.0f32; Lbfgs::storage_len(n, 3)];
     Lbfgs::new(LbfgsConfig::new(3), n, &mut storage).unwrap();
-    let oldest = (2 * 3 + 4) * n + 3 + 6;
+    let oldest = (2 * 3 + 2) * n + 3 + 6;
     for bad in [3.0, -1.0, 0.5, f32::NAN] {
         storage[oldest] = bad;
         assert_eq!(
@@ -253,7 +271,16 @@ fn storage_lengths_include_the_header() {
     assert_eq!(Sgd::storage_len(1210), 3 * 1210 + 5);
     assert_eq!(Adam::storage_len(2410), 4 * 2410 + 7);
     assert_eq!(Cg::storage_len(2410), 4 * 2410 + 7);
-    assert_eq!(Lbfgs::storage_len(1210, 5), 14 * 1210 + 21);
-    assert_eq!(4 * Lbfgs::storage_len(1210, 5), 67_844);
-    assert_eq!(Lbfgs::storage_len(2410, 10), 24 * 2410 + 26);
+    // f32 pairs: 2 m n of pairs, the gradient and the last good point.
+    assert_eq!(Lbfgs::storage_len(1210, 5), 12 * 1210 + 21);
+    assert_eq!(4 * Lbfgs::storage_len(1210, 5), 58_164);
+    assert_eq!(Lbfgs::storage_len(2410, 10), 22 * 2410 + 26);
+    // 16-bit pairs: m n floats of pairs, and the direction too.
+    let bf16 = Lbfgs::storage_len_with(1210, 5, PairPrecision::Bf16);
+    assert_eq!(bf16, 8 * 1210 + 21);
+    assert_eq!(4 * bf16, 38_804);
+    assert_eq!(
+        Lbfgs::storage_len_with(2335, 5, PairPrecision::F16),
+        5 * 2336 + 3 * 2335 + 21
+    );
 }

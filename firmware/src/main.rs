@@ -11,6 +11,8 @@
 
 #[cfg(feature = "stm32f411")]
 mod cycles;
+#[cfg(feature = "large")]
+mod large;
 mod memory;
 
 #[cfg(any(
@@ -29,11 +31,18 @@ use defmt_rtt as _;
 use defmt_semihosting as _;
 
 use core::sync::atomic::{AtomicBool, Ordering};
-use cortex_m_rt::{ExceptionFrame, entry, exception};
+#[cfg(not(feature = "large"))]
+use cortex_m_rt::entry;
+use cortex_m_rt::{ExceptionFrame, exception};
 use cortex_m_semihosting::debug;
-use sooth_core::{EpochReport, Error, PackedDataset, Packing, SavedModel, TrainBuffers};
-use sooth_reference::{self as reference, RunStorage, Start, digits};
+use sooth_core::{EpochReport, Error, PackedDataset, Packing};
+#[cfg(not(feature = "large"))]
+use sooth_core::{SavedModel, TrainBuffers};
+use sooth_reference::{self as reference, digits};
+#[cfg(not(feature = "large"))]
+use sooth_reference::{RunStorage, Start};
 
+#[cfg(not(feature = "large"))]
 #[entry]
 fn main() -> ! {
     // cortex-m-rt turns these into `&'static mut` references, handed out
@@ -62,10 +71,12 @@ fn main() -> ! {
 }
 
 /// The model built in with `SOOTH_MODEL=... cargo build` (empty without).
+#[cfg(not(feature = "large"))]
 static MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model.bin"));
 
 /// Evaluates the built-in model on the test digits, then fine-tunes it
 /// on the device ([`reference::FINE_TUNE`]).
+#[cfg(not(feature = "large"))]
 fn evaluate_and_fine_tune(buffers: TrainBuffers<'_>) -> Result<(), Error> {
     let model = SavedModel::read(MODEL)?;
     let mlp = model.mlp();
@@ -119,6 +130,7 @@ fn digits_set(
 }
 
 /// One run on the digits in flash, logged.
+#[cfg(not(feature = "large"))]
 fn train(
     spec: &reference::ReferenceRun,
     start: Start,

@@ -18,7 +18,7 @@ use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use sooth_core::{
     Activation, AdamConfig, Armijo, CgConfig, CgFormula, CurvatureMode, LbfgsConfig, LineSearch,
-    OptimizerConfig, SgdConfig, StrongWolfe,
+    OptimizerConfig, PairPrecision, SgdConfig, StrongWolfe,
 };
 use std::collections::BTreeMap;
 use std::fmt;
@@ -679,6 +679,30 @@ pub enum CurvatureKind {
     SameBatch,
 }
 
+/// How L-BFGS stores its curvature pairs (`f32`, or 16 bits: `bf16`, `f16`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PairPrecisionKind {
+    /// 32-bit floats (the default).
+    F32,
+    /// bfloat16: half the pairs' memory, the range of f32, 8 significant bits.
+    Bf16,
+    /// IEEE binary16: half the pairs' memory, 11 significant bits, values
+    /// below 2^-14 lose precision and above 65504 overflow.
+    F16,
+}
+
+impl PairPrecisionKind {
+    /// The core's precision.
+    pub fn core(self) -> PairPrecision {
+        match self {
+            PairPrecisionKind::F32 => PairPrecision::F32,
+            PairPrecisionKind::Bf16 => PairPrecision::Bf16,
+            PairPrecisionKind::F16 => PairPrecision::F16,
+        }
+    }
+}
+
 /// CG formulas.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum CgFormulaKind {
@@ -760,13 +784,16 @@ pub struct OptimizerOptions {
     /// `max_step` (lbfgs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_step: Option<f32>,
+    /// `pair_precision` (lbfgs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair_precision: Option<PairPrecisionKind>,
 }
 
 use OptimizerKind::{Adam, Cg, Lbfgs, Sgd};
 
 /// Each optimizer option's key, flag value name and owners (`&[]`: a
 /// line-search option, owned by the line search).
-const OPTIMIZER_KEYS: [(&str, &str, &[OptimizerKind]); 20] = [
+const OPTIMIZER_KEYS: [(&str, &str, &[OptimizerKind]); 21] = [
     ("lr", "LR", &[Sgd, Adam]),
     ("momentum", "MU", &[Sgd]),
     ("nesterov", "", &[Sgd]),
@@ -787,6 +814,7 @@ const OPTIMIZER_KEYS: [(&str, &str, &[OptimizerKind]); 20] = [
     ("damping", "", &[Lbfgs]),
     ("curvature_eps", "EPS", &[Lbfgs]),
     ("max_step", "LENGTH", &[Lbfgs]),
+    ("pair_precision", "PRECISION", &[Lbfgs]),
 ];
 
 /// `--lr <LR>` for `lr` (`--damping` for a switch).
@@ -821,6 +849,7 @@ impl OptimizerOptions {
         "damping",
         "curvature_eps",
         "max_step",
+        "pair_precision",
     ];
 
     /// `name` with nothing else written (every option at its default).
@@ -847,6 +876,7 @@ impl OptimizerOptions {
             damping: None,
             curvature_eps: None,
             max_step: None,
+            pair_precision: None,
         }
     }
 
@@ -881,6 +911,7 @@ impl OptimizerOptions {
             "damping" => self.damping = Some(parse_bool(&flag, &text)?),
             "curvature_eps" => self.curvature_eps = Some(f32_()?),
             "max_step" => self.max_step = Some(f32_()?),
+            "pair_precision" => self.pair_precision = Some(parse_enum(&flag, &text)?),
             _ => {
                 return Err(SpecError::UnknownKey {
                     key: key.into(),
@@ -893,7 +924,7 @@ impl OptimizerOptions {
 
     /// Each option's key and, if written, its value's text, in
     /// [`Self::KEYS`] order.
-    fn texts(&self) -> [(&'static str, Option<String>); 20] {
+    fn texts(&self) -> [(&'static str, Option<String>); 21] {
         let s = |v: Option<f32>| v.map(|v| v.to_string());
         let d = |v: Option<f64>| v.map(|v| v.to_string());
         let b = |v: Option<bool>| v.map(|v| v.to_string());
@@ -921,6 +952,10 @@ impl OptimizerOptions {
             ("damping", b(self.damping)),
             ("curvature_eps", s(self.curvature_eps)),
             ("max_step", s(self.max_step)),
+            (
+                "pair_precision",
+                self.pair_precision.as_ref().map(value_name),
+            ),
         ]
     }
 
@@ -1117,6 +1152,9 @@ impl OptimizerOptions {
                     damping: self.damping.unwrap_or(d.damping),
                     grad_tolerance: d.grad_tolerance,
                     max_step: self.max_step.unwrap_or(d.max_step),
+                    pair_precision: self
+                        .pair_precision
+                        .map_or(d.pair_precision, PairPrecisionKind::core),
                 })
             }
         };
@@ -1168,7 +1206,7 @@ pub fn describe_optimizer(c: &OptimizerConfig) -> String {
             g.initial_step
         ),
         OptimizerConfig::Lbfgs(l) => format!(
-            "lbfgs (m {}, {}, {} pairs{}{}{})",
+            "lbfgs (m {}, {}, {} pairs{}{}{}{})",
             l.history,
             search(&l.line_search),
             match l.mode {
@@ -1185,6 +1223,11 @@ pub fn describe_optimizer(c: &OptimizerConfig) -> String {
                 format!(", max step {}", l.max_step)
             } else {
                 String::new()
+            },
+            if l.pair_precision == PairPrecision::F32 {
+                String::new()
+            } else {
+                format!(", pairs in {}", l.pair_precision.name())
             }
         ),
     }

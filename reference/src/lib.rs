@@ -13,16 +13,16 @@
 
 use sooth_core::{
     Activation, BufferLengths, Dataset, EpochReport, Error, LastBatch, LbfgsConfig, Mlp,
-    OptimizerConfig, Peak, Sampling, SgdConfig, Shape, TrainBuffers, TrainOptions, TrainSetup,
-    Trainer, param_hash, seed_streams,
+    OptimizerConfig, PairPrecision, Peak, Sampling, SgdConfig, Shape, TrainBuffers, TrainOptions,
+    TrainSetup, Trainer, param_hash, seed_streams,
 };
 
 /// Seed of the run (parameter initialization and sampler streams).
 pub const SEED: u64 = 20_230_721;
 /// Input features: the 8x8 pixels of a digit.
 pub const INPUTS: usize = 64;
-/// Hidden units: small enough that L-BFGS with m = 5 (14 n floats of state)
-/// fits a 128 KiB part.
+/// Hidden units: small enough that L-BFGS with m = 5 (12 n floats of state
+/// since the trim, 14 n before) fits a 128 KiB part.
 pub const HIDDEN: usize = 16;
 /// Classes: the digits 0-9.
 pub const CLASSES: usize = 10;
@@ -114,7 +114,7 @@ pub mod digits {
 
 /// The buffer lengths that fit every run of [`RUNS`] and [`FINE_TUNE`] on
 /// the digits (L-BFGS needs the most optimizer state:
-/// `(2 m + 4) n + m + 16` floats): `static` arrays of the firmware, vectors
+/// `(2 m + 2) n + m + 16` floats): `static` arrays of the firmware, vectors
 /// of the host's tests.
 pub const LENGTHS: BufferLengths = {
     let mut lengths = FINE_TUNE.setup().buffer_lengths(&SHAPE, digits::TRAIN_LEN);
@@ -128,26 +128,40 @@ pub const LENGTHS: BufferLengths = {
 
 /// The memory of a reference run, as fixed-size arrays of [`LENGTHS`]: a
 /// `static` of the firmware, a boxed value on the host.
+pub type RunStorage =
+    Storage<{ LENGTHS.params }, { LENGTHS.work }, { LENGTHS.indices }, { LENGTHS.optimizer }>;
+
+/// The memory of a run as fixed-size arrays: `PARAMS` floats of parameters,
+/// `WORK` of workspace, `INDICES` sampler indices, `OPTIMIZER` floats of
+/// optimizer state (the fields of a [`BufferLengths`]; [`RunStorage`] and
+/// [`large::Storage`] name them).
 #[derive(Clone, Debug)]
-pub struct RunStorage {
-    /// The parameters ([`PARAM_COUNT`]); the trained parameters end up here.
-    pub params: [f32; LENGTHS.params],
+pub struct Storage<
+    const PARAMS: usize,
+    const WORK: usize,
+    const INDICES: usize,
+    const OPTIMIZER: usize,
+> {
+    /// The parameters; the trained parameters end up here.
+    pub params: [f32; PARAMS],
     /// The network's workspace.
-    pub work: [f32; LENGTHS.work],
+    pub work: [f32; WORK],
     /// The sampler's indices.
-    pub indices: [u32; LENGTHS.indices],
+    pub indices: [u32; INDICES],
     /// The optimizer's state.
-    pub optimizer: [f32; LENGTHS.optimizer],
+    pub optimizer: [f32; OPTIMIZER],
 }
 
-impl RunStorage {
+impl<const PARAMS: usize, const WORK: usize, const INDICES: usize, const OPTIMIZER: usize>
+    Storage<PARAMS, WORK, INDICES, OPTIMIZER>
+{
     /// All zeros (in `.bss` as a `static`).
     pub const fn new() -> Self {
-        RunStorage {
-            params: [0.0; LENGTHS.params],
-            work: [0.0; LENGTHS.work],
-            indices: [0; LENGTHS.indices],
-            optimizer: [0.0; LENGTHS.optimizer],
+        Storage {
+            params: [0.0; PARAMS],
+            work: [0.0; WORK],
+            indices: [0; INDICES],
+            optimizer: [0.0; OPTIMIZER],
         }
     }
 
@@ -162,7 +176,9 @@ impl RunStorage {
     }
 }
 
-impl Default for RunStorage {
+impl<const PARAMS: usize, const WORK: usize, const INDICES: usize, const OPTIMIZER: usize> Default
+    for Storage<PARAMS, WORK, INDICES, OPTIMIZER>
+{
     fn default() -> Self {
         Self::new()
     }
@@ -214,13 +230,33 @@ pub fn run_from<D, T>(
     buffers: TrainBuffers<'_>,
     train: &D,
     test: &T,
+    on_epoch: impl FnMut(&EpochReport),
+) -> Result<Outcome, Error>
+where
+    D: Dataset + ?Sized,
+    T: Dataset + ?Sized,
+{
+    run_shape(SHAPE, spec, epochs, start, buffers, train, test, on_epoch)
+}
+
+/// [`run_from`] for a network of another shape (same inputs, classes and
+/// activation).
+#[allow(clippy::too_many_arguments)]
+fn run_shape<D, T>(
+    shape: Shape,
+    spec: &ReferenceRun,
+    epochs: u32,
+    start: Start,
+    buffers: TrainBuffers<'_>,
+    train: &D,
+    test: &T,
     mut on_epoch: impl FnMut(&EpochReport),
 ) -> Result<Outcome, Error>
 where
     D: Dataset + ?Sized,
     T: Dataset + ?Sized,
 {
-    let mlp = Mlp::new(SHAPE, ACTIVATION);
+    let mlp = Mlp::new(shape, ACTIVATION);
     let (mut init_rng, sampler_rng) = seed_streams(SEED);
     if start == Start::Seeded {
         mlp.init(buffers.params, ACTIVATION.default_init(), &mut init_rng)?;
@@ -243,4 +279,69 @@ where
             expected: "at least 1",
         }),
     }
+}
+
+/// The second firmware run: the largest hidden layer (64-H-10) that
+/// minibatch L-BFGS (m = 5, batch 32, as in [`RUNS`]) trains within 96 KiB
+/// of RAM (statics + stack, `firmware/memory-table.sh`) with its curvature
+/// pairs stored in 16 bits (bfloat16; `sooth-firmware --features large`).
+/// With f32 pairs the largest that fits is 21 hidden units; see the README.
+pub mod large {
+    use super::*;
+
+    /// Hidden units.
+    pub const HIDDEN: usize = 31;
+    /// The network's shape, 64-31-10.
+    pub const SHAPE: Shape = match Shape::new(&[INPUTS, HIDDEN, CLASSES]) {
+        Ok(shape) => shape,
+        Err(_) => panic!("invalid network shape"),
+    };
+    /// Number of parameters (2335).
+    pub const PARAM_COUNT: usize = SHAPE.param_count();
+    /// How the curvature pairs are stored.
+    pub const PAIR_PRECISION: PairPrecision = PairPrecision::Bf16;
+    /// The run: L-BFGS as in [`RUNS`] with 16-bit pairs, seed [`SEED`],
+    /// [`EPOCHS`] epochs.
+    pub const RUN: ReferenceRun = ReferenceRun {
+        name: "lbfgs-bf16-h31",
+        optimizer: OptimizerConfig::Lbfgs(LbfgsConfig {
+            pair_precision: PAIR_PRECISION,
+            ..LbfgsConfig::new(HISTORY)
+        }),
+    };
+    /// The buffer lengths of [`RUN`] on the digits.
+    pub const LENGTHS: BufferLengths = RUN.setup().buffer_lengths(&SHAPE, digits::TRAIN_LEN);
+    /// The memory of the run.
+    pub type Storage = super::Storage<
+        { LENGTHS.params },
+        { LENGTHS.work },
+        { LENGTHS.indices },
+        { LENGTHS.optimizer },
+    >;
+
+    /// Runs [`RUN`] for [`EPOCHS`] epochs from the seeded initialization
+    /// on `train`, as [`run_from`] runs the reference runs.
+    pub fn run<D, T>(
+        buffers: TrainBuffers<'_>,
+        train: &D,
+        test: &T,
+        on_epoch: impl FnMut(&EpochReport),
+    ) -> Result<Outcome, Error>
+    where
+        D: Dataset + ?Sized,
+        T: Dataset + ?Sized,
+    {
+        run_shape(
+            SHAPE,
+            &RUN,
+            EPOCHS,
+            Start::Seeded,
+            buffers,
+            train,
+            test,
+            on_epoch,
+        )
+    }
+
+    const _: () = assert!(LENGTHS.params == PARAM_COUNT);
 }

@@ -121,13 +121,19 @@ pub struct Outcome {
 /// Runs L-BFGS (m = 10, strong Wolfe) on `p` until `|g|_inf <= tolerance`
 /// or until no step makes progress (two line-search failures in a row).
 pub fn solve(p: &Problem, tolerance: f32) -> Outcome {
+    solve_with(p, tolerance, PairPrecision::F32)
+}
+
+/// [`solve`] with the curvature pairs stored in `precision`.
+pub fn solve_with(p: &Problem, tolerance: f32, precision: PairPrecision) -> Outcome {
     let n = p.n;
     let mut x: Vec<f32> = (0..n).map(|i| (p.x0)(i) as f32).collect();
     let config = LbfgsConfig {
         grad_tolerance: tolerance,
+        pair_precision: precision,
         ..LbfgsConfig::new(10)
     };
-    let mut storage = vec![0.0f32; Lbfgs::storage_len(n, 10)];
+    let mut storage = vec![0.0f32; Lbfgs::storage_len_with(n, 10, precision)];
     let mut lbfgs = Lbfgs::new(config, n, &mut storage).unwrap();
     let mut objective = F64Objective::new(p.eval, n);
     let (mut iterations, mut evaluations) = (0u32, 0u32);

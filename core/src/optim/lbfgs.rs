@@ -15,6 +15,7 @@
 //! Full batch is simply batch size = data set size (both modes coincide).
 
 use super::linesearch::{Accepted, Line, LineSearch, StrongWolfe};
+use super::pairs::PairPrecision;
 use super::{
     Curvature, HEADER_PREFIX, NonFinite, Objective, Optimizer, Status, StepReport, bad_state,
     check_param, check_prefix, checked_loss_grad, get_flag, get_u64, get_word, put_flag,
@@ -64,13 +65,18 @@ pub struct LbfgsConfig {
     /// that the whole data set does not like; the cap keeps the line search
     /// from extrapolating that far.
     pub max_step: f32,
+    /// How the curvature pairs are stored: f32, or 16 bits (half the
+    /// `2 m n` floats of pairs); `s.y`, `rho` and the guard are computed
+    /// from the stored values, so the implicit inverse Hessian stays
+    /// positive definite.
+    pub pair_precision: PairPrecision,
 }
 
 impl LbfgsConfig {
     /// The host's defaults: history 10, strong Wolfe
     /// ([`StrongWolfe::DEFAULT`]), same-batch curvature, unit initial step,
     /// one iteration per batch, guard 1e-6, no damping, no gradient
-    /// tolerance, no step limit.
+    /// tolerance, no step limit, f32 pairs.
     pub const DEFAULT: Self = LbfgsConfig {
         history: 10,
         line_search: LineSearch::StrongWolfe(StrongWolfe::DEFAULT),
@@ -81,11 +87,13 @@ impl LbfgsConfig {
         damping: false,
         grad_tolerance: 0.0,
         max_step: 0.0,
+        pair_precision: PairPrecision::F32,
     };
 }
 
 impl LbfgsConfig {
-    /// History `m`, strong Wolfe, same-batch curvature, unit initial step.
+    /// History `m`, strong Wolfe, same-batch curvature, unit initial step,
+    /// f32 pairs.
     pub const fn new(history: usize) -> Self {
         LbfgsConfig {
             history,
@@ -97,6 +105,7 @@ impl LbfgsConfig {
             damping: false,
             grad_tolerance: 0.0,
             max_step: 0.0,
+            pair_precision: PairPrecision::F32,
         }
     }
 
@@ -133,22 +142,46 @@ impl LbfgsConfig {
 
 /// Minibatch L-BFGS over caller-owned storage.
 ///
-/// State, all in the caller's storage, in this order: `2 m n` floats of
-/// curvature pairs (`s` rows, then `y` rows), 4 vectors of `n` (gradient,
-/// trial gradient, direction, last good point), `m` floats of `rho`, and a
+/// State, all in the caller's storage, in this order: the curvature pairs
+/// (`m` rows of `s`, then `m` rows of `y`; a row is `n` floats with
+/// [`PairPrecision::F32`], `(n + 1) / 2` floats holding two 16-bit values
+/// each otherwise), the vectors (the gradient and the last good point, and
+/// with 16-bit pairs also the search direction), `m` floats of `rho`, and a
 /// header of 16 floats (tag, `n`, `m`, the ring's oldest slot and length,
-/// the flags, the cached loss): `(2 m + 4) n + m + 16` floats, i.e.
-/// `4 ((2 m + 4) n + m + 16)` bytes. For the 64-32-10 digits network
-/// (n = 2410) and m = 10: 231 KB; m = 5: 135 KB. Between steps the storage
-/// alone is the state: [`resume`](Self::resume) continues from it.
+/// the flags, the pair precision, the cached loss):
+/// [`storage_len_with`](Self::storage_len_with) floats, `(2 m + 2) n + m + 16`
+/// with f32 pairs and `2 m ceil(n / 2) + 3 n + m + 16` with 16-bit pairs.
+/// For the 64-32-10 digits network (n = 2410) and m = 5: 116 KB with f32
+/// pairs, 77 KB with 16-bit pairs. Between steps the storage alone is the
+/// state: [`resume`](Self::resume) continues from it.
 ///
-/// (16-bit curvature pairs, when they come, take the first `2 m n` floats'
-/// place as a separate `&mut [u16]` region; the rest stays as it is.)
+/// # Where the vectors went
+/// A step needs, besides the pairs, the gradient `g`, the last good point
+/// `x0` (which recovery from non-finite values returns to), the direction
+/// `d` and the gradient at the trial points; `y` needs `g` until the line
+/// search has ended. Three facts let the storage hold fewer vectors:
+/// * when the two-loop recursion runs, the parameters equal the last good
+///   point, so that vector is scratch there (the two-loop's output with
+///   f32 pairs, the decoded pair rows with 16-bit pairs) and is copied
+///   back from the parameters afterwards;
+/// * the slot the new pair goes to is claimed right after the two-loop
+///   (evicting the oldest pair, as the original order did after the line
+///   search: every path in between that fails clears the history anyway),
+///   so its rows are free during the line search: the old gradient waits
+///   in them (`y` row; both rows with 16-bit pairs) and the line search
+///   writes its gradients over `g`; with f32 pairs the direction waits in
+///   the `s` row;
+/// * `s = x - x0` is formed when the pair is completed, from the
+///   parameters and the last good point (in naive mode at the next step,
+///   before the last good point moves).
+///
+/// The arithmetic is the same as with four vectors: f32 pairs give the
+/// same bits as before the trim.
 pub struct Lbfgs<'a> {
     config: LbfgsConfig,
-    /// `s` pairs, `history` rows of `n`.
+    /// `s` pairs, `history` rows of `row_words(n)` floats.
     s: &'a mut [f32],
-    /// `y` pairs, `history` rows of `n`.
+    /// `y` pairs, `history` rows of `row_words(n)` floats.
     y: &'a mut [f32],
     /// `1 / s.y` per slot (`history` floats of the storage).
     rho: &'a mut [f32],
@@ -158,16 +191,17 @@ pub struct Lbfgs<'a> {
     oldest: usize,
     /// Pairs stored.
     len: usize,
-    /// Gradient at the current point on the current batch.
+    /// Gradient at the current point on the current batch; during a line
+    /// search, the gradient at the trial point.
     grad: &'a mut [f32],
-    /// Gradient at a trial point.
-    trial_grad: &'a mut [f32],
-    /// Search direction.
+    /// With 16-bit pairs: the search direction, and `y` in f32 while a pair
+    /// is formed (empty with f32 pairs: the direction waits in the claimed
+    /// slot's `s` row).
     direction: &'a mut [f32],
     /// The last good point (and the line search's start point).
     last_good: &'a mut [f32],
-    /// Naive mode: `s` of the last step waits in the next slot for its `y`,
-    /// to be formed with the next batch's gradient.
+    /// Naive mode: the claimed slot waits for its pair, to be formed with
+    /// the next batch's gradient (the old gradient waits in its rows).
     pending: bool,
     /// Whether `grad` holds the gradient at the current point on the
     /// previous batch (naive mode needs it to form `y`).
@@ -175,21 +209,19 @@ pub struct Lbfgs<'a> {
     /// The loss at `last_good`, when `grad` holds the gradient there on the
     /// previous step's objective (reused when the objective is unchanged).
     cached_loss: Option<f64>,
-    /// `grad` is the storage's second vector (it swaps with `trial_grad`).
-    swapped: bool,
 }
 
 /// The tag of L-BFGS's state header.
 const TAG: u16 = 0x4C42;
 /// Header words after the prefix: `m`, `oldest`, `len`, `pending`,
-/// `have_grad`, `swapped`, whether a loss is cached, then the cached loss's
-/// bits (4 words).
+/// `have_grad`, the pair precision's code, whether a loss is cached, then
+/// the cached loss's bits (4 words).
 const M: usize = HEADER_PREFIX;
 const OLDEST: usize = M + 1;
 const LEN: usize = M + 2;
 const PENDING: usize = M + 3;
 const HAVE_GRAD: usize = M + 4;
-const SWAPPED: usize = M + 5;
+const PRECISION: usize = M + 5;
 const CACHED: usize = M + 6;
 const CACHED_LOSS: usize = M + 7;
 /// Floats of L-BFGS's state header (after `rho`).
@@ -201,7 +233,6 @@ struct Scalars {
     len: usize,
     pending: bool,
     have_grad: bool,
-    swapped: bool,
     cached_loss: Option<f64>,
 }
 
@@ -212,13 +243,18 @@ impl Scalars {
         len: 0,
         pending: false,
         have_grad: false,
-        swapped: false,
         cached_loss: None,
     };
 
-    /// Reads and checks a header for history `m` (its words start `at`
-    /// floats into the storage, for the error's offset).
-    fn read(header: &[f32], m: usize, at: usize) -> Result<Scalars, Error> {
+    /// Reads and checks a header for history `m` and pair precision
+    /// `precision` (its words start `at` floats into the storage, for the
+    /// error's offset).
+    fn read(
+        header: &[f32],
+        m: usize,
+        precision: PairPrecision,
+        at: usize,
+    ) -> Result<Scalars, Error> {
         let word = |i: usize, max: usize, expected| {
             get_word(header[i], max.min(usize::from(u16::MAX)) as u16)
                 .map(usize::from)
@@ -228,6 +264,10 @@ impl Scalars {
             |i: usize| get_flag(header[i]).ok_or(bad_state(at, i, "an L-BFGS state flag (0 or 1)"));
         if word(M, m, "the history length m")? != m {
             return Err(bad_state(at, M, "the history length m"));
+        }
+        let expected = "the pair precision of the configuration (0 f32, 1 bf16, 2 f16)";
+        if get_word(header[PRECISION], 2) != Some(precision.code()) {
+            return Err(bad_state(at, PRECISION, expected));
         }
         let oldest = word(OLDEST, m - 1, "a slot below m")?;
         let len = word(LEN, m, "a pair count at most m")?;
@@ -246,40 +286,59 @@ impl Scalars {
             len,
             pending: flag(PENDING)?,
             have_grad: flag(HAVE_GRAD)?,
-            swapped: flag(SWAPPED)?,
             cached_loss,
         })
     }
 }
 
 impl<'a> Lbfgs<'a> {
-    /// Floats of state storage for `n` parameters and history `m`:
-    /// `(2 m + 4) n + m + 16`.
+    /// Floats of state storage for `n` parameters, history `m` and f32
+    /// pairs: `(2 m + 2) n + m + 16`.
     pub const fn storage_len(n: usize, m: usize) -> usize {
-        (2 * m + 4) * n + m + HEADER
+        Self::storage_len_with(n, m, PairPrecision::F32)
+    }
+
+    /// Floats of state storage for `n` parameters, history `m` and pairs
+    /// stored in `precision`: `(2 m + 2) n + m + 16` (f32), `2 m ceil(n / 2)
+    /// + 3 n + m + 16` (bf16, f16).
+    pub const fn storage_len_with(n: usize, m: usize, precision: PairPrecision) -> usize {
+        Self::body_len(n, m, precision) + HEADER
+    }
+
+    /// Vectors of `n` floats besides the pairs.
+    const fn vectors(precision: PairPrecision) -> usize {
+        match precision {
+            PairPrecision::F32 => 2,
+            PairPrecision::Bf16 | PairPrecision::F16 => 3,
+        }
+    }
+
+    /// Floats before the header: pairs, vectors, `rho`.
+    const fn body_len(n: usize, m: usize, precision: PairPrecision) -> usize {
+        2 * m * precision.row_words(n) + Self::vectors(precision) * n + m
     }
 
     /// An optimizer for `n` parameters over `storage` (at least
-    /// [`storage_len(n, config.history)`](Self::storage_len) floats),
-    /// starting afresh (no curvature pairs).
+    /// [`storage_len_with(n, config.history, config.pair_precision)`](Self::storage_len_with)
+    /// floats), starting afresh (no curvature pairs).
     pub fn new(config: LbfgsConfig, n: usize, storage: &'a mut [f32]) -> Result<Self, Error> {
         config.validate()?;
         Self::over(config, n, storage, Scalars::FRESH)
     }
 
     /// An optimizer for `n` parameters that continues from the state an
-    /// [`Lbfgs`] for `n` parameters and the same history length left in
-    /// `storage` (curvature pairs, gradient, last good point, the cached
-    /// loss), bit for bit; the other hyperparameters may differ from the
-    /// earlier ones. Errors with [`Error::Format`] if `storage` holds no such
-    /// state.
+    /// [`Lbfgs`] for `n` parameters, the same history length and the same
+    /// pair precision left in `storage` (curvature pairs, gradient, last
+    /// good point, the cached loss), bit for bit; the other hyperparameters
+    /// may differ from the earlier ones. Errors with [`Error::Format`] if
+    /// `storage` holds no such state.
     pub fn resume(config: LbfgsConfig, n: usize, storage: &'a mut [f32]) -> Result<Self, Error> {
         config.validate()?;
         let m = config.history;
-        let at = (2 * m + 4) * n + m;
+        let at = Self::body_len(n, m, config.pair_precision);
         let (_, header) = split_state(storage, at, HEADER)?;
         check_prefix(header, at, TAG, n, "an L-BFGS state header")?;
-        let scalars = Scalars::read(header, m, at)?;
+        let scalars = Scalars::read(header, m, config.pair_precision, at)?;
         Self::over(config, n, storage, scalars)
     }
 
@@ -291,18 +350,24 @@ impl<'a> Lbfgs<'a> {
         scalars: Scalars,
     ) -> Result<Self, Error> {
         let m = config.history;
-        let (body, header) = split_state(storage, (2 * m + 4) * n + m, HEADER)?;
-        let (pairs, rest) = body.split_at_mut(2 * m * n);
-        let (s, y) = pairs.split_at_mut(m * n);
-        let (vectors, rho) = rest.split_at_mut(4 * n);
-        let [first, second, direction, last_good] = split_vectors::<4>(vectors, n)?;
-        let (grad, trial_grad) = if scalars.swapped {
-            (second, first)
-        } else {
-            (first, second)
+        let precision = config.pair_precision;
+        let (body, header) = split_state(storage, Self::body_len(n, m, precision), HEADER)?;
+        let (pairs, rest) = body.split_at_mut(2 * m * precision.row_words(n));
+        let (s, y) = pairs.split_at_mut(m * precision.row_words(n));
+        let (vectors, rho) = rest.split_at_mut(Self::vectors(precision) * n);
+        let (grad, direction, last_good) = match precision {
+            PairPrecision::F32 => {
+                let [grad, last_good] = split_vectors::<2>(vectors, n)?;
+                (grad, &mut [][..], last_good)
+            }
+            PairPrecision::Bf16 | PairPrecision::F16 => {
+                let [grad, direction, last_good] = split_vectors::<3>(vectors, n)?;
+                (grad, direction, last_good)
+            }
         };
         put_prefix(header, TAG, n);
         put_word(&mut header[M], m as u16);
+        put_word(&mut header[PRECISION], precision.code());
         let mut lbfgs = Lbfgs {
             config,
             s,
@@ -312,13 +377,11 @@ impl<'a> Lbfgs<'a> {
             oldest: scalars.oldest,
             len: scalars.len,
             grad,
-            trial_grad,
             direction,
             last_good,
             pending: scalars.pending,
             have_grad: scalars.have_grad,
             cached_loss: scalars.cached_loss,
-            swapped: scalars.swapped,
         };
         lbfgs.save();
         Ok(lbfgs)
@@ -331,18 +394,11 @@ impl<'a> Lbfgs<'a> {
         put_word(&mut h[LEN], self.len as u16);
         put_flag(&mut h[PENDING], self.pending);
         put_flag(&mut h[HAVE_GRAD], self.have_grad);
-        put_flag(&mut h[SWAPPED], self.swapped);
         put_flag(&mut h[CACHED], self.cached_loss.is_some());
         put_u64(
             &mut h[CACHED_LOSS..HEADER],
             self.cached_loss.map_or(0, f64::to_bits),
         );
-    }
-
-    /// Swaps the roles of the gradient and trial gradient vectors.
-    fn swap_grads(&mut self) {
-        core::mem::swap(&mut self.grad, &mut self.trial_grad);
-        self.swapped = !self.swapped;
     }
 
     /// The hyperparameters.
@@ -357,6 +413,11 @@ impl<'a> Lbfgs<'a> {
 
     fn n(&self) -> usize {
         self.grad.len()
+    }
+
+    /// Storage words of one pair row.
+    fn words(&self) -> usize {
+        self.config.pair_precision.row_words(self.n())
     }
 
     /// The slot the next pair goes to.
@@ -374,11 +435,10 @@ impl<'a> Lbfgs<'a> {
         self.next_slot()
     }
 
-    fn slot(v: &[f32], i: usize, n: usize) -> &[f32] {
-        &v[i * n..(i + 1) * n]
-    }
-
-    /// `direction = -H grad` (see [`apply_inverse_hessian`](Self::apply_inverse_hessian)).
+    /// `-H grad` by the two-loop recursion, into the last good point's
+    /// vector (f32 pairs) or the direction (16-bit pairs, the last good
+    /// point's vector holding decoded rows). The caller restores the last
+    /// good point from the parameters, which it equals here.
     fn two_loop(&mut self) {
         let history = PairsView {
             s: self.s,
@@ -387,9 +447,19 @@ impl<'a> Lbfgs<'a> {
             oldest: self.oldest,
             len: self.len,
             m: self.config.history,
+            precision: self.config.pair_precision,
         };
-        history.apply(self.grad, self.direction);
-        for v in self.direction.iter_mut() {
+        let q = match self.config.pair_precision {
+            PairPrecision::F32 => {
+                history.apply(self.grad, self.last_good, &mut []);
+                &mut *self.last_good
+            }
+            PairPrecision::Bf16 | PairPrecision::F16 => {
+                history.apply(self.grad, self.direction, self.last_good);
+                &mut *self.direction
+            }
+        };
+        for v in q.iter_mut() {
             *v = -*v;
         }
     }
@@ -398,67 +468,111 @@ impl<'a> Lbfgs<'a> {
     /// applied to `v`, by the two-loop recursion with `H0 = gamma I`,
     /// `gamma = s.y / y.y` of the newest pair (`H = I` without pairs).
     /// Costs about `4 m n` multiply-adds, reading every stored pair twice.
-    pub fn apply_inverse_hessian(&self, v: &[f32], out: &mut [f32]) -> Result<(), Error> {
+    /// With 16-bit pairs the rows are decoded into the direction vector,
+    /// which holds nothing between steps.
+    pub fn apply_inverse_hessian(&mut self, v: &[f32], out: &mut [f32]) -> Result<(), Error> {
         check_len(Buffer::Params, self.n(), v.len())?;
         check_len(Buffer::Params, self.n(), out.len())?;
-        PairsView {
+        let history = PairsView {
             s: self.s,
             y: self.y,
             rho: self.rho,
             oldest: self.oldest,
             len: self.len,
             m: self.config.history,
-        }
-        .apply(v, out);
+            precision: self.config.pair_precision,
+        };
+        history.apply(v, out, self.direction);
         Ok(())
     }
 
-    /// Forms the pair in the claimed slot from its `s` (already written) and
-    /// `y = new_grad - old_grad`; guards or damps it, then stores or drops it.
-    fn complete_pair(&mut self, new_grad_is_trial: bool) -> Curvature {
+    /// Puts the gradient in `grad` where it waits for the line search to
+    /// end: the `y` row of `slot` (f32 pairs) or the words of both rows of
+    /// `slot` (16-bit pairs, `2 ceil(n / 2) >= n` words).
+    fn park_gradient(&mut self, slot: usize) {
+        let (n, w) = (self.n(), self.words());
+        match self.config.pair_precision {
+            PairPrecision::F32 => self.y[slot * n..(slot + 1) * n].copy_from_slice(self.grad),
+            PairPrecision::Bf16 | PairPrecision::F16 => {
+                let (first, second) = self.grad.split_at(w);
+                self.s[slot * w..(slot + 1) * w].copy_from_slice(first);
+                self.y[slot * w..slot * w + second.len()].copy_from_slice(second);
+            }
+        }
+    }
+
+    /// Forms the pair in the claimed slot, where the old gradient waits
+    /// ([`park_gradient`](Self::park_gradient)): `s = x - last_good`,
+    /// `y = grad - old`; guards or damps it (from the stored, rounded
+    /// values), then stores or drops it. Leaves `last_good` to be set to `x`.
+    fn complete_pair(&mut self, x: &[f32]) -> Curvature {
         let n = self.n();
         let m = self.config.history;
+        let precision = self.config.pair_precision;
         let slot = self.next_slot();
-        let (new, old) = if new_grad_is_trial {
-            (&*self.trial_grad, &*self.grad)
-        } else {
-            (&*self.grad, &*self.trial_grad)
-        };
-        let y = &mut self.y[slot * n..(slot + 1) * n];
-        sub(y, new, old);
-        let s = &self.s[slot * n..(slot + 1) * n];
-        let mut sy = dot(s, y);
-        let (ss, yy) = (sum_squares(s), sum_squares(y));
-        let guard = self.config.curvature_eps * libm::sqrtf(ss) * libm::sqrtf(yy);
-        let mut outcome = Curvature::Stored;
-        if !(sy > guard) || !sy.is_finite() || !yy.is_finite() {
-            if !self.config.damping || !(ss > 0.0) || !ss.is_finite() {
-                return Curvature::Skipped;
-            }
-            // Powell damping with B ~ I / gamma: y <- theta y + (1 - theta) B s,
-            // which makes s.y = 0.2 s.B.s.
-            let gamma = if self.len > 0 {
-                let newest = (self.oldest + self.len - 1) % m;
-                1.0 / (self.rho[newest] * sum_squares(Self::slot(self.y, newest, n)))
-            } else {
-                1.0
-            };
-            let sbs = ss / gamma;
-            let theta = 0.8 * sbs / (sbs - sy);
+        let newest = (self.oldest + self.len + m - 1) % m;
+        if precision == PairPrecision::F32 {
             let y = &mut self.y[slot * n..(slot + 1) * n];
-            for (yi, si) in y.iter_mut().zip(s) {
-                *yi = theta * *yi + (1.0 - theta) * (si / gamma);
+            for (yi, gi) in y.iter_mut().zip(&*self.grad) {
+                *yi = gi - *yi;
             }
-            sy = dot(s, y);
-            if !(sy > 0.0) || !sy.is_finite() {
-                return Curvature::Skipped;
+            sub(&mut self.s[slot * n..(slot + 1) * n], x, self.last_good);
+            // B ~ I / gamma of Powell damping, from the newest pair.
+            let gamma = || 1.0 / (self.rho[newest] * sum_squares(row(self.y, newest, n)));
+            let gamma = (self.config.damping && self.len > 0).then(gamma);
+            let s = &self.s[slot * n..(slot + 1) * n];
+            let y = &mut self.y[slot * n..(slot + 1) * n];
+            let (outcome, rho) = guard(&self.config, s, y, gamma);
+            if let Some(rho) = rho {
+                self.rho[slot] = rho;
+                // `claim_slot` made room: the history never exceeds m.
+                self.len += 1;
             }
-            outcome = Curvature::Damped;
+            return outcome;
         }
-        self.rho[slot] = 1.0 / sy;
-        // `claim_slot` made room: the history never exceeds m.
-        self.len += 1;
-        outcome
+        let w = self.words();
+        // y in f32, from the gradient and the parked old one.
+        let (first, second) = self.direction.split_at_mut(w);
+        for ((yi, gi), old) in first.iter_mut().zip(&*self.grad).zip(&self.s[slot * w..]) {
+            *yi = gi - old;
+        }
+        for ((yi, gi), old) in second
+            .iter_mut()
+            .zip(&self.grad[w..])
+            .zip(&self.y[slot * w..])
+        {
+            *yi = gi - old;
+        }
+        let (x0, s_row) = (&*self.last_good, &mut self.s[slot * w..(slot + 1) * w]);
+        precision.encode_row_with(s_row, n, |i| x[i] - x0[i]);
+        precision.encode_row(&mut self.y[slot * w..(slot + 1) * w], self.direction);
+        let gamma = if self.config.damping && self.len > 0 {
+            precision.decode_row(row(self.y, newest, w), self.direction);
+            Some(1.0 / (self.rho[newest] * sum_squares(self.direction)))
+        } else {
+            None
+        };
+        // From here on the pair as stored: s in `last_good`, y in `direction`.
+        precision.decode_row(row(self.s, slot, w), self.last_good);
+        precision.decode_row(row(self.y, slot, w), self.direction);
+        let (outcome, mut rho) = guard(&self.config, self.last_good, self.direction, gamma);
+        if outcome == Curvature::Damped {
+            // The damped y as stored: round it, and check s.y again.
+            let y_row = &mut self.y[slot * w..(slot + 1) * w];
+            precision.encode_row(y_row, self.direction);
+            precision.decode_row(y_row, self.direction);
+            let sy = dot(self.last_good, self.direction);
+            let yy = sum_squares(self.direction);
+            rho = (sy > 0.0 && sy.is_finite() && yy.is_finite()).then(|| 1.0 / sy);
+        }
+        match rho {
+            Some(rho) => {
+                self.rho[slot] = rho;
+                self.len += 1;
+                outcome
+            }
+            None => Curvature::Skipped,
+        }
     }
 
     /// Clears the curvature history.
@@ -467,6 +581,46 @@ impl<'a> Lbfgs<'a> {
         self.oldest = 0;
         self.pending = false;
     }
+}
+
+/// Row `i` of rows of `w` floats.
+fn row(v: &[f32], i: usize, w: usize) -> &[f32] {
+    &v[i * w..(i + 1) * w]
+}
+
+/// The curvature guard on a pair `(s, y)`: the outcome and, for a pair to
+/// store, `rho = 1 / s.y`. A pair with `s.y <= eps |s| |y|` (or a
+/// non-finite value) is skipped, or with damping (`gamma` of the newest
+/// pair, `Some` when damping is on and a pair exists) Powell-damped in place.
+fn guard(
+    config: &LbfgsConfig,
+    s: &[f32],
+    y: &mut [f32],
+    gamma: Option<f32>,
+) -> (Curvature, Option<f32>) {
+    let mut sy = dot(s, y);
+    let (ss, yy) = (sum_squares(s), sum_squares(y));
+    let bound = config.curvature_eps * libm::sqrtf(ss) * libm::sqrtf(yy);
+    let mut outcome = Curvature::Stored;
+    if !(sy > bound) || !sy.is_finite() || !yy.is_finite() || !ss.is_finite() {
+        if !config.damping || !(ss > 0.0) || !ss.is_finite() {
+            return (Curvature::Skipped, None);
+        }
+        // Powell damping with B ~ I / gamma: y <- theta y + (1 - theta) B s,
+        // which makes s.y = 0.2 s.B.s.
+        let gamma = gamma.unwrap_or(1.0);
+        let sbs = ss / gamma;
+        let theta = 0.8 * sbs / (sbs - sy);
+        for (yi, si) in y.iter_mut().zip(s) {
+            *yi = theta * *yi + (1.0 - theta) * (si / gamma);
+        }
+        sy = dot(s, y);
+        if !(sy > 0.0) || !sy.is_finite() {
+            return (Curvature::Skipped, None);
+        }
+        outcome = Curvature::Damped;
+    }
+    (outcome, Some(1.0 / sy))
 }
 
 impl Optimizer for Lbfgs<'_> {
@@ -511,9 +665,9 @@ impl Lbfgs<'_> {
         let mut f = if let Some(f) = reusable {
             f
         } else {
-            // The gradient at x on this batch goes to `trial_grad` first, so
-            // that naive mode can still see the previous batch's gradient.
-            let f = match checked_loss_grad(objective, x, self.trial_grad, &mut report)? {
+            // Naive mode: the previous batch's gradient waits in the
+            // pending slot, so the new one can go to `grad`.
+            let f = match checked_loss_grad(objective, x, self.grad, &mut report)? {
                 Ok((f, _)) => f,
                 Err(what) => {
                     if self.have_grad {
@@ -527,16 +681,17 @@ impl Lbfgs<'_> {
                 }
             };
             if self.pending && self.have_grad {
-                report.curvature = self.complete_pair(true);
+                report.curvature = self.complete_pair(x);
             }
             self.pending = false;
-            self.swap_grads();
             self.have_grad = true;
             self.last_good.copy_from_slice(x);
             f
         };
         report.loss = f;
         report.grad_norm_inf = norm_inf(self.grad);
+        let n = self.n();
+        let f32_pairs = self.config.pair_precision == PairPrecision::F32;
 
         for inner in 0..self.config.inner_iterations {
             if self.config.grad_tolerance > 0.0 && norm_inf(self.grad) <= self.config.grad_tolerance
@@ -545,16 +700,46 @@ impl Lbfgs<'_> {
                 self.cached_loss = Some(f);
                 return Ok(report);
             }
+            // Here x equals the last good point (set above, checked by
+            // `reusable`, or set at the end of the previous iteration).
             self.two_loop();
-            let mut slope = f64::from(dot(self.grad, self.direction));
-            if !(slope < 0.0) || !all_finite(self.direction) {
+            let q: &[f32] = if f32_pairs {
+                self.last_good
+            } else {
+                self.direction
+            };
+            let mut slope = f64::from(dot(self.grad, q));
+            let descent = slope < 0.0 && all_finite(q);
+            if !descent {
                 // Not a descent direction (rounding in H): start over.
                 self.clear();
+            }
+            // The first step of a history moves `initial_step` (counted
+            // before the claim, which may evict a pair).
+            let fresh = self.len == 0;
+            let slot = self.claim_slot();
+            if f32_pairs {
+                let d = &mut self.s[slot * n..(slot + 1) * n];
+                if descent {
+                    d.copy_from_slice(self.last_good);
+                } else {
+                    negate(d, self.grad);
+                }
+            } else if !descent {
                 negate(self.direction, self.grad);
+            }
+            self.last_good.copy_from_slice(x);
+            if !descent {
                 slope = -f64::from(sum_squares(self.grad));
             }
-            let d_norm = libm::sqrt(f64::from(sum_squares(self.direction)));
-            let a0 = if self.len == 0 {
+            self.park_gradient(slot);
+            let d: &[f32] = if f32_pairs {
+                &self.s[slot * n..(slot + 1) * n]
+            } else {
+                self.direction
+            };
+            let d_norm = libm::sqrt(f64::from(sum_squares(d)));
+            let a0 = if fresh {
                 f64::from(self.config.initial_step) / d_norm
             } else {
                 f64::from(self.config.initial_step)
@@ -562,7 +747,7 @@ impl Lbfgs<'_> {
             report.slope = slope;
             let line = Line {
                 x0: self.last_good,
-                d: self.direction,
+                d,
                 f0: f,
                 slope,
                 max_step: if self.config.max_step > 0.0 {
@@ -576,7 +761,7 @@ impl Lbfgs<'_> {
                 &line,
                 a0,
                 x,
-                self.trial_grad,
+                self.grad,
                 &mut report,
             )? {
                 Ok(a) => a,
@@ -594,12 +779,10 @@ impl Lbfgs<'_> {
                 return Ok(report);
             }
             report.step_length = accepted.step;
-            // s is the step actually taken, x - x0 as rounded in f32 (not
-            // a d), so that the pair describes the points the gradients
-            // were computed at; near a minimizer the two differ.
-            let n = self.n();
-            let slot = self.claim_slot();
-            sub(&mut self.s[slot * n..(slot + 1) * n], x, self.last_good);
+            // s (formed with the pair) is the step actually taken, x - x0
+            // as rounded in f32 (not a d), so that the pair describes the
+            // points the gradients were computed at; near a minimizer the
+            // two differ.
             let last_inner = inner + 1 == self.config.inner_iterations;
             // On an unchanged objective both modes form the same pair.
             if self.config.mode == CurvatureMode::Naive && last_inner && !unchanged {
@@ -607,7 +790,7 @@ impl Lbfgs<'_> {
                 self.pending = true;
             } else {
                 if !accepted.has_grad {
-                    match checked_loss_grad(objective, x, self.trial_grad, &mut report)? {
+                    match checked_loss_grad(objective, x, self.grad, &mut report)? {
                         Ok((value, _)) => f = value,
                         Err(what) => {
                             recover(x, self.last_good, what, &mut report);
@@ -618,8 +801,7 @@ impl Lbfgs<'_> {
                 } else if let Some(value) = accepted.loss {
                     f = value;
                 }
-                report.curvature = self.complete_pair(true);
-                self.swap_grads();
+                report.curvature = self.complete_pair(x);
                 if last_inner {
                     self.cached_loss = Some(f);
                 }
@@ -639,30 +821,46 @@ struct PairsView<'p> {
     oldest: usize,
     len: usize,
     m: usize,
+    precision: PairPrecision,
 }
 
 impl PairsView<'_> {
-    /// `q = H v` by the two-loop recursion.
-    fn apply(&self, v: &[f32], q: &mut [f32]) {
+    /// Row `i` of `rows` as f32: the stored row itself, or decoded into
+    /// `scratch` (16-bit pairs).
+    fn row<'r>(&self, rows: &'r [f32], i: usize, n: usize, scratch: &'r mut [f32]) -> &'r [f32] {
+        let w = self.precision.row_words(n);
+        match self.precision {
+            PairPrecision::F32 => row(rows, i, w),
+            PairPrecision::Bf16 | PairPrecision::F16 => {
+                self.precision
+                    .decode_row(row(rows, i, w), &mut scratch[..n]);
+                &scratch[..n]
+            }
+        }
+    }
+
+    /// `q = H v` by the two-loop recursion (`scratch`: `n` floats for
+    /// decoded rows with 16-bit pairs, unused with f32 pairs).
+    fn apply(&self, v: &[f32], q: &mut [f32], scratch: &mut [f32]) {
         let n = v.len();
-        let slot = Lbfgs::slot;
         q.copy_from_slice(v);
         let mut alpha = [0.0f32; MAX_HISTORY];
         for k in (0..self.len).rev() {
             let i = (self.oldest + k) % self.m;
-            let a = self.rho[i] * dot(slot(self.s, i, n), q);
+            let a = self.rho[i] * dot(self.row(self.s, i, n, scratch), q);
             alpha[i] = a;
-            axpy(q, -a, slot(self.y, i, n));
+            axpy(q, -a, self.row(self.y, i, n, scratch));
         }
         if self.len > 0 {
             let newest = (self.oldest + self.len - 1) % self.m;
-            let gamma = 1.0 / (self.rho[newest] * sum_squares(slot(self.y, newest, n)));
+            let yy = sum_squares(self.row(self.y, newest, n, scratch));
+            let gamma = 1.0 / (self.rho[newest] * yy);
             scale(q, gamma);
         }
         for k in 0..self.len {
             let i = (self.oldest + k) % self.m;
-            let beta = self.rho[i] * dot(slot(self.y, i, n), q);
-            axpy(q, alpha[i] - beta, slot(self.s, i, n));
+            let beta = self.rho[i] * dot(self.row(self.y, i, n, scratch), q);
+            axpy(q, alpha[i] - beta, self.row(self.s, i, n, scratch));
         }
     }
 }
@@ -670,4 +868,135 @@ impl PairsView<'_> {
 /// True if the two vectors hold the same bits.
 fn bits_equal(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pair whose `s.y` is positive in f32 but zero once `y` is rounded
+    /// to bfloat16 (`-(1 - 2^-10)` rounds to `-1`): f32 pairs store it,
+    /// bf16 pairs skip it, because the guard sees the stored values.
+    #[test]
+    fn the_guard_judges_the_rounded_pair() {
+        for (precision, expected) in [
+            (PairPrecision::F32, Curvature::Stored),
+            (PairPrecision::Bf16, Curvature::Skipped),
+        ] {
+            let config = LbfgsConfig {
+                pair_precision: precision,
+                ..LbfgsConfig::new(2)
+            };
+            let mut storage = [0.0f32; Lbfgs::storage_len_with(2, 2, PairPrecision::F32)];
+            let mut lbfgs = Lbfgs::new(config, 2, &mut storage).unwrap();
+            let slot = lbfgs.claim_slot();
+            lbfgs.grad.copy_from_slice(&[0.5, 0.25]);
+            lbfgs.park_gradient(slot);
+            lbfgs
+                .grad
+                .copy_from_slice(&[1.5, 0.25 - (1.0 - 1.0 / 1024.0)]);
+            lbfgs.last_good.copy_from_slice(&[2.0, 2.0]);
+            let outcome = lbfgs.complete_pair(&[3.0, 3.0]);
+            assert_eq!(outcome, expected, "{precision:?}");
+            assert_eq!(lbfgs.pairs(), usize::from(expected == Curvature::Stored));
+            if expected == Curvature::Stored {
+                // s = (1, 1), y = (1, -(1 - 2^-10)): s.y = 2^-10.
+                assert_eq!(lbfgs.rho[slot], 1024.0);
+            }
+        }
+    }
+
+    /// Pairs stored in 16 bits with `rho` from the stored values: the
+    /// two-loop's `H` is positive definite (`v.Hv > 0`) for vectors of every
+    /// sign pattern, and the pairs it holds satisfy the secant equation
+    /// `H y = s` for the newest pair as stored.
+    #[test]
+    fn rounded_pairs_keep_the_inverse_hessian_positive_definite() {
+        // A badly scaled quadratic, 1/2 sum c_i x_i^2, and its pairs.
+        let c = [1.0f32, 3.0, 1e-3, 250.0, 0.07];
+        let n = c.len();
+        for precision in [PairPrecision::Bf16, PairPrecision::F16] {
+            let config = LbfgsConfig {
+                pair_precision: precision,
+                ..LbfgsConfig::new(3)
+            };
+            let mut storage = [0.0f32; Lbfgs::storage_len_with(5, 3, PairPrecision::F32)];
+            let mut lbfgs = Lbfgs::new(config, n, &mut storage).unwrap();
+            let mut x = [1.0f32, -0.3, 0.77, 0.01, 2.0];
+            let grad = |x: &[f32], g: &mut [f32]| {
+                for i in 0..n {
+                    g[i] = c[i] * x[i];
+                }
+            };
+            for k in 0..4 {
+                let slot = lbfgs.claim_slot();
+                lbfgs.last_good.copy_from_slice(&x);
+                grad(&x, lbfgs.grad);
+                lbfgs.park_gradient(slot);
+                for (i, xi) in x.iter_mut().enumerate() {
+                    *xi -= 0.1 * (k as f32 + 1.0) * (i as f32 - 1.5);
+                }
+                grad(&x, lbfgs.grad);
+                assert_eq!(lbfgs.complete_pair(&x), Curvature::Stored, "{precision:?}");
+            }
+            assert_eq!(lbfgs.pairs(), 3);
+            let mut hv = [0.0f32; 5];
+            for pattern in 0..32u32 {
+                let v: Vec<f32> = (0..n)
+                    .map(|i| {
+                        if pattern >> i & 1 == 1 {
+                            -1.0
+                        } else {
+                            0.5 + i as f32
+                        }
+                    })
+                    .collect();
+                lbfgs.apply_inverse_hessian(&v, &mut hv).unwrap();
+                let vhv: f64 = v.iter().zip(&hv).map(|(a, b)| f64::from(a * b)).sum();
+                assert!(vhv > 0.0, "{precision:?} v.Hv = {vhv} for {v:?}");
+            }
+            // The newest pair as stored: H y = s.
+            let newest = (lbfgs.oldest + lbfgs.len - 1) % 3;
+            let w = precision.row_words(n);
+            let (mut s, mut y) = ([0.0f32; 5], [0.0f32; 5]);
+            precision.decode_row(row(lbfgs.s, newest, w), &mut s);
+            precision.decode_row(row(lbfgs.y, newest, w), &mut y);
+            lbfgs.apply_inverse_hessian(&y, &mut hv).unwrap();
+            for (h, si) in hv.iter().zip(&s) {
+                assert!(
+                    (h - si).abs() <= 1e-4 * si.abs().max(1.0),
+                    "{precision:?} {hv:?} vs {s:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn storage_lengths_by_precision() {
+        // n = 1210, m = 5: 12 n + 21 floats with f32 pairs; 5 * 2 * 605 +
+        // 3 n + 21 with 16-bit pairs.
+        assert_eq!(Lbfgs::storage_len(1210, 5), 14_541);
+        assert_eq!(Lbfgs::storage_len_with(1210, 5, PairPrecision::Bf16), 9_701);
+        assert_eq!(Lbfgs::storage_len_with(1211, 5, PairPrecision::F16), 9_714);
+    }
+
+    #[test]
+    fn a_state_of_another_precision_does_not_resume() {
+        let bf16 = LbfgsConfig {
+            pair_precision: PairPrecision::Bf16,
+            ..LbfgsConfig::new(2)
+        };
+        let mut storage = [0.0f32; Lbfgs::storage_len_with(4, 2, PairPrecision::F32)];
+        Lbfgs::new(bf16, 4, &mut storage).unwrap();
+        let f16 = LbfgsConfig {
+            pair_precision: PairPrecision::F16,
+            ..bf16
+        };
+        let at = Lbfgs::body_len(4, 2, PairPrecision::F16) + PRECISION;
+        assert!(matches!(
+            Lbfgs::resume(f16, 4, &mut storage),
+            Err(Error::Format { offset, .. }) if offset == 4 * at
+        ));
+        assert!(Lbfgs::resume(bf16, 4, &mut storage).is_ok());
+    }
 }

@@ -21,11 +21,10 @@
 //! [`Lbfgs::resume`], [`OptimizerConfig::resume`]) continues bit for bit
 //! as if nothing had happened. `new` starts afresh over the same storage.
 //!
-//! Room for 16-bit curvature pairs (a later option of L-BFGS): the pairs are
-//! the first `2 m n` floats of L-BFGS's storage and nothing else addresses
-//! them by offset, so a 16-bit variant takes them from a separate
-//! `&mut [u16]` pair region (`2 m n` halves) and the `f32` storage keeps the
-//! `4 n` vectors and the header; no reinterpretation of memory, no `unsafe`.
+//! L-BFGS may keep its curvature pairs in 16 bits
+//! ([`LbfgsConfig::pair_precision`]): two values per `f32` word of the same
+//! storage, moved with `to_bits`/`from_bits` (no `unsafe`, and never a NaN
+//! pattern: see [`PairPrecision`]).
 //!
 //! # Robustness contract (every optimizer)
 //! * A non-finite loss or gradient never reaches the parameters: the
@@ -38,12 +37,14 @@ mod adam;
 mod cg;
 mod lbfgs;
 mod linesearch;
+mod pairs;
 mod sgd;
 
 pub use adam::{Adam, AdamConfig};
 pub use cg::{Cg, CgConfig, CgFormula};
 pub use lbfgs::{CurvatureMode, Lbfgs, LbfgsConfig, MAX_HISTORY};
 pub use linesearch::{Armijo, LineSearch, StrongWolfe};
+pub use pairs::PairPrecision;
 pub use sgd::{Sgd, SgdConfig};
 
 use crate::error::Error;
@@ -345,7 +346,7 @@ impl OptimizerConfig {
             OptimizerConfig::Sgd(_) => Sgd::storage_len(n),
             OptimizerConfig::Adam(_) => Adam::storage_len(n),
             OptimizerConfig::Cg(_) => Cg::storage_len(n),
-            OptimizerConfig::Lbfgs(c) => Lbfgs::storage_len(n, c.history),
+            OptimizerConfig::Lbfgs(c) => Lbfgs::storage_len_with(n, c.history, c.pair_precision),
         }
     }
 

@@ -15,7 +15,7 @@ use crate::cli::output::errln;
 use crate::data::{DataSpec, Format, Header, LabelColumn, Scaling};
 use crate::run::{BatchSize, RunSpec};
 pub use crate::spec::{
-    ActivationKind, CgFormulaKind, CurvatureKind, LineSearchKind, OptimizerKind,
+    ActivationKind, CgFormulaKind, CurvatureKind, LineSearchKind, OptimizerKind, PairPrecisionKind,
 };
 use crate::spec::{DataOptions, ModelOptions, OptimizerOptions, SpecError};
 use clap::error::ErrorKind;
@@ -459,6 +459,14 @@ pub struct OptimizerArgs {
         help_heading = "Optimizer: CG and L-BFGS"
     )]
     pub max_step: Option<f32>,
+    /// [lbfgs] Storage of the curvature pairs: f32, or 16 bits (bf16, f16), which halves
+    /// their memory (default f32).
+    #[arg(
+        long,
+        value_name = "PRECISION",
+        help_heading = "Optimizer: CG and L-BFGS"
+    )]
+    pub pair_precision: Option<PairPrecisionKind>,
 }
 
 impl OptimizerArgs {
@@ -485,6 +493,7 @@ impl OptimizerArgs {
             damping: self.damping.then_some(true),
             curvature_eps: self.curvature_eps,
             max_step: self.max_step,
+            pair_precision: self.pair_precision,
             ..OptimizerOptions::new(self.optimizer)
         }
     }
