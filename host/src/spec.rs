@@ -272,6 +272,72 @@ pub struct DataOptions {
 }
 
 impl DataOptions {
+    /// Options that would have no effect with this data set or format are
+    /// refused, naming the option: the file options (`format`, `header`,
+    /// `label_column`, `delimiter`, `width`, `classes`) with a built-in
+    /// data set, the CSV options with another explicit `format`, and IDX
+    /// labels files with another explicit `format`.
+    fn refuse_options_without_effect(&self, dataset: &str) -> Result<(), SpecError> {
+        let conflict = |key: &str, with: String| {
+            Err(SpecError::Conflict {
+                key: key.into(),
+                with,
+            })
+        };
+        let file_options = [
+            ("format", self.format.is_some()),
+            ("header", self.header.is_some()),
+            ("label_column", self.label_column.is_some()),
+            ("delimiter", self.delimiter.is_some()),
+            ("width", self.width.is_some()),
+            ("classes", self.classes.is_some()),
+        ];
+        if crate::data::is_builtin(dataset) {
+            if let Some((key, _)) = file_options.iter().find(|(_, given)| *given) {
+                return conflict(
+                    key,
+                    format!("'--dataset {dataset}' (a built-in data set; it is for data files)"),
+                );
+            }
+            return Ok(());
+        }
+        let Some(format) = self.format else {
+            return Ok(());
+        };
+        let csv_options = [
+            ("header", self.header.is_some()),
+            ("label_column", self.label_column.is_some()),
+            ("delimiter", self.delimiter.is_some()),
+        ];
+        if format != Format::Csv
+            && let Some((key, _)) = csv_options.iter().find(|(_, given)| *given)
+        {
+            return conflict(
+                key,
+                format!(
+                    "'--format {}' (it is for CSV files)",
+                    format.to_string().to_lowercase()
+                ),
+            );
+        }
+        let idx_options = [
+            ("labels", self.labels.is_some()),
+            ("test_labels", self.test_labels.is_some()),
+        ];
+        if format != Format::Idx
+            && let Some((key, _)) = idx_options.iter().find(|(_, given)| *given)
+        {
+            return conflict(
+                key,
+                format!(
+                    "'--format {}' (it is for IDX files)",
+                    format.to_string().to_lowercase()
+                ),
+            );
+        }
+        Ok(())
+    }
+
     /// The keys of the `[data]` section, in flag order.
     pub const KEYS: &'static [&'static str] = &[
         "dataset",
@@ -447,6 +513,7 @@ impl DataOptions {
                 });
             }
         }
+        self.refuse_options_without_effect(&dataset)?;
         Ok(DataSpec {
             dataset,
             format: self.format,
@@ -1239,6 +1306,61 @@ mod tests {
 
     fn set(o: &mut OptimizerOptions, key: &str, v: toml::Value) -> Result<(), SpecError> {
         o.set(key, &v)
+    }
+
+    #[test]
+    fn data_options_without_effect_are_refused_by_name() {
+        let message = |o: DataOptions| o.resolve().unwrap_err().to_string();
+        let builtin = |o: DataOptions| DataOptions {
+            dataset: Some("spirals:turns=2".into()),
+            ..o
+        };
+        assert_eq!(
+            message(builtin(DataOptions {
+                header: Some(Header::Present),
+                ..DataOptions::default()
+            })),
+            "the argument '--header' cannot be used with '--dataset spirals:turns=2' \
+             (a built-in data set; it is for data files)"
+        );
+        // With the default data set (digits) too.
+        assert!(
+            message(DataOptions {
+                width: Some(5),
+                ..DataOptions::default()
+            })
+            .starts_with("the argument '--width' cannot be used with '--dataset digits'")
+        );
+        assert_eq!(
+            message(DataOptions {
+                dataset: Some("x.txt".into()),
+                format: Some(Format::Libsvm),
+                delimiter: Some(b';'),
+                ..DataOptions::default()
+            }),
+            "the argument '--delimiter' cannot be used with '--format libsvm' (it is for CSV files)"
+        );
+        assert_eq!(
+            message(DataOptions {
+                dataset: Some("x.csv".into()),
+                format: Some(Format::Csv),
+                test_labels: Some("y".into()),
+                ..DataOptions::default()
+            }),
+            "the argument '--test-labels' cannot be used with '--format csv' (it is for IDX files)"
+        );
+        // A file without an explicit format keeps every option (its format
+        // is found when it is read).
+        assert!(
+            DataOptions {
+                dataset: Some("x.csv".into()),
+                header: Some(Header::Present),
+                width: Some(3),
+                ..DataOptions::default()
+            }
+            .resolve()
+            .is_ok()
+        );
     }
 
     #[test]

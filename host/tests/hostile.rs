@@ -508,3 +508,50 @@ fn reinterpreted_flag_values_are_refused_as_written() {
         "{stderr}"
     );
 }
+
+/// Issue 18: a flag that has no effect with the data given was accepted
+/// silently (`--header yes` on the built-in digits trained as if it were not
+/// there); now it is a usage error naming the flag and why.
+#[test]
+fn data_flags_without_effect_are_refused() {
+    let dir = scratch("no-effect");
+    for flag in [
+        &["--header", "yes"][..],
+        &["--delimiter", ";"],
+        &["--label-column", "1"],
+        &["--width", "5"],
+        &["--classes", "3"],
+        &["--format", "csv"],
+    ] {
+        let mut args = vec!["train", "--epochs", "1", "-q"];
+        args.extend_from_slice(flag);
+        let stderr = fails_with(2, &args, &dir);
+        assert!(
+            stderr.contains(&format!(
+                "the argument '{}' cannot be used with '--dataset digits'",
+                flag[0]
+            )) && stderr.contains("a built-in data set"),
+            "{stderr}"
+        );
+    }
+    std::fs::write(dir.join("d.txt"), "1 1:0.5\n0 1:0.25\n").unwrap();
+    let stderr = fails_with(
+        2,
+        &[
+            "train",
+            "--dataset",
+            "d.txt",
+            "--format",
+            "libsvm",
+            "--header",
+            "no",
+        ],
+        &dir,
+    );
+    assert!(
+        stderr.contains(
+            "the argument '--header' cannot be used with '--format libsvm' (it is for CSV files)"
+        ),
+        "{stderr}"
+    );
+}

@@ -384,7 +384,7 @@ mod tests {
                 "--cg-formula",
                 "pr+",
                 "--dataset",
-                "blobs:classes=4,width=8",
+                "train.csv",
                 "--scale",
                 "standardize",
                 "--test-fraction",

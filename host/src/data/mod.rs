@@ -318,6 +318,12 @@ pub struct Loaded {
     pub scaler: Scaler,
 }
 
+/// Whether `name` names a built-in data set (`digits`, `spirals:...`,
+/// `blobs:...`) rather than a file.
+pub fn is_builtin(name: &str) -> bool {
+    parse_builtin(name).is_some()
+}
+
 /// Loads, checks, splits and scales the data `spec` describes.
 pub fn load(spec: &DataSpec) -> Result<Loaded, DataError> {
     if let Some(classes) = spec.classes
