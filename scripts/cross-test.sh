@@ -116,10 +116,16 @@ for entry in "${linux_targets[@]}"; do
     run="$qemu -L /usr/$prefix"
     skip=()
     if [[ $arch == s390x ]]; then
-        # Known, not yet explained: under qemu-s390x 7.2 this f64 line-search
-        # test counts 10 evaluations from a0 = 1e-3 where x86_64 and aarch64
-        # count 6 (every training run's bits still agree). Skipped here, named
-        # in the table, until it is understood.
+        # Known: under qemu-s390x 7.2 this f64 line-search test counts 10
+        # evaluations from a0 = 1e-3 where x86_64 and aarch64 count 6 (every
+        # training run's bits still agree). Traced on 2026-12-03: the test's
+        # own function phi(a) = -a / (a^2 + 2) comes back wrong in that
+        # binary (at a = 1e-3 exactly -a/2 and phi' exactly -1/2, as if a^2
+        # were 0), while the same function in a standalone s390x program under
+        # the same QEMU gives x86_64's bits; so the line search sees different
+        # inputs, not different arithmetic. Emulator or code generation of
+        # that one test function; skipped here, named in the table, until it
+        # can be run on real s390x hardware or a newer QEMU.
         skip=(--skip optim::linesearch::tests::strong_wolfe_reproduces_more_thuente_table_1)
     fi
     jobs+=("$arch-core-tests|$run $core_tests ${skip[*]}")
