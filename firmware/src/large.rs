@@ -4,7 +4,7 @@
 //! like the reference runs so that tests/firmware.rs compares it with the
 //! host bit for bit.
 
-use crate::{digits_set, exit, log_epoch, report_memory};
+use crate::{digits_set, exit, log_epoch, log_final, report_memory};
 use cortex_m_rt::entry;
 use sooth_core::Error;
 use sooth_reference::{self as reference, digits, large};
@@ -40,16 +40,6 @@ fn train(storage: &mut large::Storage) -> Result<(), Error> {
         run.optimizer,
     );
     let outcome = large::run(storage.buffers(), &train, &test, log_epoch)?;
-    let test = outcome.last.test;
-    defmt::info!(
-        "final run={=str} test_correct={=u32} test_total={=u32} test_accuracy={=f64} peak_accuracy={=f64} peak_epoch={=u32} param_hash={=u64:016x}",
-        run.name,
-        test.correct,
-        test.total,
-        test.accuracy(),
-        outcome.peak.accuracy,
-        outcome.peak.epoch,
-        outcome.param_hash,
-    );
+    log_final(run.name, &outcome);
     Ok(())
 }

@@ -169,10 +169,17 @@ fn train(
             last = cycles::now();
         }
     })?;
+    log_final(spec.name, &outcome);
+    Ok(())
+}
+
+/// Logs a run's `final` line (the one `tests/firmware.rs` compares with
+/// the host's): last test accuracy, peak, and the parameters' hash.
+fn log_final(name: &str, outcome: &reference::Outcome) {
     let test = outcome.last.test;
     defmt::info!(
         "final run={=str} test_correct={=u32} test_total={=u32} test_accuracy={=f64} peak_accuracy={=f64} peak_epoch={=u32} param_hash={=u64:016x}",
-        spec.name,
+        name,
         test.correct,
         test.total,
         test.accuracy(),
@@ -180,7 +187,6 @@ fn train(
         outcome.peak.epoch,
         outcome.param_hash,
     );
-    Ok(())
 }
 
 /// Logs the RAM use (statics and the stack's deepest point over all runs);
