@@ -19,6 +19,8 @@ pub enum Buffer {
     Indices,
     /// The optimizer's state storage.
     OptimizerState,
+    /// The class probabilities of one sample.
+    Probabilities,
 }
 
 /// Everything the core reports instead of panicking.
@@ -116,6 +118,7 @@ impl fmt::Display for Buffer {
             Buffer::Workspace => "workspace",
             Buffer::Indices => "index",
             Buffer::OptimizerState => "optimizer state",
+            Buffer::Probabilities => "probability",
         })
     }
 }
