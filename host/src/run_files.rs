@@ -5,6 +5,7 @@
 use crate::data::{Loaded, Scaling};
 use crate::run::{EpochRecord, RunResult, RunSpec, Trained, activation_name};
 use serde::Serialize;
+use sooth_core::model::{Section, section, section_len};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -259,11 +260,22 @@ pub fn save_model(path: &Path, trained: &Trained, data: &Loaded) -> Result<(), R
             .collect()
     });
     let shape = trained.mlp.shape();
-    let mut bytes = vec![0u8; sooth_core::saved_len(&shape, transform.is_some())];
-    let len = sooth_core::write_model(
+    let names = class_names_section(&data.class_names);
+    let sections: Vec<Section<'_>> = names
+        .as_deref()
+        .map(|body| Section {
+            id: section::CLASS_NAMES,
+            body,
+        })
+        .into_iter()
+        .collect();
+    let sections_len: usize = sections.iter().map(|s| section_len(s.body.len())).sum();
+    let mut bytes = vec![0u8; sooth_core::saved_len(&shape, transform.is_some()) + sections_len];
+    let len = sooth_core::model::write_model_with(
         &trained.mlp,
         &trained.params,
         transform.as_deref(),
+        &sections,
         &mut bytes,
     )
     .map_err(|e| RunFileError::Model {
@@ -272,4 +284,33 @@ pub fn save_model(path: &Path, trained: &Trained, data: &Loaded) -> Result<(), R
     })?;
     bytes.truncate(len);
     crate::atomic::write_file(path, &bytes).map_err(RunFileError::from)
+}
+
+/// The body of a model's class-names section (one name per line, `\n`
+/// after each), or `None` without names.
+pub fn class_names_section(names: &[String]) -> Option<Vec<u8>> {
+    if names.is_empty() {
+        return None;
+    }
+    let mut body = Vec::new();
+    for name in names {
+        body.extend_from_slice(name.as_bytes());
+        body.push(b'\n');
+    }
+    Some(body)
+}
+
+/// The class names a saved model carries (its class-names section), or an
+/// empty list; `None` if the section is not UTF-8 lines, one per output.
+pub fn model_class_names(model: &sooth_core::SavedModel<'_>) -> Option<Vec<String>> {
+    let Some(body) = model.section(section::CLASS_NAMES) else {
+        return Some(Vec::new());
+    };
+    let text = std::str::from_utf8(body).ok()?;
+    let names: Vec<String> = text
+        .strip_suffix('\n')?
+        .split('\n')
+        .map(str::to_owned)
+        .collect();
+    (names.len() == model.mlp().shape().outputs()).then_some(names)
 }

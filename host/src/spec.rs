@@ -452,6 +452,7 @@ impl DataOptions {
                 LabelColumn::Last => "last".to_string(),
                 LabelColumn::Number(n) => n.to_string(),
                 LabelColumn::Name(name) => name.clone(),
+                LabelColumn::None => "none".to_string(),
             }),
         );
         put(

@@ -623,3 +623,66 @@ fn a_given_width_must_match_dense_files() {
         )
     );
 }
+
+/// CSV class names: the training file's names, sorted, are the classes;
+/// a test file's names are numbered by them; a name only the test file has,
+/// class numbers against names, a label column of none and --classes that
+/// disagree with the names are errors.
+#[test]
+fn csv_class_names_number_the_classes() {
+    let dir = scratch("class-names");
+    let train = write(
+        &dir,
+        "train.csv",
+        b"species,a\nversicolor,1\nsetosa,2\nvirginica,3\nsetosa,4\n",
+    );
+    // The test file has no virginica: its own sorted order would differ.
+    let test = write(&dir, "test.csv", b"species,a\nversicolor,5\nsetosa,6\n");
+    let data = load(&DataSpec {
+        test_data: Some(test.clone()),
+        ..spec(&train)
+    })
+    .unwrap();
+    assert_eq!(data.class_names, ["setosa", "versicolor", "virginica"]);
+    assert_eq!(data.train.labels, vec![1, 0, 2, 0]);
+    assert_eq!(
+        (data.test.labels.clone(), data.test.classes),
+        (vec![1, 0], 3)
+    );
+
+    let unknown = write(&dir, "unknown.csv", b"species,a\nsetosa,5\nrosa,6\n");
+    let e = load(&DataSpec {
+        test_data: Some(unknown.clone()),
+        ..spec(&train)
+    })
+    .unwrap_err();
+    assert_eq!(e.file.as_deref(), Some(&*unknown.display().to_string()));
+    assert_eq!(e.place, Place::Cell { line: 3, column: 1 });
+    assert!(
+        e.message
+            .starts_with("class \"rosa\" is not in the training file"),
+        "{}",
+        e.message
+    );
+
+    let numbers = write(&dir, "numbers.csv", b"0,5\n1,6\n");
+    let e = error(&DataSpec {
+        test_data: Some(numbers),
+        ..spec(&train)
+    });
+    assert!(
+        e.contains("numbers.csv:1: column 1: label 0 is a class number, but the training file"),
+        "{e}"
+    );
+
+    let e = error(&DataSpec {
+        classes: Some(4),
+        ..spec(&train)
+    });
+    assert!(e.contains("4 classes given, but the training file"), "{e}");
+    let e = error(&DataSpec {
+        label_column: LabelColumn::None,
+        ..spec(&train)
+    });
+    assert!(e.contains("label column none"), "{e}");
+}

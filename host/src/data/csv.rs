@@ -3,7 +3,7 @@
 use super::error::{DataError, Place, quoted};
 use super::gzip::gunzip_if_gzip;
 use super::table::{Origin, Parsed, Table};
-use super::values::{parse_feature, parse_label};
+use super::values::{MAX_LABEL, parse_feature, parse_label};
 use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
@@ -52,16 +52,20 @@ pub enum LabelColumn {
     Number(usize),
     /// The column with this header name (needs a header line).
     Name(String),
+    /// No label column: every column is a feature (files to predict; the
+    /// table's labels are all 0).
+    None,
 }
 
 impl FromStr for LabelColumn {
     type Err = DataError;
-    /// `first`, `last`, a column number from 1, or a header name; an empty
+    /// `first`, `last`, a column number from 1, `none`, or a header name; an empty
     /// value or column 0 is an options error ([`DataError::options`]).
     fn from_str(s: &str) -> Result<Self, DataError> {
         match s {
             "first" => Ok(LabelColumn::First),
             "last" => Ok(LabelColumn::Last),
+            "none" => Ok(LabelColumn::None),
             "" => Err(DataError::options(
                 "empty label column; expected first, last, a number from 1 or a name",
             )),
@@ -83,6 +87,7 @@ impl fmt::Display for LabelColumn {
             LabelColumn::Last => write!(f, "last"),
             LabelColumn::Number(n) => write!(f, "{n}"),
             LabelColumn::Name(name) => write!(f, "{name:?}"),
+            LabelColumn::None => write!(f, "none"),
         }
     }
 }
@@ -145,6 +150,8 @@ pub(crate) fn parse_csv_plain(
     let mut table = Table::default();
     let mut lines = Vec::new();
     let mut header_line = None;
+    // Class names, one per row, if the first data row's label is not a number.
+    let mut names: Option<Vec<String>> = None;
     while reader
         .next(&mut record)
         .map_err(|(line, why)| DataError::at(name, Place::Line(line), why))?
@@ -157,10 +164,10 @@ pub(crate) fn parse_csv_plain(
             let is_header = match options.header {
                 Header::Present => true,
                 Header::Absent => false,
-                Header::Auto => auto_header(&record, line, name)?,
+                Header::Auto => auto_header(&record, line, name, options)?,
             };
             let found = Layout::new(&record, line, is_header, options, name)?;
-            table.width = found.cells - 1;
+            table.width = found.cells - usize::from(found.label_column != 0);
             layout = Some(found);
             if is_header {
                 header_line = Some(line);
@@ -189,9 +196,17 @@ pub(crate) fn parse_csv_plain(
                 column: i + 1,
             };
             if i + 1 == layout.label_column {
-                let label =
-                    parse_label(cell).map_err(|why| DataError::at(name, place, why.to_string()))?;
-                table.labels.push(label);
+                if lines.is_empty() && !looks_numeric(cell) {
+                    names = Some(Vec::new());
+                }
+                match &mut names {
+                    Some(names) => names.push(class_name(cell, &lines, name, place)?),
+                    None => {
+                        let label = parse_label(cell)
+                            .map_err(|why| DataError::at(name, place, why.to_string()))?;
+                        table.labels.push(label);
+                    }
+                }
             } else {
                 let value = parse_feature(cell).map_err(|why| {
                     let hint = if line == layout.line && options.header == Header::Absent {
@@ -204,9 +219,34 @@ pub(crate) fn parse_csv_plain(
                 table.features.push(value);
             }
         }
+        if layout.label_column == 0 {
+            table.labels.push(0);
+        }
         lines.push(line);
     }
-    if table.is_empty() {
+    let mut class_names = Vec::new();
+    if let Some(row_names) = names {
+        class_names = row_names.clone();
+        class_names.sort_unstable();
+        class_names.dedup();
+        if class_names.len() > usize::from(MAX_LABEL) + 1 {
+            return Err(DataError::at(
+                name,
+                Place::Whole,
+                format!(
+                    "{} class names; expected at most {}",
+                    class_names.len(),
+                    usize::from(MAX_LABEL) + 1
+                ),
+            ));
+        }
+        // Every name is in the sorted list, at an index that fits a label.
+        table.labels = row_names
+            .iter()
+            .map(|n| class_names.binary_search(n).unwrap_or(0) as u16)
+            .collect();
+    }
+    if lines.is_empty() {
         let message = match header_line {
             Some(line) => format!(
                 "no data rows after the header on line {line}; expected lines of a label and features"
@@ -224,14 +264,38 @@ pub(crate) fn parse_csv_plain(
             lines,
             label_column,
         },
-    ))
+    )
+    .with_class_names(class_names))
+}
+
+/// A label cell of a column of class names (`lines` holds the lines of the
+/// rows before it): UTF-8 text without line breaks, not a number (a column
+/// holds class numbers or class names, never both).
+fn class_name(cell: &[u8], lines: &[usize], file: &str, place: Place) -> Result<String, DataError> {
+    let at = |why: String| DataError::at(file, place, why);
+    if looks_numeric(cell) {
+        let first = lines.first().copied().unwrap_or(0);
+        return Err(at(format!(
+            "label {} is a number, but the label column holds class names (line {first} has a \
+             name); expected class numbers or class names, not both",
+            quoted(cell)
+        )));
+    }
+    match std::str::from_utf8(cell) {
+        Ok(text) if !text.contains(['\n', '\r']) => Ok(text.to_owned()),
+        Ok(_) => Err(at(format!(
+            "class name {} holds a line break; expected a name on one line",
+            quoted(cell)
+        ))),
+        Err(_) => Err(at(format!("class name {} is not UTF-8 text", quoted(cell)))),
+    }
 }
 
 /// The shape every row must have, from the first line.
 struct Layout {
     /// Cells per line.
     cells: usize,
-    /// The label's cell number (from 1).
+    /// The label's cell number (from 1; 0 for no label column).
     label_column: usize,
     /// The line the shape came from.
     line: usize,
@@ -247,7 +311,12 @@ impl Layout {
     ) -> Result<Layout, DataError> {
         let cells = record.len();
         let at_line = |message: String| DataError::at(name, Place::Line(line), message);
-        if cells < 2 {
+        let needed = if options.label_column == LabelColumn::None {
+            1
+        } else {
+            2
+        };
+        if cells < needed {
             let delimiter = char::from(options.delimiter);
             let other = [b',', b';', b'\t', b' ']
                 .into_iter()
@@ -261,6 +330,7 @@ impl Layout {
             )));
         }
         let label_column = match &options.label_column {
+            LabelColumn::None => 0,
             LabelColumn::First => 1,
             LabelColumn::Last => cells,
             LabelColumn::Number(n) if (1..=cells).contains(n) => *n,
@@ -447,12 +517,29 @@ impl<'a> Records<'a> {
 /// if every cell is; a line that mixes numbers and text (a header with
 /// numeric column names, or a data row with a typo) is an error asking for
 /// `--header yes` or `no`, so a data row is never dropped silently.
-fn auto_header(record: &Record, line: usize, name: &str) -> Result<bool, DataError> {
+///
+/// A line whose only text cell is the label column (by position) is data:
+/// a class name (`setosa,5.1,3.5`).
+fn auto_header(
+    record: &Record,
+    line: usize,
+    name: &str,
+    options: &CsvOptions,
+) -> Result<bool, DataError> {
     let text: Vec<usize> = (0..record.len())
         .filter(|&i| !looks_numeric(record.cell(i)))
         .collect();
     if text.is_empty() || text.len() == record.len() {
         return Ok(!text.is_empty());
+    }
+    let label = match options.label_column {
+        LabelColumn::First => Some(0),
+        LabelColumn::Last => Some(record.len() - 1),
+        LabelColumn::Number(n) => n.checked_sub(1),
+        LabelColumn::Name(_) | LabelColumn::None => None,
+    };
+    if text.len() == 1 && Some(text[0]) == label {
+        return Ok(false);
     }
     let cell = record.cell(text[0]);
     Err(DataError::at(
@@ -568,9 +655,10 @@ mod tests {
             header: Header::Absent,
             ..default()
         };
+        // (its label "y" reads as a class name; the feature "x" is the error)
         let e = parse("y,x\n1,2\n", &absent).unwrap_err().to_string();
         assert!(
-            e.starts_with("t.csv:1: column 1: label \"y\" is not a class number"),
+            e.starts_with("t.csv:1: column 2: \"x\" is not a number"),
             "{e}"
         );
         let e = parse("1,x\n1,2\n", &absent).unwrap_err().to_string();
@@ -578,6 +666,72 @@ mod tests {
             e.contains("t.csv:1: column 2: \"x\" is not a number; expected a number like 0.5, -3 or 1e-3 (is this line a header?"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn class_names_are_numbered_in_sorted_order() {
+        let text = "species,a,b\nversicolor,1,2\nsetosa,3,4\nvirginica,5,6\nsetosa,7,8\n";
+        let p = parse_csv(text.as_bytes(), "t.csv", &default()).unwrap();
+        assert_eq!(p.class_names(), ["setosa", "versicolor", "virginica"]);
+        assert_eq!(p.table.labels, vec![1, 0, 2, 0]);
+        assert_eq!((p.table.width, p.table.classes), (2, 3));
+        // Without a header: a first line whose only text is the label is data.
+        let p = parse_csv(b"b,1,2\na,3,4\n", "t.csv", &default()).unwrap();
+        assert_eq!(
+            (p.class_names(), &p.table.labels[..]),
+            (&["a".to_owned(), "b".to_owned()][..], &[1u16, 0][..])
+        );
+        let last = CsvOptions {
+            label_column: LabelColumn::Last,
+            ..default()
+        };
+        let p = parse_csv("1,2,\"x, y\"\n3,4,z\n".as_bytes(), "t.csv", &last).unwrap();
+        assert_eq!(p.class_names(), ["x, y", "z"]);
+        // Numbers are class numbers: no names.
+        let p = parse_csv(b"1,2\n0,3\n", "t.csv", &default()).unwrap();
+        assert!(p.class_names().is_empty());
+        // A column holds numbers or names, not both; the first data row decides.
+        let e = parse("a,1\nb,2\n3,4\n", &default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("t.csv:3: column 1: label \"3\" is a number, but the label column holds class names (line 1"),
+            "{e}"
+        );
+        let e = parse("1,1\nb,2\n", &default()).unwrap_err().to_string();
+        assert!(
+            e.starts_with("t.csv:2: column 1: label \"b\" is not a class number"),
+            "{e}"
+        );
+        let e = parse("a,1\n\"b\nc\",2\n", &default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("t.csv:2: column 1: class name \"b\\nc\" holds a line break"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn no_label_column_reads_every_column_as_a_feature() {
+        let none = CsvOptions {
+            label_column: LabelColumn::None,
+            ..default()
+        };
+        let t = parse("a,b\n1,2\n3,4\n", &none).unwrap();
+        assert_eq!(
+            (t.width, t.features.clone(), t.labels.clone()),
+            (2, vec![1.0, 2.0, 3.0, 4.0], vec![0, 0])
+        );
+        let t = parse("5\n6\n", &none).unwrap();
+        assert_eq!((t.width, t.features), (1, vec![5.0, 6.0]));
+        let e = parse("1,2\n3,x\n", &none).unwrap_err().to_string();
+        assert!(
+            e.starts_with("t.csv:2: column 2: \"x\" is not a number"),
+            "{e}"
+        );
+        assert_eq!("none".parse(), Ok(LabelColumn::None));
+        assert_eq!(LabelColumn::None.to_string(), "none");
     }
 
     #[test]

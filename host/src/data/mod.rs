@@ -316,6 +316,9 @@ pub struct Loaded {
     pub description: String,
     /// The fitted scaling (to apply to new data the same way).
     pub scaler: Scaler,
+    /// The names of the classes in label order, if the training file names
+    /// them (a CSV label column of names); empty for class numbers.
+    pub class_names: Vec<String>,
 }
 
 /// Whether `name` names a built-in data set (`digits`, `spirals:...`,
@@ -336,6 +339,12 @@ pub fn load(spec: &DataSpec) -> Result<Loaded, DataError> {
     }
     if spec.width == Some(0) {
         return Err(DataError::options("width 0; expected at least 1 feature"));
+    }
+    if spec.label_column == LabelColumn::None {
+        return Err(DataError::options(
+            "label column none: training and evaluation need labels; a file without labels \
+             can only be predicted (sooth predict)",
+        ));
     }
     let loaded = match parse_builtin(&spec.dataset) {
         Some(builtin) => load_builtin(builtin?, spec)?,
@@ -577,6 +586,26 @@ fn finish<R: rand_core::Rng>(
     spec: &DataSpec,
     split_rng: &mut R,
 ) -> Result<Loaded, DataError> {
+    let class_names = train.class_names().to_vec();
+    if let Some((test, _)) = &test {
+        number_test_classes(&train, test)?;
+    }
+    let test = match test {
+        Some((test, how)) if !class_names.is_empty() => Some((renumber(test, &class_names), how)),
+        other => other,
+    };
+    if let Some(classes) = spec.classes
+        && !class_names.is_empty()
+        && classes != class_names.len()
+    {
+        return Err(DataError::options(format!(
+            "{classes} classes given, but the training file {} names {} classes ({}); \
+             leave out the number of classes",
+            train.file(),
+            class_names.len(),
+            shown_names(&class_names)
+        )));
+    }
     let classes = match spec.classes {
         Some(classes) => classes,
         None => train.table.label_span().max(2),
@@ -657,7 +686,74 @@ fn finish<R: rand_core::Rng>(
         test: test.table,
         description,
         scaler,
+        class_names,
     })
+}
+
+/// Up to 10 class names, quoted and comma-separated, for messages.
+fn shown_names(names: &[String]) -> String {
+    let shown: Vec<String> = names.iter().take(10).map(|n| format!("{n:?}")).collect();
+    let more = if names.len() > 10 { ", ..." } else { "" };
+    format!("{}{more}", shown.join(", "))
+}
+
+/// A test file must label its samples as the training file does: both with
+/// class numbers, or both with class names, every test name one of the
+/// training file's (the error names the test file, line and name).
+fn number_test_classes(train: &Parsed, test: &Parsed) -> Result<(), DataError> {
+    let (names, test_names) = (train.class_names(), test.class_names());
+    match (names.is_empty(), test_names.is_empty()) {
+        (true, true) => Ok(()),
+        (true, false) => Err(test.label_error(
+            0,
+            format!(
+                "label {:?} is a class name, but the training file {} has class numbers; \
+                 expected class numbers",
+                test.table
+                    .labels
+                    .first()
+                    .map_or("", |&l| &test_names[usize::from(l)]),
+                train.file()
+            ),
+        )),
+        (false, true) => Err(test.label_error(
+            0,
+            format!(
+                "label {} is a class number, but the training file {} names its classes ({}); \
+                 expected one of those names",
+                test.table.labels.first().copied().unwrap_or(0),
+                train.file(),
+                shown_names(names)
+            ),
+        )),
+        (false, false) => {
+            for (row, &label) in test.table.labels.iter().enumerate() {
+                let name = &test_names[usize::from(label)];
+                if names.binary_search(name).is_err() {
+                    return Err(test.label_error(
+                        row,
+                        format!(
+                            "class {name:?} is not in the training file {} (its classes: {})",
+                            train.file(),
+                            shown_names(names)
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `test` with its labels renumbered to `names` (the training file's; every
+/// test name is one of them, see [`number_test_classes`]).
+fn renumber(mut test: Parsed, names: &[String]) -> Parsed {
+    let own = test.class_names().to_vec();
+    for label in &mut test.table.labels {
+        let name = &own[usize::from(*label)];
+        *label = names.binary_search(name).unwrap_or(0) as u16;
+    }
+    test.with_class_names(names.to_vec())
 }
 
 /// Every label of `part` must be below `classes` (`given` by the user, or

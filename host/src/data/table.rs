@@ -102,7 +102,7 @@ impl Table {
 #[derive(Clone, Debug)]
 pub(crate) enum Origin {
     /// A CSV file: row `r` is on line `lines[r]`; the label is in cell
-    /// `label_column` (1-based) and features fill the other cells in order.
+    /// `label_column` (1-based; 0: none) and features fill the other cells in order.
     Csv {
         file: String,
         lines: Vec<usize>,
@@ -135,6 +135,8 @@ pub struct Parsed {
     origin: Origin,
     /// Row `i` of `table` is row `rows[i]` of the file.
     rows: Vec<usize>,
+    /// The names of the classes, in label order, if the file names them.
+    class_names: Vec<String>,
 }
 
 impl Parsed {
@@ -144,7 +146,20 @@ impl Parsed {
             table,
             origin,
             rows,
+            class_names: Vec::new(),
         }
+    }
+
+    /// The same rows, their labels numbering `names` (sorted, one per class).
+    pub(crate) fn with_class_names(mut self, names: Vec<String>) -> Parsed {
+        self.class_names = names;
+        self
+    }
+
+    /// The names of the classes in label order (a CSV label column of
+    /// names, sorted); empty if the labels are class numbers.
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
     }
 
     /// The file the rows came from (the images file for IDX).
@@ -162,6 +177,7 @@ impl Parsed {
             table: self.table.select(indices),
             origin: self.origin.clone(),
             rows: indices.iter().map(|&i| self.rows[i]).collect(),
+            class_names: self.class_names.clone(),
         }
     }
 
@@ -174,7 +190,7 @@ impl Parsed {
                 lines,
                 label_column,
             } => {
-                let cell = if column + 1 < *label_column {
+                let cell = if *label_column == 0 || column + 1 < *label_column {
                     column + 1
                 } else {
                     column + 2
