@@ -5,6 +5,7 @@
 pub mod eval;
 pub mod export;
 pub mod output;
+pub mod predict;
 pub mod report;
 pub mod slurm;
 pub mod sweep;
@@ -59,6 +60,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Race batch sizes (and up to two hyperparameters) and recommend one.
     Tune(Box<tune::TuneArgs>),
+    /// Write a saved model's predictions and class probabilities for a data file.
+    Predict(predict::PredictArgs),
 }
 
 /// Exit status of a sweep, tune or report that finished, but in which some
@@ -125,6 +128,7 @@ pub fn main() -> i32 {
         Command::Slurm(args) => slurm::run(args).map(done),
         Command::Report(args) => report::run(args),
         Command::Tune(args) => tune::run(*args),
+        Command::Predict(args) => predict::run(args).map(done),
     };
     match outcome {
         Ok(finished) => finished.exit_code(),
@@ -189,7 +193,9 @@ pub struct DataArgs {
     #[arg(long, default_value = "auto", value_name = "auto|yes|no")]
     pub header: Header,
     /// CSV: the label column: `first`, `last`, a column number from 1, or a
-    /// header name.
+    /// header name. It holds class numbers (0, 1, 2, ...) or, if its first
+    /// data row is not a number, class names (`setosa`): the training file's
+    /// names in sorted order are the classes, kept in a saved model.
     #[arg(long, default_value = "first", value_name = "COLUMN")]
     pub label_column: LabelColumn,
     /// CSV: the field delimiter, one character (`;`, `|`) or `tab`.

@@ -354,6 +354,24 @@ pub fn load(spec: &DataSpec) -> Result<Loaded, DataError> {
     Ok(loaded)
 }
 
+/// The samples of one data file as they are, in file order, for
+/// prediction: no split, no scaling, no class checks; the labels as read
+/// (all 0 with [`LabelColumn::None`]). Test-file options are ignored; a
+/// built-in set is an options error.
+pub fn read_samples(spec: &DataSpec) -> Result<Parsed, DataError> {
+    if is_builtin(&spec.dataset) {
+        return Err(DataError::options(format!(
+            "{} is a built-in data set; expected a data file (CSV, IDX or LIBSVM)",
+            spec.dataset
+        )));
+    }
+    if spec.width == Some(0) {
+        return Err(DataError::options("width 0; expected at least 1 feature"));
+    }
+    let (parsed, _) = read_file(Path::new(&spec.dataset), spec.labels_path.as_deref(), spec)?;
+    Ok(parsed)
+}
+
 /// Training data with a single class is refused: any model scores 100% on
 /// it, which says nothing.
 fn refuse_one_class(loaded: &Loaded) -> Result<(), DataError> {
