@@ -6,6 +6,7 @@
 pub mod atomic;
 pub mod cli;
 pub mod data;
+pub mod export;
 pub mod predict;
 pub mod report;
 pub mod run;
