@@ -144,6 +144,32 @@ fn class_names_come_back_from_the_model() {
     assert_eq!(succeeds(&with_out), "");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), stdout);
 
+    // `sooth eval` numbers a file's names by the model's: this file has no
+    // apple, so its own sorted order would make cherry class 0.
+    let two = dir.write(
+        "two.csv",
+        "fruit,weight_g,diameter_cm\ncherry,8,2.1\nmelon,1600,17\ncherry,6.5,1.9\nmelon,1450,15.2\n",
+    );
+    let said = succeeds(&[
+        "eval",
+        "--model",
+        &model,
+        "--dataset",
+        &two,
+        "--part",
+        "all",
+    ]);
+    assert_eq!(said.matches("accuracy 100.00%").count(), 2, "{said}");
+    let kiwi = dir.write(
+        "kiwi.csv",
+        "fruit,weight_g,diameter_cm\nkiwi,70,5\napple,150,7\nkiwi,75,5\napple,140,7\n",
+    );
+    let e = fails(&["eval", "--model", &model, "--dataset", &kiwi]);
+    assert!(
+        e.contains("kiwi.csv: class \"kiwi\" is not one of the model's classes"),
+        "{e}"
+    );
+
     // A test file with a class the training file does not have.
     let test = dir.write(
         "test.csv",

@@ -69,7 +69,10 @@ pub fn run(args: EvalArgs) -> Result<(), String> {
     model
         .read_params(&mut params)
         .map_err(|e| format!("{name}: {e}"))?;
-    let data = load(&data_spec).map_err(|e| e.to_string())?;
+    let mut data = load(&data_spec).map_err(|e| e.to_string())?;
+    let class_names = crate::run_files::model_class_names(&model)
+        .ok_or_else(|| format!("{name}: its class-names section is not one name per class"))?;
+    crate::data::renumber_classes(&mut data, &class_names).map_err(|e| e.to_string())?;
     let (inputs, outputs) = (shape.inputs(), shape.outputs());
     if data.train.width != inputs || data.train.classes > outputs {
         return Err(format!(

@@ -708,6 +708,54 @@ fn finish<R: rand_core::Rng>(
     })
 }
 
+/// Renumbers the classes of `data` to `names` (a model's class names, in
+/// its class order): a file's own numbering follows the names it has, so
+/// a file without some class numbers the others differently. Without
+/// `names` (a model trained on class numbers) the data must have class
+/// numbers too; with them, data with class numbers is taken as numbered
+/// in the model's order. A name the model does not have is an error
+/// naming it.
+pub fn renumber_classes(data: &mut Loaded, names: &[String]) -> Result<(), DataError> {
+    if data.class_names.is_empty() {
+        return Ok(());
+    }
+    if names.is_empty() {
+        return Err(DataError::at(
+            &data.name,
+            Place::Whole,
+            format!(
+                "the data names its classes ({}), but the model was trained on class numbers; \
+                 expected class numbers",
+                shown_names(&data.class_names)
+            ),
+        ));
+    }
+    let mut map = Vec::with_capacity(data.class_names.len());
+    for name in &data.class_names {
+        match names.iter().position(|n| n == name) {
+            Some(k) => map.push(k as u16),
+            None => {
+                return Err(DataError::at(
+                    &data.name,
+                    Place::Whole,
+                    format!(
+                        "class {name:?} is not one of the model's classes ({})",
+                        shown_names(names)
+                    ),
+                ));
+            }
+        }
+    }
+    for table in [&mut data.train, &mut data.test] {
+        for label in &mut table.labels {
+            *label = map.get(usize::from(*label)).copied().unwrap_or(*label);
+        }
+        table.classes = names.len();
+    }
+    data.class_names = names.to_vec();
+    Ok(())
+}
+
 /// Up to 10 class names, quoted and comma-separated, for messages.
 fn shown_names(names: &[String]) -> String {
     let shown: Vec<String> = names.iter().take(10).map(|n| format!("{n:?}")).collect();
