@@ -243,6 +243,23 @@ pub fn initial_params(
             scaling: data.scaler.scaling,
         });
     }
+    // Fine-tuning on class names numbered otherwise would train each
+    // output on another class.
+    let names = model_class_names(&model).unwrap_or_default();
+    if names != data.class_names {
+        let show = |names: &[String]| match names {
+            [] => "class numbers".to_owned(),
+            _ => format!("the classes {names:?}"),
+        };
+        return Err(RunFileError::Model {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the model was trained on {}, but the data has {}; expected the same classes",
+                show(&names),
+                show(&data.class_names)
+            ),
+        });
+    }
     let mut params = vec![0.0f32; wanted.shape().param_count()];
     model.read_params(&mut params).map_err(model_error)?;
     Ok(params)

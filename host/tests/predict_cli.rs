@@ -170,6 +170,27 @@ fn class_names_come_back_from_the_model() {
         "{e}"
     );
 
+    // Fine-tuning needs the same classes.
+    let numbered = dir.write(
+        "numbered.csv",
+        &FRUIT
+            .replace("apple", "0")
+            .replace("cherry", "1")
+            .replace("melon", "2"),
+    );
+    let e = fails(&[
+        "train",
+        "--dataset",
+        &numbered,
+        "--init-from",
+        &model,
+        "--hidden",
+        "8",
+        "--scale",
+        "standardize",
+    ]);
+    assert!(e.contains("the model was trained on the classes [\"apple\", \"cherry\", \"melon\"], but the data has class numbers"), "{e}");
+
     // A test file with a class the training file does not have.
     let test = dir.write(
         "test.csv",
