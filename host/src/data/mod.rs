@@ -61,7 +61,15 @@
 //! # Labels, classes, split and scaling
 //!
 //! * Labels are class numbers: whole numbers `0..=65535` (`3`, `3.0` and `+3`
-//!   are class 3). Class names and -1/+1 labels must be mapped first.
+//!   are class 3); -1/+1 labels must be mapped first. A CSV label column
+//!   whose first data row's label is not a number holds class names
+//!   (`setosa`; UTF-8, one line each; the column never mixes names and
+//!   numbers): the training file's names in sorted (byte) order are classes
+//!   0, 1, ... ([`Loaded::class_names`]); a test file's names are numbered by
+//!   them, and a name only the test file has is an error naming it. With
+//!   `--header auto`, a first line whose only text cell is the label column
+//!   (by position) is data. `LabelColumn::None` (no labels) is for
+//!   [`read_samples`] only.
 //! * `classes` is `classes` if given, else one more than the training part's
 //!   largest label (all labels 0 is an error). A label at or beyond it is an
 //!   error, in the training part (when given) and in the test part.
