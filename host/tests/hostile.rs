@@ -76,6 +76,9 @@ name = "lbfgs"
 fn fixtures(name: &str) -> PathBuf {
     let dir = scratch(name);
     std::fs::write(dir.join("s.toml"), STUDY).unwrap();
+    // Two unlabelled samples for the digits model (`sooth predict`).
+    let row = vec!["0.5"; 64].join(",");
+    std::fs::write(dir.join("new.csv"), format!("{row}\n{row}\n")).unwrap();
     succeeds(
         &[
             "train",
@@ -105,6 +108,15 @@ const COMMANDS: &[&[&str]] = &[
     &["train", "--epochs", "1", "--hidden", "4", "-q", "--json"],
     &["eval", "--model", "model.bin"],
     &["export", "--model", "model.bin", "--out", "export.bin"],
+    &[
+        "predict",
+        "--model",
+        "model.bin",
+        "--dataset",
+        "new.csv",
+        "--label-column",
+        "none",
+    ],
     &["sweep", "--print-default"],
     &["sweep", "--config", "s.toml", "--plan"],
     &["sweep", "--config", "s.toml", "--out", "sw"],
