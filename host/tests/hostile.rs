@@ -397,12 +397,23 @@ fn gzip_trailing_garbage_is_located_and_zero_padding_accepted() {
 fn a_first_row_with_a_typo_is_not_dropped_as_a_header() {
     let dir = scratch("header");
     let mut rows = csv(",");
-    rows.replace_range(0..1, "O"); // letter O for the digit 0
+    rows.replace_range(2..3, "O"); // letter O for the digit 0, in a feature
     std::fs::write(dir.join("d.csv"), &rows).unwrap();
     let stderr = fails_with(1, &TRAIN_CSV, &dir);
     assert!(
         stderr.contains("d.csv:1: the first line mixes")
             && stderr.contains("--header yes or --header no"),
+        "{stderr}"
+    );
+    // In the label column, text reads as a class name (issue 19), and the
+    // numbers after it are an error that points at it.
+    let mut rows = csv(",");
+    rows.replace_range(0..1, "O");
+    std::fs::write(dir.join("d.csv"), &rows).unwrap();
+    let stderr = fails_with(1, &TRAIN_CSV, &dir);
+    assert!(
+        stderr.contains("d.csv:2: column 1: label")
+            && stderr.contains("holds class names (line 1: \"O\", a typo?)"),
         "{stderr}"
     );
     // A real header (no numbers) is still found.

@@ -200,7 +200,11 @@ pub(crate) fn parse_csv_plain(
                     names = Some(Vec::new());
                 }
                 match &mut names {
-                    Some(names) => names.push(class_name(cell, &lines, name, place)?),
+                    Some(names) => {
+                        let first = names.first().map_or("", String::as_str);
+                        let class = class_name(cell, first, &lines, name, place)?;
+                        names.push(class);
+                    }
                     None => {
                         let label = parse_label(cell)
                             .map_err(|why| DataError::at(name, place, why.to_string()))?;
@@ -268,17 +272,25 @@ pub(crate) fn parse_csv_plain(
     .with_class_names(class_names))
 }
 
-/// A label cell of a column of class names (`lines` holds the lines of the
-/// rows before it): UTF-8 text without line breaks, not a number (a column
-/// holds class numbers or class names, never both).
-fn class_name(cell: &[u8], lines: &[usize], file: &str, place: Place) -> Result<String, DataError> {
+/// A label cell of a column of class names (`first` is the first row's
+/// name, `lines` the lines of the rows before it): UTF-8 text without line
+/// breaks, not a number (a column holds class numbers or class names,
+/// never both).
+fn class_name(
+    cell: &[u8],
+    first: &str,
+    lines: &[usize],
+    file: &str,
+    place: Place,
+) -> Result<String, DataError> {
     let at = |why: String| DataError::at(file, place, why);
     if looks_numeric(cell) {
-        let first = lines.first().copied().unwrap_or(0);
+        let line = lines.first().copied().unwrap_or(0);
         return Err(at(format!(
-            "label {} is a number, but the label column holds class names (line {first} has a \
-             name); expected class numbers or class names, not both",
-            quoted(cell)
+            "label {} is a number, but the label column holds class names (line {line}: {}, a \
+             typo?); expected class numbers or class names, not both",
+            quoted(cell),
+            quoted(first.as_bytes())
         )));
     }
     match std::str::from_utf8(cell) {
@@ -695,7 +707,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("t.csv:3: column 1: label \"3\" is a number, but the label column holds class names (line 1"),
+            e.starts_with("t.csv:3: column 1: label \"3\" is a number, but the label column holds class names (line 1: \"a\", a typo?)"),
             "{e}"
         );
         let e = parse("1,1\nb,2\n", &default()).unwrap_err().to_string();
