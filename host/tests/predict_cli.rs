@@ -138,6 +138,10 @@ fn class_names_come_back_from_the_model() {
         assert_eq!(p.len(), 3);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{row:?}");
     }
+    // LIBSVM is read with the model's width (its labels are ignored).
+    let svm = dir.write("new.svm", "2 1:155 2:7.6\n0 1:7.5 2:2.1\n1 1:1400 2:15.5\n");
+    let from_svm = succeeds(&["predict", "--model", &model, "--dataset", &svm]);
+    assert_eq!(from_svm, stdout);
     let out = dir.path("p.csv");
     let mut with_out = args.to_vec();
     with_out.extend(["--out", &out]);
