@@ -1,7 +1,7 @@
 //! The response variable of a study's statistics: which test accuracy of a
 //! run the report and `sooth tune` analyse.
 
-use super::load::Metrics;
+use super::load::{Metrics, ReportedResult};
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -67,6 +67,16 @@ impl Response {
         }
     }
 
+    /// The value of a `runs.jsonl` result as read leniently (any field may
+    /// be absent), as a fraction.
+    pub fn of_reported(self, r: &ReportedResult) -> Option<f64> {
+        match self {
+            Response::Peak => r.peak_test_accuracy,
+            Response::Selected => r.selected_test_accuracy,
+            Response::Final => r.final_test_accuracy,
+        }
+    }
+
     /// The response to use: `requested`, or by default `selected` when
     /// every ok run has a selected test accuracy (the study has a
     /// validation split) and `peak` otherwise, so that sweeps without one
@@ -79,10 +89,25 @@ impl Response {
         requested: Option<Response>,
         runs: impl IntoIterator<Item = &'a Metrics>,
     ) -> Result<Response, ResponseError> {
+        Self::resolve_by(
+            requested,
+            runs.into_iter().map(|m| m.selected_test_accuracy.is_some()),
+        )
+    }
+
+    /// [`Response::resolve`] on one flag per ok run: whether it has a
+    /// selected test accuracy.
+    ///
+    /// # Errors
+    /// As [`Response::resolve`].
+    pub fn resolve_by(
+        requested: Option<Response>,
+        has_selected: impl IntoIterator<Item = bool>,
+    ) -> Result<Response, ResponseError> {
         let (mut ok, mut without) = (0usize, 0usize);
-        for m in runs {
+        for has in has_selected {
             ok += 1;
-            if m.selected_test_accuracy.is_none() {
+            if !has {
                 without += 1;
             }
         }
