@@ -384,7 +384,8 @@ fn configs(md: &mut String, a: &Analysis) {
     let _ = writeln!(
         md,
         "Cells pool an optimizer's configurations (unbalanced when configurations have different \
-         numbers of ok runs). Mean peak accuracy (%) per configuration, with n in parentheses:\n"
+         numbers of ok runs). Mean {} (%) per configuration, with n in parentheses:\n",
+        a.response.short()
     );
     for optimizer in &a.optimizers {
         let rows: Vec<_> = a
@@ -456,11 +457,12 @@ fn anova(md: &mut String, a: &Analysis) {
         Tested::Done { result } => {
             let _ = writeln!(
                 md,
-                "Model `peak ~ optimizer + batch size + optimizer:batch size` by least squares over {} \
+                "Model `{} ~ optimizer + batch size + optimizer:batch size` by least squares over {} \
                  optimizer(s) x {} batch size(s). Type II tests each main effect adjusted for the other \
                  (not for the interaction); Type III (sum-to-zero coding) adjusts every term for all \
                  others. They differ when cells are unbalanced. The study used Type II on peak accuracy \
                  and Type III on ln(peak accuracy).\n",
+                a.response,
                 result.optimizers.len(),
                 result.batch_sizes.len()
             );
@@ -472,8 +474,8 @@ fn anova(md: &mut String, a: &Analysis) {
             }
             for entry in &result.tables {
                 let response = match entry.transform {
-                    Transform::Identity => "peak accuracy",
-                    Transform::Ln => "ln(peak accuracy)",
+                    Transform::Identity => a.response.short().to_string(),
+                    Transform::Ln => format!("ln({})", a.response.short()),
                 };
                 let ss = match entry.ss_type {
                     SsType::II => "Type II",
@@ -569,10 +571,11 @@ fn homogeneity(md: &mut String, a: &Analysis, claims: &Claims) {
     let _ = writeln!(md, "## 6. Variance homogeneity\n");
     let _ = writeln!(
         md,
-        "Do the cells' variances of peak accuracy differ? Brown-Forsythe runs a one-way ANOVA on \
+        "Do the cells' variances of {} differ? Brown-Forsythe runs a one-way ANOVA on \
          absolute deviations from each cell's median (robust to skew and failed runs); Levene uses \
          the mean. A small p means the variances differ. W is undefined (-) when no group's \
-         deviations vary.\n"
+         deviations vary.\n",
+        a.response.short()
     );
     for (across, title) in [
         (Across::Optimizers, "Across optimizers, at each batch size"),
@@ -766,10 +769,11 @@ fn pairwise(md: &mut String, a: &Analysis) {
     let _ = writeln!(md, "## 8. Pairwise comparisons and rank tests\n");
     let _ = writeln!(
         md,
-        "Welch t-tests (unequal variances) between cells of peak accuracy, two-sided. Each table is \
+        "Welch t-tests (unequal variances) between cells of {}, two-sided. Each table is \
          one family: Holm's adjustment controls the family-wise error rate and is never less \
          powerful than Bonferroni (the study's choice, also shown). difference = first - second, \
-         in points.\n"
+         in points.\n",
+        a.response.short()
     );
     let _ = writeln!(md, "### Within each optimizer, across batch sizes\n");
     for p in a.pairwise.iter().filter(|p| p.across == Across::BatchSizes) {
@@ -832,6 +836,11 @@ fn method(md: &mut String, a: &Analysis) {
          Holds when so against every first-order method; does not hold when {SECOND_ORDER}'s \
          variance is significantly higher against any; inconclusive when no difference is \
          significant.\n\
+         - Recommendation (section 7): the best mean, unless a steadier batch size is shown \
+         equivalent to it (Welch TOST within the stated margin); the rule is stated there.\n\
+         - Paired analyses (section 8): a seed fixes the initial weights in every cell, so runs of \
+         one seed and configuration are paired across batch sizes; Friedman and paired t-tests use \
+         complete blocks only.\n\
          - Numbers: `report.json` next to this file holds every number above for programs.\n",
         alpha = a.alpha,
         response = a.response.words(),

@@ -42,6 +42,15 @@ impl Response {
         }
     }
 
+    /// The short name in tables and formulas, e.g. `peak accuracy`.
+    pub fn short(self) -> &'static str {
+        match self {
+            Response::Peak => "peak accuracy",
+            Response::Selected => "selected accuracy",
+            Response::Final => "final accuracy",
+        }
+    }
+
     /// How it is measured, for documents.
     pub fn definition(self) -> &'static str {
         match self {
