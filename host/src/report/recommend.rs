@@ -155,22 +155,27 @@ impl Rule {
     }
 
     /// Applies the rule to `samples` (one per candidate, any units as long
-    /// as the margin is in them). `None` when no sample has 2 or more
-    /// values.
+    /// as the margin is in them). The best is the highest mean among the
+    /// samples with 2 or more values, or, when none has, among the non-empty
+    /// ones (then it is the pick: nothing can be tested). `None` when every
+    /// sample is empty.
     pub fn select(&self, samples: &[&[f64]]) -> Option<Selection> {
         let summaries: Vec<Option<Summary>> = samples.iter().map(|s| Summary::of(s).ok()).collect();
         // The best: highest mean of the samples with a spread (ties: lower
         // sd, then the earlier).
         let mean = |i: usize| summaries[i].as_ref().map_or(f64::MIN, |s| s.mean);
         let sd = |i: usize| summaries[i].as_ref().and_then(|s| s.sd).unwrap_or(0.0);
-        let best = (0..samples.len())
-            .filter(|&i| summaries[i].as_ref().is_some_and(|s| s.n >= 2))
-            .max_by(|&a, &b| {
-                mean(a)
-                    .total_cmp(&mean(b))
-                    .then(sd(b).total_cmp(&sd(a)))
-                    .then(b.cmp(&a))
-            })?;
+        let highest = |least: usize| {
+            (0..samples.len())
+                .filter(|&i| summaries[i].as_ref().is_some_and(|s| s.n >= least))
+                .max_by(|&a, &b| {
+                    mean(a)
+                        .total_cmp(&mean(b))
+                        .then(sd(b).total_cmp(&sd(a)))
+                        .then(b.cmp(&a))
+                })
+        };
+        let best = highest(2).or_else(|| highest(1))?;
         let best_mean = summaries[best].as_ref()?.mean;
         let scored: Vec<Scored> = samples
             .iter()
@@ -347,7 +352,11 @@ mod tests {
         assert_eq!(s.scored[0].verdict, Verdict::TooFewRuns);
         assert_eq!(s.scored[2].verdict, Verdict::TooFewRuns);
         assert!(s.scored[2].summary.is_none());
-        assert!(Rule::default().select(&[&[99.0]]).is_none());
+        // No sample with a spread: the highest single value, untested.
+        let s = Rule::default().select(&[&[98.0], &[99.0], &[]]).unwrap();
+        assert_eq!((s.best, s.pick), (1, 1));
+        assert_eq!(s.scored[0].verdict, Verdict::TooFewRuns);
+        assert!(Rule::default().select(&[&[], &[]]).is_none());
         assert!(Rule::new(0.0, 0.05).is_err() && Rule::new(0.5, 0.5).is_err());
     }
 }

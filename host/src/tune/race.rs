@@ -518,10 +518,10 @@ fn finish(stop: Stop, last: Option<&Round>, rule: PickRule) -> RaceOutcome {
                         among,
                     }),
                 },
-                // No survivor with 2 values: the round's best.
+                // Every survivor without a value (all errored).
                 None => RaceOutcome::Finished {
-                    stop,
-                    pick: last.best.or(Some(among[0])),
+                    stop: Stop::AllFailed,
+                    pick: None,
                     rule: None,
                 },
             }
