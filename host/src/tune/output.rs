@@ -708,10 +708,11 @@ pub fn write(
     let mut raced = vec!["batch size".to_string()];
     raced.extend(tune.request.grid.iter().map(|(k, _)| k.replace('_', "-")));
     let title = format!(
-        "{} on {}: the race of {}",
+        "{} on {}: the race of {} ({})",
         summary.optimizer,
         data.name,
-        raced.join(" x ")
+        raced.join(" x "),
+        tuned.response.words()
     );
     let plot = if summary.rounds.is_empty() {
         None
