@@ -264,6 +264,17 @@ fn report_writes_the_document_the_json_and_the_plots() {
         .find(|r| r["optimizer"] == "lbfgs")
         .unwrap();
     assert_eq!(lbfgs["result"]["status"], "done");
+    assert_eq!(lbfgs["result"]["result"]["rule"]["margin"], 0.5);
+    assert_eq!(a["response"], "peak");
+    let paired = a["paired"].as_array().unwrap();
+    assert_eq!(paired.len(), 4);
+    // cg's batch 8 lost seed 4 to an error: Friedman uses 4 complete blocks.
+    let cg = paired.iter().find(|p| p["optimizer"] == "cg").unwrap();
+    assert_eq!(
+        (cg["blocks"].as_u64(), cg["complete_blocks"].as_u64()),
+        (Some(5), Some(4))
+    );
+    assert_eq!(cg["friedman"]["result"]["df"], 3);
     assert_eq!(json["study"]["config_hash"], "c0ffee");
 
     #[cfg(feature = "png")]
@@ -331,6 +342,58 @@ fn one_optimizer_and_no_plots() {
     assert!(md.contains("(10 classes, from --classes;"));
     assert!(!dir.join("peak_mean_sd.png").exists());
     assert!(!dir.join("peak_mean_sd.svg").exists());
+}
+
+#[test]
+fn response_flag_chooses_the_accuracy_and_refuses_selected_without_a_split() {
+    let dir = scratch("response");
+    write_sweep(&dir, &["lbfgs"]);
+    let d = dir.to_str().unwrap();
+    let out = sooth(&["report", "--no-plots", "--response", "selected", d]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--response selected: 20 of the 20 ok runs have no selected_test_accuracy"),
+        "{err}"
+    );
+    let out = sooth(&["report", "--no-plots", "--response", "final", d]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("response: final test accuracy (--response final)")
+    );
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("| Response | **final test accuracy**"));
+    assert!(md.contains("## 1. Final test accuracy by cell"));
+    // Final accuracy is 0.995 x peak in the fixture: the cells' means move with it.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["analysis"]["response"], "final");
+    let cell = &json["analysis"]["cells"][0];
+    let (peak, fin) = (
+        cell["peak"]["mean"].as_f64().unwrap(),
+        cell["final_accuracy"]["mean"].as_f64().unwrap(),
+    );
+    assert!((peak - fin).abs() < 1e-9, "{peak} vs {fin}");
+    // With a validation split (every ok row has selected_test_accuracy) the
+    // default is `selected`.
+    let runs = std::fs::read_to_string(dir.join("runs.jsonl")).unwrap();
+    let runs = runs.replace(
+        r#""status": "ok", "#,
+        r#""status": "ok", "selected_test_accuracy": 0.9, "selected_epoch": 3, "#,
+    );
+    std::fs::write(dir.join("runs.jsonl"), runs).unwrap();
+    let out = sooth(&["report", "--no-plots", d]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("response: selected test accuracy"));
+    let out = sooth(&["report", "--no-plots", "--response", "bogus", d]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected peak, selected or final"));
+    let out = sooth(&["report", "--no-plots", "--equivalence-margin", "0", d]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not positive"));
 }
 
 #[test]

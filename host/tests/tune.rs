@@ -211,7 +211,37 @@ fn the_time_limit_stops_before_a_round_that_does_not_fit() {
     // 3 candidates x 2 seeds, and the rows hold no more.
     assert_eq!(summary["runs"]["race"], 6);
     assert_eq!(peaks(&dir).len(), 6);
-    // Round 1 leaves batch 64 and 256 (full failed): the lower variance wins.
-    assert_eq!(summary["recommendation"]["rule"]["rule"], "lowest_variance");
+    // Round 1 leaves batch 64 and 256 (full failed); with 2 seeds neither is
+    // shown equivalent to the other within 0.5 points: the higher mean wins.
+    let r = &summary["recommendation"];
+    assert_eq!(r["rule"]["rule"], "equivalence");
+    assert_eq!(r["rule"]["equivalent"].as_array().unwrap().len(), 0);
+    assert_eq!(r["candidate"], r["rule"]["best_mean"]);
+    assert_eq!(summary["response"], "peak");
+    // These rows have no validation split: `--response selected` is refused
+    // by name (before any run), `final` is raced.
+    let mut again = args.clone();
+    again.extend(["--response", "selected"]);
+    let out = sooth(&again, &dir);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--response selected: 6 of the 6 ok runs have no selected_test_accuracy"),
+        "{err}"
+    );
+    let mut again = args.clone();
+    again.extend(["--response", "final"]);
+    let out = sooth(&again, &dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&dir.join("tune.json"))["response"], "final");
+    assert!(
+        std::fs::read_to_string(dir.join("tune.md"))
+            .unwrap()
+            .contains("Response: **final test accuracy**")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

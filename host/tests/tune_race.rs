@@ -32,8 +32,15 @@
 //! ps = [stats.ttest_ind(TIES[0][:8], TIES[c][:8], equal_var=False,
 //!                       alternative='greater').pvalue for c in (1, 2)]
 //! print(ps, multipletests(ps, method='holm')[1])
+//! # the final pick's equivalence tests (statsmodels' Welch TOST)
+//! from statsmodels.stats.weightstats import ttost_ind
+//! for n in (3, 6, 8, 12):
+//!     b = int(np.argmax([np.mean(t[:n]) for t in TIES]))
+//!     print(n, b, [ttost_ind(TIES[c][:n], TIES[b][:n], -m, m, usevar='unequal')[0]
+//!                  for m in (0.5, 1.0) for c in range(3) if c != b])
 //! ```
 
+use sooth::report::recommend::Rule as PickRule;
 use sooth::tune::race::{
     Elimination, Observation, RaceOutcome, RaceSettings, RaceSettingsError, RaceVerdict, Rule,
     Stop, one_sided_welch, race,
@@ -77,6 +84,7 @@ fn settings(candidates: usize, budget: Option<usize>) -> RaceSettings {
         alpha: 0.05,
         failure_threshold: Some(15.0),
         budget,
+        pick_rule: PickRule::default(),
     }
 }
 
@@ -183,19 +191,50 @@ fn ties_eliminate_nobody_and_stop_at_max_seeds_with_the_lowest_variance() {
         0.3019796579404607
     ));
     assert!(close(last.entry(1).unwrap().variance.unwrap(), 0.1));
-    // The highest mean is candidate 0; the lowest variance candidate 1.
-    assert_eq!(
-        r.outcome,
-        RaceOutcome::Finished {
-            stop: Stop::MaxSeeds,
-            pick: Some(1),
-            rule: Some(Rule::LowestVariance {
+    // The highest mean is candidate 0 (96.40); the lowest variance candidate
+    // 1 (96.10), not significantly worse, but not shown equivalent within
+    // 0.5 points either (Welch TOST p 0.280): the pick is the highest mean.
+    // (The rule before picked 1 for its variance alone.)
+    let RaceOutcome::Finished {
+        stop: Stop::MaxSeeds,
+        pick: Some(0),
+        rule:
+            Some(Rule::Equivalence {
                 best_mean: 0,
-                among: vec![0, 1, 2],
+                among,
+                equivalent,
+                margin,
+                tost_p,
             }),
-        }
-    );
+    } = &r.outcome
+    else {
+        panic!("{:?}", r.outcome)
+    };
+    assert_eq!((among, equivalent, *margin), (&vec![0, 1, 2], &vec![], 0.5));
+    assert_eq!(tost_p[0], None);
+    assert!(close(tost_p[1].unwrap(), 0.2801198402005429));
+    assert!(close(tost_p[2].unwrap(), 0.43610953801798036));
     assert_eq!(r.runs, 36, "the full grid: nothing saved");
+    // With a margin of 1 point candidate 1 is shown equivalent (TOST p
+    // 0.0284) and, steadier, is the pick; 2 is not (p 0.0905).
+    let wide = RaceSettings {
+        pick_rule: PickRule::new(1.0, 0.05).unwrap(),
+        ..settings(3, None)
+    };
+    let r = race(&wide, &observations(&TIES));
+    let RaceOutcome::Finished {
+        pick: Some(1),
+        rule: Some(Rule::Equivalence {
+            equivalent, tost_p, ..
+        }),
+        ..
+    } = &r.outcome
+    else {
+        panic!("{:?}", r.outcome)
+    };
+    assert_eq!(equivalent, &vec![1]);
+    assert!(close(tost_p[1].unwrap(), 0.02844075361019064));
+    assert!(close(tost_p[2].unwrap(), 0.09048751999248786));
 }
 
 #[test]
@@ -242,7 +281,8 @@ fn the_budget_stops_the_race_before_a_round_it_cannot_pay() {
     let r = race(&settings(3, Some(20)), &observations(&TIES));
     assert_eq!(r.rounds.len(), 2);
     assert_eq!(r.runs, 18);
-    // Variances at 6 seeds: 1.3497, 0.1347, 0.8867 -> candidate 1.
+    // Variances at 6 seeds: 1.3497, 0.1347, 0.8867; candidate 1 is the
+    // steadiest but not shown equivalent to 0 (TOST p 0.254): 0.
     assert!(close(
         r.rounds[1].entry(1).unwrap().variance.unwrap(),
         0.13466666666666557
@@ -251,7 +291,7 @@ fn the_budget_stops_the_race_before_a_round_it_cannot_pay() {
         r.outcome,
         RaceOutcome::Finished {
             stop: Stop::Budget,
-            pick: Some(1),
+            pick: Some(0),
             ..
         }
     ));
@@ -278,7 +318,7 @@ fn a_budget_that_pays_for_part_of_a_round_cuts_it_short_and_stops_after_it() {
         r.outcome,
         RaceOutcome::Finished {
             stop: Stop::Budget,
-            pick: Some(1),
+            pick: Some(0),
             ..
         }
     ));
@@ -338,19 +378,20 @@ fn stopping_for_time_picks_from_the_last_decided_round() {
     let running = race(&s, &first);
     assert!(!running.finished());
     assert_eq!(running.runs, 18);
-    let stopped = running.stopped(Stop::Time);
+    let stopped = running.stopped(Stop::Time, PickRule::default());
     assert_eq!(stopped.runs, 9, "the pending round is not counted");
-    // Variances at 3 seeds: candidate 1 (96.1, 96.6, 95.7) is the lowest.
+    // Candidate 1 (96.1, 96.6, 95.7) has the lowest variance at 3 seeds, but
+    // is not shown equivalent to 0 (TOST p 0.393): the highest mean.
     assert!(matches!(
         stopped.outcome,
         RaceOutcome::Finished {
             stop: Stop::Time,
-            pick: Some(1),
-            rule: Some(Rule::LowestVariance { best_mean: 0, .. }),
+            pick: Some(0),
+            rule: Some(Rule::Equivalence { best_mean: 0, .. }),
         }
     ));
     // Before any round: no pick.
-    let none = race(&s, &[]).stopped(Stop::Time);
+    let none = race(&s, &[]).stopped(Stop::Time, PickRule::default());
     assert!(matches!(
         none.outcome,
         RaceOutcome::Finished {

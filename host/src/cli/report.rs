@@ -3,6 +3,8 @@
 
 use super::Finished;
 use crate::cli::output::{errln, outln};
+use crate::report::recommend::DEFAULT_MARGIN_POINTS;
+use crate::report::response::Response;
 use crate::report::{Options, write_report};
 use clap::Args;
 use std::path::PathBuf;
@@ -25,6 +27,31 @@ pub struct ReportArgs {
     /// Write no plots (report.md then has no figures).
     #[arg(long)]
     pub no_plots: bool,
+    /// The test accuracy analysed: peak (best over the epochs), selected
+    /// (at the epoch with the best validation accuracy) or final (last
+    /// epoch). Default: selected when every ok run has one (the study has a
+    /// validation split), else peak.
+    #[arg(long, value_name = "peak|selected|final", value_parser = parse_response)]
+    pub response: Option<Response>,
+    /// Equivalence margin of the recommendation rule, in accuracy points:
+    /// a batch size steadier than the best-mean one is recommended only
+    /// when shown to be within this margin of it.
+    #[arg(long, value_name = "POINTS", default_value_t = DEFAULT_MARGIN_POINTS, value_parser = parse_margin)]
+    pub equivalence_margin: f64,
+}
+
+/// `--response`'s value.
+pub(crate) fn parse_response(s: &str) -> Result<Response, String> {
+    s.parse()
+}
+
+/// `--equivalence-margin`'s value: positive points.
+pub(crate) fn parse_margin(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(m) if m.is_finite() && m > 0.0 => Ok(m),
+        Ok(_) => Err(format!("{s} is not positive; expected points, e.g. 0.5")),
+        Err(_) => Err(format!("`{s}` is not a number; expected points, e.g. 0.5")),
+    }
 }
 
 fn parse_alpha(s: &str) -> Result<f64, String> {
@@ -41,6 +68,8 @@ pub fn run(args: ReportArgs) -> Result<Finished, String> {
     let options = Options {
         alpha: args.alpha,
         classes: args.classes.map(|c| c as usize),
+        equivalence_margin: args.equivalence_margin,
+        response: args.response,
         ..Options::default()
     };
     let written = write_report(&args.dir, &options, !args.no_plots).map_err(|e| e.to_string())?;
@@ -54,6 +83,11 @@ pub fn run(args: ReportArgs) -> Result<Finished, String> {
         a.runs.ok,
         a.runs.errored,
         args.dir.display()
+    )?;
+    outln!(
+        "response: {} (--response {})",
+        a.response.words(),
+        a.response
     )?;
     let c = &written.claims;
     for (tag, claim) in [

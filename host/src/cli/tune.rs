@@ -4,6 +4,8 @@
 use super::{DataArgs, Finished, LastBatchArg, ModelArgs, OptimizerArgs, SamplingArg, usage_error};
 use crate::cli::output::{errln, out};
 use crate::data::load;
+use crate::report::recommend::DEFAULT_MARGIN_POINTS;
+use crate::report::response::Response;
 use crate::run::BatchSize;
 use crate::spec::OptimizerOptions;
 use crate::sweep::StudyProblem;
@@ -20,7 +22,8 @@ use std::time::Duration;
 with --initial-seeds seeds; a candidate goes out when a one-sided Welch t-test against the \
 round's highest-mean candidate, Holm-adjusted over the round, is below alpha / (planned rounds), \
 or when none of its runs beats chance; the survivors get twice the seeds, up to --max-seeds. It \
-stops with one candidate left, at --max-seeds (then: the survivor with the lowest variance), or \
+stops with one candidate left, at --max-seeds (then: `sooth report`'s rule, the highest mean unless a \
+steadier survivor is shown equivalent within --equivalence-margin), or \
 when --budget or --time is spent. DIR is a sweep directory: rerun to resume, \
 `sooth report DIR` to analyse.\n\nExamples:\n  sooth tune --optimizer lbfgs --out runs/tune-lbfgs\n  \
 sooth tune --optimizer sgd --batch-sizes 8,32,128,512,full --grid lr=0.01,0.1 --out runs/tune-sgd"
@@ -75,6 +78,16 @@ pub struct TuneArgs {
         help_heading = "Race"
     )]
     pub budget: Option<usize>,
+    /// The test accuracy raced: peak, selected (at the epoch with the best
+    /// validation accuracy) or final. Default: selected when every run has
+    /// one (a validation split), else peak.
+    #[arg(long, value_name = "peak|selected|final", value_parser = super::report::parse_response, help_heading = "Race")]
+    pub response: Option<Response>,
+    /// Equivalence margin of the final pick, in accuracy points (as
+    /// `sooth report`'s): without a winner, a steadier survivor beats the
+    /// highest mean only when shown within this margin of it.
+    #[arg(long, value_name = "POINTS", default_value_t = DEFAULT_MARGIN_POINTS, value_parser = super::report::parse_margin, help_heading = "Race")]
+    pub equivalence_margin: f64,
     /// Start no round that would end after this many minutes.
     #[arg(long, value_name = "MINUTES", help_heading = "Race")]
     pub time: Option<f64>,
@@ -248,6 +261,8 @@ pub fn request(args: &TuneArgs) -> Result<Request, clap::Error> {
         max_seeds: args.max_seeds,
         alpha: args.alpha,
         budget: args.budget,
+        response: args.response,
+        equivalence_margin: args.equivalence_margin,
     };
     tune::race::RaceSettings {
         candidates: 1,
@@ -256,6 +271,7 @@ pub fn request(args: &TuneArgs) -> Result<Request, clap::Error> {
         alpha: request.alpha,
         failure_threshold: None,
         budget: None,
+        pick_rule: Default::default(),
     }
     .validate()
     .map_err(invalid)?;
@@ -410,6 +426,8 @@ mod tests {
                 max_seeds: 2,
                 alpha: 0.05,
                 budget: None,
+                response: None,
+                equivalence_margin: 0.5,
             };
             let study = request.study().unwrap();
             let o = &study.optimizers[0];

@@ -6,6 +6,8 @@
 //! [`super::plots`]. The conventions are in [`super::types`].
 
 use super::load::{Run, RunOutcome, Sweep};
+use super::recommend::Rule;
+use super::response::Response;
 use super::types::*;
 use crate::run::BatchSize;
 use crate::stats::anova::{Factor, SsType, TwoFactor, one_way, two_way};
@@ -84,6 +86,14 @@ fn run_ref(run: &Run, peak_percent: Option<f64>) -> RunRef {
 pub fn analyze(sweep: &Sweep, options: &Options) -> Analysis {
     let alpha = options.alpha;
     let mut notes = Vec::new();
+    let response =
+        match Response::resolve(options.response, sweep.runs.iter().filter_map(Run::metrics)) {
+            Ok(r) => r,
+            Err(e) => {
+                notes.push(format!("{e}; the report uses peak test accuracy instead."));
+                Response::Peak
+            }
+        };
     let optimizers = optimizer_order(sweep);
     let mut batch_sizes: Vec<BatchSize> = sweep.runs.iter().map(|r| r.batch_size).collect();
     batch_sizes.sort();
@@ -154,7 +164,8 @@ pub fn analyze(sweep: &Sweep, options: &Options) -> Analysis {
                     RunOutcome::Ok(m) => {
                         let peak = 100.0 * m.peak_test_accuracy;
                         cell.ok += 1;
-                        cell.peak_values.push(peak);
+                        cell.peak_values
+                            .push(100.0 * response.of(m).unwrap_or(m.peak_test_accuracy));
                         cell.final_values.push(100.0 * m.final_test_accuracy);
                         cell.run_ids.push(run.run_id.clone());
                         if near(peak) {
@@ -214,7 +225,7 @@ pub fn analyze(sweep: &Sweep, options: &Options) -> Analysis {
         ));
     }
 
-    let configs = config_means(sweep, &optimizers, &batch_sizes);
+    let configs = config_means(sweep, response, &optimizers, &batch_sizes);
     let anova = two_factor(&cells, &optimizers, &batch_sizes);
     let testable: Vec<&Cell> = cells.iter().filter(|c| c.testable()).collect();
 
@@ -349,6 +360,7 @@ pub fn analyze(sweep: &Sweep, options: &Options) -> Analysis {
 
     let mut analysis = Analysis {
         unit: "percent",
+        response,
         alpha,
         runs,
         compute,
@@ -366,18 +378,22 @@ pub fn analyze(sweep: &Sweep, options: &Options) -> Analysis {
         best_batch,
         kruskal_wallis: kruskal,
         recommendations: Vec::new(),
+        paired: Vec::new(),
         notes,
     };
+    let rule = Rule::new(options.equivalence_margin, alpha).unwrap_or_default();
     analysis.recommendations = analysis
         .optimizers
         .iter()
-        .map(|o| recommend(&analysis, o))
+        .map(|o| recommend(&analysis, o, rule))
         .collect();
+    analysis.paired = super::paired::analyze_paired(sweep, &analysis);
     analysis
 }
 
 fn config_means(
     sweep: &Sweep,
+    response: Response,
     optimizers: &[String],
     batch_sizes: &[BatchSize],
 ) -> Vec<ConfigMeans> {
@@ -405,7 +421,10 @@ fn config_means(
                         .filter(|r| {
                             &r.optimizer == optimizer && r.config_id == id && r.batch_size == b
                         })
-                        .filter_map(|r| r.metrics().map(|m| 100.0 * m.peak_test_accuracy))
+                        .filter_map(|r| {
+                            r.metrics()
+                                .map(|m| 100.0 * response.of(m).unwrap_or(m.peak_test_accuracy))
+                        })
                         .collect();
                     (!values.is_empty()).then(|| ConfigCell {
                         batch_size: b,
@@ -606,9 +625,12 @@ fn pair_rows(groups: &[Group]) -> Tested<Vec<PairRow>> {
     Tested::Done { result: rows }
 }
 
-fn recommend(analysis: &Analysis, optimizer: &str) -> BatchRecommendation {
+/// The recommendation of `optimizer` by `rule` ([`super::recommend`]) over
+/// its testable cells.
+fn recommend(analysis: &Analysis, optimizer: &str, rule: Rule) -> BatchRecommendation {
     let cells: Vec<&Cell> = analysis.testable_cells_of(optimizer).collect();
-    let Some(best) = analysis.best_cell(optimizer) else {
+    let samples: Vec<&[f64]> = cells.iter().map(|c| c.peak_values.as_slice()).collect();
+    let Some(selection) = rule.select(&samples) else {
         return BatchRecommendation {
             optimizer: optimizer.to_string(),
             result: Tested::skipped(format!(
@@ -616,50 +638,32 @@ fn recommend(analysis: &Analysis, optimizer: &str) -> BatchRecommendation {
             )),
         };
     };
-    let family = analysis.pairwise_within(optimizer);
-    let best_name = best.batch_size.to_string();
-    let candidates: Vec<BatchCandidate> = cells
+    let candidates = cells
         .iter()
-        .filter_map(|c| {
-            let s = c.peak.as_ref()?;
-            let is_best = c.batch_size == best.batch_size;
-            let (different, p) = if is_best {
-                (false, None)
-            } else {
-                significantly_different(
-                    family,
-                    &best_name,
-                    &c.batch_size.to_string(),
-                    analysis.alpha,
-                )
-            };
+        .zip(selection.scored)
+        .filter_map(|(c, scored)| {
+            let s = scored.summary?;
             Some(BatchCandidate {
                 batch_size: c.batch_size,
                 n: c.ok,
                 mean: s.mean,
+                sd: s.sd.unwrap_or(0.0),
                 variance: s.variance.unwrap_or(0.0),
-                p_holm_vs_best: p,
-                not_worse: !different,
+                min: s.min,
+                p5: s.p5,
+                difference: scored.difference.unwrap_or(0.0),
+                tost: scored.tost,
+                verdict: scored.verdict,
             })
         })
         .collect();
-    let pick = candidates
-        .iter()
-        .filter(|c| c.not_worse)
-        .min_by(|a, b| {
-            a.variance
-                .total_cmp(&b.variance)
-                .then(b.mean.total_cmp(&a.mean))
-                .then(a.batch_size.cmp(&b.batch_size))
-        })
-        .map(|c| c.batch_size)
-        .unwrap_or(best.batch_size);
     BatchRecommendation {
         optimizer: optimizer.to_string(),
         result: Tested::Done {
             result: Pick {
-                batch_size: pick,
-                best_mean: best.batch_size,
+                batch_size: cells[selection.pick].batch_size,
+                best_mean: cells[selection.best].batch_size,
+                rule,
                 candidates,
             },
         },

@@ -128,8 +128,10 @@ pub fn assess(a: &Analysis) -> Claims {
     let significant = |p: Option<f64>| p.is_some_and(|p| p < alpha);
 
     // (a) batch size matters.
-    let statement_a =
-        "Batch size has a statistically significant effect on peak test accuracy.".to_string();
+    let statement_a = format!(
+        "Batch size has a statistically significant effect on {}.",
+        a.response.words()
+    );
     let claim_a = match a.anova.done() {
         Some(design) => match (
             design.table(SsType::II, Transform::Identity),
@@ -147,7 +149,8 @@ pub fn assess(a: &Analysis) -> Claims {
                     ClaimVerdict::DoesNotHold
                 };
                 let mut evidence = format!(
-                    "Two-factor ANOVA (Type II) on peak accuracy: batch size {}; optimizer x batch size interaction {}.",
+                    "Two-factor ANOVA (Type II) on {}: batch size {}; optimizer x batch size interaction {}.",
+                    a.response.short(),
                     f_text(&t2.b, rdf),
                     f_text(&t2.interaction, rdf)
                 );
@@ -238,7 +241,10 @@ pub fn assess(a: &Analysis) -> Claims {
     };
 
     // (b) full batch is worst.
-    let statement_b = "Full batch performs worst (for each optimizer, the full-batch cell has the lowest mean peak accuracy, significantly below the best).".to_string();
+    let statement_b = format!(
+        "Full batch performs worst (for each optimizer, the full-batch cell has the lowest mean {}, significantly below the best).",
+        a.response.short()
+    );
     let mut full_checks = Vec::new();
     for optimizer in &a.optimizers {
         let cells: Vec<&Cell> = a.testable_cells_of(optimizer).collect();
@@ -348,7 +354,8 @@ pub fn assess(a: &Analysis) -> Claims {
 
     // (c) L-BFGS has lower variance at its best batch size.
     let statement_c = format!(
-        "The second-order method ({SECOND_ORDER}) has significantly lower variance of peak accuracy at its best batch size than the first-order methods ({}) at theirs.",
+        "The second-order method ({SECOND_ORDER}) has significantly lower variance of {} at its best batch size than the first-order methods ({}) at theirs.",
+        a.response.short(),
         FIRST_ORDER.join(", ")
     );
     let mut variance_checks = Vec::new();

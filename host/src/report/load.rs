@@ -92,6 +92,9 @@ pub struct Metrics {
     pub peak_epoch: Option<u64>,
     /// Test accuracy after the last epoch.
     pub final_test_accuracy: f64,
+    /// Test accuracy at the epoch with the best validation accuracy; `None`
+    /// without a validation split (and in sweeps older than it).
+    pub selected_test_accuracy: Option<f64>,
     /// Test loss after the last epoch.
     pub final_test_loss: Option<f64>,
     /// Mean minibatch loss of the last epoch.
@@ -129,6 +132,9 @@ pub struct ReportedResult {
     /// Test accuracy after the last epoch.
     #[serde(default, deserialize_with = "reported::final_test_accuracy")]
     pub final_test_accuracy: Option<f64>,
+    /// Test accuracy at the epoch selected on validation.
+    #[serde(default, deserialize_with = "reported::selected_test_accuracy")]
+    pub selected_test_accuracy: Option<f64>,
     /// Test loss after the last epoch.
     #[serde(default, deserialize_with = "reported::final_test_loss")]
     pub final_test_loss: Option<f64>,
@@ -183,6 +189,7 @@ mod reported {
         peak_test_accuracy: Option<f64> = opt_number;
         peak_epoch: Option<u64> = opt_whole;
         final_test_accuracy: Option<f64> = opt_number;
+        selected_test_accuracy: Option<f64> = opt_number;
         final_test_loss: Option<f64> = opt_number;
         final_train_loss: Option<f64> = opt_number;
         epochs: Option<u64> = opt_whole;
@@ -460,6 +467,10 @@ fn to_run(row: Row<ReportedResult>, line: usize) -> Result<Run, LineProblem> {
             peak_test_accuracy: accuracy("peak_test_accuracy", r.peak_test_accuracy, ok)?,
             peak_epoch: r.peak_epoch,
             final_test_accuracy: accuracy("final_test_accuracy", r.final_test_accuracy, ok)?,
+            selected_test_accuracy: r
+                .selected_test_accuracy
+                .map(|a| accuracy("selected_test_accuracy", Some(a), ok))
+                .transpose()?,
             final_test_loss: r.final_test_loss,
             final_train_loss: r.final_train_loss,
             epochs: r.epochs,

@@ -87,7 +87,7 @@ pub fn render(
         None => {}
     };
 
-    let _ = writeln!(md, "## 1. Peak test accuracy by cell\n");
+    let _ = writeln!(md, "## 1. {} by cell\n", capitalized(a.response.words()));
     let _ = writeln!(
         md,
         "A cell is one optimizer at one batch size; it pools every hyperparameter configuration \
@@ -176,8 +176,18 @@ fn header(md: &mut String, study: &StudyInfo, a: &Analysis) {
     }
     let _ = writeln!(
         md,
+        "| Response | **{}**: {} (`--response {}`) |",
+        a.response.words(),
+        a.response.definition(),
+        a.response
+    );
+    let _ = writeln!(
+        md,
         "\nAccuracies are test-set accuracies in percent; variances are in percent squared. \
-         Every test uses the significance level alpha = {}. Significant p-values are in bold.\n",
+         Every statistic below is computed on the response ({}; section 2 shows the final \
+         accuracy). Every test uses the significance level alpha = {}. Significant p-values are \
+         in bold.\n",
+        a.response.words(),
         a.alpha
     );
 }
@@ -204,11 +214,8 @@ fn summary(md: &mut String, a: &Analysis, c: &Claims) {
             let p = r.result.done()?;
             let chosen = p.candidates.iter().find(|c| c.batch_size == p.batch_size)?;
             Some(format!(
-                "{} **{}** (mean {:.2}%, variance {})",
-                r.optimizer,
-                p.batch_size,
-                chosen.mean,
-                fmt_num(chosen.variance)
+                "{} **{}** (mean {:.2}%, sd {:.2})",
+                r.optimizer, p.batch_size, chosen.mean, chosen.sd
             ))
         })
         .collect();
@@ -377,7 +384,8 @@ fn configs(md: &mut String, a: &Analysis) {
     let _ = writeln!(
         md,
         "Cells pool an optimizer's configurations (unbalanced when configurations have different \
-         numbers of ok runs). Mean peak accuracy (%) per configuration, with n in parentheses:\n"
+         numbers of ok runs). Mean {} (%) per configuration, with n in parentheses:\n",
+        a.response.short()
     );
     for optimizer in &a.optimizers {
         let rows: Vec<_> = a
@@ -449,11 +457,12 @@ fn anova(md: &mut String, a: &Analysis) {
         Tested::Done { result } => {
             let _ = writeln!(
                 md,
-                "Model `peak ~ optimizer + batch size + optimizer:batch size` by least squares over {} \
+                "Model `{} ~ optimizer + batch size + optimizer:batch size` by least squares over {} \
                  optimizer(s) x {} batch size(s). Type II tests each main effect adjusted for the other \
                  (not for the interaction); Type III (sum-to-zero coding) adjusts every term for all \
                  others. They differ when cells are unbalanced. The study used Type II on peak accuracy \
                  and Type III on ln(peak accuracy).\n",
+                a.response,
                 result.optimizers.len(),
                 result.batch_sizes.len()
             );
@@ -465,8 +474,8 @@ fn anova(md: &mut String, a: &Analysis) {
             }
             for entry in &result.tables {
                 let response = match entry.transform {
-                    Transform::Identity => "peak accuracy",
-                    Transform::Ln => "ln(peak accuracy)",
+                    Transform::Identity => a.response.short().to_string(),
+                    Transform::Ln => format!("ln({})", a.response.short()),
                 };
                 let ss = match entry.ss_type {
                     SsType::II => "Type II",
@@ -562,10 +571,11 @@ fn homogeneity(md: &mut String, a: &Analysis, claims: &Claims) {
     let _ = writeln!(md, "## 6. Variance homogeneity\n");
     let _ = writeln!(
         md,
-        "Do the cells' variances of peak accuracy differ? Brown-Forsythe runs a one-way ANOVA on \
+        "Do the cells' variances of {} differ? Brown-Forsythe runs a one-way ANOVA on \
          absolute deviations from each cell's median (robust to skew and failed runs); Levene uses \
          the mean. A small p means the variances differ. W is undefined (-) when no group's \
-         deviations vary.\n"
+         deviations vary.\n",
+        a.response.short()
     );
     for (across, title) in [
         (Across::Optimizers, "Across optimizers, at each batch size"),
@@ -646,14 +656,24 @@ fn homogeneity(md: &mut String, a: &Analysis, claims: &Claims) {
 
 fn recommendations(md: &mut String, a: &Analysis) {
     let _ = writeln!(md, "## 7. Recommended batch size per optimizer\n");
-    let _ = writeln!(
-        md,
-        "Rule: take the batch size with the highest mean peak accuracy; every batch size whose \
-         Holm-adjusted Welch p against it is >= {} is \"not significantly worse\"; among those, \
-         recommend the one with the lowest variance (the most predictable result without \
-         tuning). Only batch sizes with {MIN_RUNS}+ ok runs are considered.\n",
-        a.alpha
-    );
+    if let Some(rule) = a
+        .recommendations
+        .iter()
+        .find_map(|r| r.result.done().map(|p| p.rule))
+    {
+        let _ = writeln!(
+            md,
+            "Rule, on {}: {}. Only batch sizes with {MIN_RUNS}+ ok runs are considered. \
+             min is the lowest run, p5 the 5th percentile (linear interpolation between order \
+             statistics, numpy's default); difference is the mean minus the best's, with the \
+             {:.0}% confidence interval (Welch) that the equivalence test checks against \
+             ±{} points.\n",
+            a.response.words(),
+            rule.text("batch size"),
+            100.0 * (1.0 - 2.0 * rule.alpha),
+            rule.margin
+        );
+    }
     for r in &a.recommendations {
         match &r.result {
             Tested::Skipped { reason } => {
@@ -668,33 +688,42 @@ fn recommendations(md: &mut String, a: &Analysis) {
                     if p.batch_size == p.best_mean {
                         " (also the highest mean)".to_string()
                     } else {
-                        format!(" (highest mean: batch {})", p.best_mean)
+                        format!(
+                            " (highest mean: batch {}; batch {} is equivalent within ±{} points and steadier)",
+                            p.best_mean, p.batch_size, p.rule.margin
+                        )
                     }
                 );
                 let _ = writeln!(
                     md,
-                    "| batch | n | mean | variance | Holm p vs best | not significantly worse |"
+                    "| batch | n | mean | sd | min | p5 | difference | {:.0}% CI | TOST p | verdict |",
+                    100.0 * (1.0 - 2.0 * p.rule.alpha)
                 );
-                let _ = writeln!(md, "|---:|---:|---:|---:|---:|---|");
+                let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---|---:|---|");
                 for c in &p.candidates {
                     let mark = if c.batch_size == p.batch_size {
                         " ← recommended"
                     } else {
                         ""
                     };
+                    let (ci, tost_p) = match &c.tost {
+                        Some(t) => (
+                            format!("[{:+.2}, {:+.2}]", t.ci.0, t.ci.1),
+                            p_cell(Some(t.p_value), p.rule.alpha),
+                        ),
+                        None => ("-".to_string(), "-".to_string()),
+                    };
                     let _ = writeln!(
                         md,
-                        "| {} | {} | {:.2} | {} | {} | {}{mark} |",
+                        "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:+.2} | {ci} | {tost_p} | {}{mark} |",
                         c.batch_size,
                         c.n,
                         c.mean,
-                        fmt_num(c.variance),
-                        if c.batch_size == p.best_mean {
-                            "best".to_string()
-                        } else {
-                            p_cell(c.p_holm_vs_best, a.alpha)
-                        },
-                        if c.not_worse { "yes" } else { "no" }
+                        c.sd,
+                        c.min,
+                        c.p5,
+                        c.difference,
+                        c.verdict.words()
                     );
                 }
                 md.push('\n');
@@ -740,10 +769,11 @@ fn pairwise(md: &mut String, a: &Analysis) {
     let _ = writeln!(md, "## 8. Pairwise comparisons and rank tests\n");
     let _ = writeln!(
         md,
-        "Welch t-tests (unequal variances) between cells of peak accuracy, two-sided. Each table is \
+        "Welch t-tests (unequal variances) between cells of {}, two-sided. Each table is \
          one family: Holm's adjustment controls the family-wise error rate and is never less \
          powerful than Bonferroni (the study's choice, also shown). difference = first - second, \
-         in points.\n"
+         in points.\n",
+        a.response.short()
     );
     let _ = writeln!(md, "### Within each optimizer, across batch sizes\n");
     for p in a.pairwise.iter().filter(|p| p.across == Across::BatchSizes) {
@@ -773,6 +803,7 @@ fn pairwise(md: &mut String, a: &Analysis) {
     scoped_table(md, &a.kruskal_wallis, a.alpha, "H", |k| {
         (k.statistic, k.df, 0, k.p_value)
     });
+    super::paired::section(md, a);
 }
 
 fn notes(md: &mut String, a: &Analysis, warnings: &[String]) {
@@ -790,7 +821,9 @@ fn method(md: &mut String, a: &Analysis) {
     let _ = writeln!(md, "## Method\n");
     let _ = writeln!(
         md,
-        "- Response: peak test accuracy over a run's epochs (the study's response), in percent.\n\
+        "- Response: {response}, in percent: {definition}. `--response peak|selected|final` \
+         chooses it; the default is `selected` when every ok run has one (a validation split), \
+         else `peak`.\n\
          - Only runs with status `ok` enter the statistics; a cell needs {MIN_RUNS}+ ok runs to \
          enter a test.\n\
          - Claim (a) holds when the Type II ANOVA's batch-size main effect or the optimizer x \
@@ -803,7 +836,23 @@ fn method(md: &mut String, a: &Analysis) {
          Holds when so against every first-order method; does not hold when {SECOND_ORDER}'s \
          variance is significantly higher against any; inconclusive when no difference is \
          significant.\n\
+         - Recommendation (section 7): the best mean, unless a steadier batch size is shown \
+         equivalent to it (Welch TOST within the stated margin); the rule is stated there.\n\
+         - Paired analyses (section 8): a seed fixes the initial weights in every cell, so runs of \
+         one seed and configuration are paired across batch sizes; Friedman and paired t-tests use \
+         complete blocks only.\n\
          - Numbers: `report.json` next to this file holds every number above for programs.\n",
-        alpha = a.alpha
+        alpha = a.alpha,
+        response = a.response.words(),
+        definition = a.response.definition()
     );
+}
+
+/// `text` with its first letter in upper case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

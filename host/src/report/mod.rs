@@ -17,6 +17,9 @@
 //!   [`plots`]: the report's figures;
 //! - [`markdown`]: the document, from the analysis, the claims and the
 //!   plots;
+//! - [`response`]: which test accuracy is analysed (`--response`);
+//!   [`recommend`]: the recommendation rule (also `sooth tune`'s);
+//!   [`paired`]: the tests that pair runs by seed (and their section);
 //! - [`write_report`]: all of the above.
 
 pub mod analysis;
@@ -25,7 +28,10 @@ pub mod figure;
 pub mod format;
 pub mod load;
 pub mod markdown;
+pub mod paired;
 pub mod plots;
+pub mod recommend;
+pub mod response;
 pub mod types;
 
 #[cfg(test)]
@@ -67,6 +73,9 @@ pub enum ReportError {
     /// The sweep could not be read (see [`LoadError`]).
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// `--response selected` on a sweep without a validation split.
+    #[error(transparent)]
+    Response(#[from] response::ResponseError),
     /// A plot could not be drawn or written.
     #[error(transparent)]
     Plot(#[from] figure::PlotError),
@@ -102,6 +111,7 @@ struct JsonReport<'a> {
 #[derive(Serialize)]
 struct JsonAnalysis<'a> {
     unit: &'a str,
+    response: response::Response,
     alpha: f64,
     runs: &'a types::RunCounts,
     compute: &'a types::Compute,
@@ -119,6 +129,7 @@ struct JsonAnalysis<'a> {
     best_batch: &'a Option<crate::run::BatchSize>,
     kruskal_wallis: &'a [types::Scoped<crate::stats::nonparametric::KruskalWallis>],
     recommendations: &'a [types::BatchRecommendation],
+    paired: &'a [paired::PairedAnalysis],
     claims: &'a Claims,
     notes: &'a [String],
 }
@@ -127,6 +138,7 @@ impl<'a> JsonAnalysis<'a> {
     fn new(a: &'a Analysis, claims: &'a Claims) -> Self {
         Self {
             unit: a.unit,
+            response: a.response,
             alpha: a.alpha,
             runs: &a.runs,
             compute: &a.compute,
@@ -144,6 +156,7 @@ impl<'a> JsonAnalysis<'a> {
             best_batch: &a.best_batch,
             kruskal_wallis: &a.kruskal_wallis,
             recommendations: &a.recommendations,
+            paired: &a.paired,
             claims,
             notes: &a.notes,
         }
@@ -163,7 +176,17 @@ pub fn write_report(
     with_plots: bool,
 ) -> Result<Written, ReportError> {
     let sweep = load(dir)?;
-    let analysis = analyze(&sweep, options);
+    let response = response::Response::resolve(
+        options.response,
+        sweep.runs.iter().filter_map(|r| r.metrics()),
+    )?;
+    let analysis = analyze(
+        &sweep,
+        &Options {
+            response: Some(response),
+            ..options.clone()
+        },
+    );
     let claims = assess(&analysis);
     let plots = if with_plots {
         plots::write_plots(dir, &sweep, &analysis)?

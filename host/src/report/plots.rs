@@ -165,7 +165,7 @@ pub fn write_plots(dir: &Path, sweep: &Sweep, analysis: &Analysis) -> Result<Vec
     plots.push(write_both(
         dir,
         "peak_mean_sd",
-        "Mean ± sd of peak test accuracy vs batch size",
+        &format!("Mean ± sd of {} vs batch size", analysis.response.words()),
         SIZE,
         Kind::MeanSd(analysis, &axis),
     )?);
@@ -173,7 +173,7 @@ pub fn write_plots(dir: &Path, sweep: &Sweep, analysis: &Analysis) -> Result<Vec
         plots.push(write_both(
             dir,
             "peak_variance",
-            "Variance of peak test accuracy vs batch size",
+            &format!("Variance of {} vs batch size", analysis.response.words()),
             SIZE,
             Kind::Variance(analysis, &axis),
         )?);
@@ -182,7 +182,10 @@ pub fn write_plots(dir: &Path, sweep: &Sweep, analysis: &Analysis) -> Result<Vec
     plots.push(write_both(
         dir,
         "peak_cells",
-        "Peak test accuracy of every run, by cell (box: quartiles and median)",
+        &format!(
+            "Every run's {}, by cell (box: quartiles and median)",
+            analysis.response.words()
+        ),
         (width, SIZE.1),
         Kind::Strips(analysis),
     )?);
@@ -358,7 +361,7 @@ where
     chart
         .configure_mesh()
         .x_desc("batch size (log scale)")
-        .y_desc("peak test accuracy (%)")
+        .y_desc(format!("{} (%)", a.response.words()))
         .axis_desc_style(label_style())
         .label_style(tick_style())
         .x_label_formatter(&|x| axis.label(*x))
@@ -442,9 +445,12 @@ where
     let mut chart = ChartBuilder::on(root)
         .caption(
             if zero_note {
-                "Variance of peak test accuracy vs batch size (zero variance drawn at the bottom)"
+                format!(
+                    "Variance of {} vs batch size (zero variance drawn at the bottom)",
+                    a.response.words()
+                )
             } else {
-                "Variance of peak test accuracy vs batch size"
+                format!("Variance of {} vs batch size", a.response.words())
             },
             caption_style(),
         )
@@ -459,7 +465,10 @@ where
     chart
         .configure_mesh()
         .x_desc("batch size (log scale)")
-        .y_desc("variance of peak accuracy (%², log scale)")
+        .y_desc(format!(
+            "variance of {} (%², log scale)",
+            a.response.short()
+        ))
         .axis_desc_style(label_style())
         .label_style(tick_style())
         .x_label_formatter(&|x| axis.label(*x))
@@ -557,7 +566,7 @@ where
     chart
         .configure_mesh()
         .x_labels(placed.len() + groups.len() * 2 + 2)
-        .y_desc("peak test accuracy (%)")
+        .y_desc(format!("{} (%)", a.response.words()))
         .axis_desc_style(label_style())
         .label_style(tick_style())
         .x_label_formatter(&|x| labels.get(&(x.round() as i64)).cloned().unwrap_or_default())

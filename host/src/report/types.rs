@@ -40,6 +40,11 @@ pub struct Options {
     /// A run is "at or near chance" when its peak accuracy is at most
     /// `1 / classes + chance_margin` (default 0.05, i.e. 5 points).
     pub chance_margin: f64,
+    /// Equivalence margin of the recommendation rule, in accuracy points
+    /// (default [`super::recommend::DEFAULT_MARGIN_POINTS`]).
+    pub equivalence_margin: f64,
+    /// The response variable; `None`: [`super::response::Response::resolve`]'s default.
+    pub response: Option<super::response::Response>,
 }
 
 impl Default for Options {
@@ -48,6 +53,8 @@ impl Default for Options {
             alpha: 0.05,
             classes: None,
             chance_margin: 0.05,
+            equivalence_margin: super::recommend::DEFAULT_MARGIN_POINTS,
+            response: None,
         }
     }
 }
@@ -164,11 +171,12 @@ pub struct Cell {
     pub errored: usize,
     /// Ok runs at or near chance (included in the statistics).
     pub near_chance: usize,
-    /// Summary of peak test accuracy, percent; `None` without ok runs.
+    /// Summary of the response ([`Analysis::response`]; peak test accuracy
+    /// by default, the field keeps its name), percent; `None` without ok runs.
     pub peak: Option<Summary>,
     /// Summary of final test accuracy, percent.
     pub final_accuracy: Option<Summary>,
-    /// Peak accuracies (percent) of the ok runs, in file order.
+    /// The response (percent) of the ok runs, in file order.
     pub peak_values: Vec<f64>,
     /// Final accuracies (percent) of the ok runs, in file order.
     pub final_values: Vec<f64>,
@@ -337,32 +345,42 @@ impl Pairwise {
     }
 }
 
-/// A batch size considered for the recommendation.
+/// A batch size considered for the recommendation (see
+/// [`super::recommend`] for the rule).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BatchCandidate {
     /// Batch size.
     pub batch_size: BatchSize,
     /// Ok runs.
     pub n: usize,
-    /// Mean peak accuracy, percent.
+    /// Mean of the response, percent.
     pub mean: f64,
+    /// Standard deviation, points.
+    pub sd: f64,
     /// Variance, percent squared.
     pub variance: f64,
-    /// Holm-adjusted Welch p against the best cell (`None` for the best
-    /// itself, or when both cells have zero variance).
-    pub p_holm_vs_best: Option<f64>,
-    /// Not significantly worse than the best (p >= alpha, or the best).
-    pub not_worse: bool,
+    /// Lowest run.
+    pub min: f64,
+    /// 5th percentile (numpy's linear interpolation between order
+    /// statistics, [`crate::stats::Summary`]).
+    pub p5: f64,
+    /// Mean minus the best cell's mean, points.
+    pub difference: f64,
+    /// Welch TOST against the best cell (`None` for the best itself).
+    pub tost: Option<crate::stats::equivalence::Tost>,
+    /// The rule's verdict.
+    pub verdict: super::recommend::Verdict,
 }
 
 /// The recommended batch size of one optimizer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pick {
-    /// The recommendation: among batch sizes not significantly worse than
-    /// the best, the one with the lowest variance.
+    /// The recommendation by [`Pick::rule`].
     pub batch_size: BatchSize,
     /// The batch size with the highest mean.
     pub best_mean: BatchSize,
+    /// The rule that picked it.
+    pub rule: super::recommend::Rule,
     /// Every testable batch size with its evidence.
     pub candidates: Vec<BatchCandidate>,
 }
@@ -382,6 +400,9 @@ pub struct BatchRecommendation {
 pub struct Analysis {
     /// Unit of accuracies (`percent`).
     pub unit: &'static str,
+    /// The response variable every statistic is computed on (the cells'
+    /// `peak` summaries and `peak_values` hold it).
+    pub response: super::response::Response,
     /// Significance level.
     pub alpha: f64,
     /// Run counts.
@@ -419,6 +440,9 @@ pub struct Analysis {
     pub kruskal_wallis: Vec<Scoped<KruskalWallis>>,
     /// The recommended batch size per optimizer.
     pub recommendations: Vec<BatchRecommendation>,
+    /// Analyses that pair the runs of one seed (and configuration) across
+    /// batch sizes, per optimizer ([`super::paired`]).
+    pub paired: Vec<super::paired::PairedAnalysis>,
     /// Things the reader should know (left-out cells, missing data).
     pub notes: Vec<String>,
 }

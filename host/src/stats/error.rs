@@ -104,6 +104,15 @@ pub enum StatsError {
         /// The quantity being computed, e.g. `the F statistic`.
         what: &'static str,
     },
+    /// Samples that must pair up position by position have different lengths.
+    LengthMismatch {
+        /// What does not pair up, e.g. `paired samples` or `block 3`.
+        what: String,
+        /// Length of the first (or expected) sample.
+        first: usize,
+        /// Length of the other.
+        second: usize,
+    },
     /// statrs refused the parameters of a distribution. Validation before the call should make
     /// this unreachable; it is an error rather than a panic all the same.
     Distribution(String),
@@ -178,6 +187,14 @@ impl fmt::Display for StatsError {
                 f,
                 "the values are too large to compute {what} in double precision; rescale them \
                  (e.g. to units near 1)"
+            ),
+            Self::LengthMismatch {
+                what,
+                first,
+                second,
+            } => write!(
+                f,
+                "{what}: {second} value(s) where {first} were expected; paired values must pair up"
             ),
             Self::Distribution(message) => {
                 write!(f, "invalid distribution parameters: {message}")

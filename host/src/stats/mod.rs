@@ -9,7 +9,9 @@
 //! - [`variance::levene`] and [`variance::brown_forsythe`]: homogeneity of variances;
 //! - [`posthoc::pairwise_welch`]: Welch t-tests for every pair of groups with Holm or Bonferroni
 //!   adjusted p-values ([`posthoc::adjust_p_values`]);
-//! - [`nonparametric::kruskal_wallis`]: Kruskal-Wallis H test with tie correction.
+//! - [`nonparametric::kruskal_wallis`]: Kruskal-Wallis H test with tie correction;
+//! - [`equivalence::welch_tost`]: Welch's two one-sided tests of equivalence within a margin;
+//! - [`paired::paired_t`] and [`paired::friedman`]: tests for samples paired by block (seed).
 //!
 //! Each statistic is tested against SciPy / statsmodels on fixed tables (see `reference.py` next
 //! to this file, which regenerates the reference numbers). Distributions (F, t, chi-squared) come
@@ -20,8 +22,10 @@
 //! for the undefined numbers, as each result type documents. Nothing here panics on input.
 
 pub mod anova;
+pub mod equivalence;
 mod error;
 pub mod nonparametric;
+pub mod paired;
 pub mod posthoc;
 mod summary;
 pub mod variance;

@@ -19,6 +19,7 @@ mod types;
 pub use types::{CHANCE_MARGIN_POINTS, Candidate, Request, Tune, TuneError, TuneOptions, Tuned};
 
 use crate::data::Loaded;
+use crate::report::load::ReportedResult;
 use crate::sweep::{Row, SweepError, SweepOptions, store, sweep_selected};
 use race::Stop;
 use std::collections::{HashMap, HashSet};
@@ -57,7 +58,9 @@ pub fn run(
     let mut first_missing: Option<usize> = None;
     loop {
         let rows = read_rows(dir).map_err(TuneError::Sweep)?;
-        let mut race = race::race(&tune.settings, &tune.observations(&rows));
+        let lenient = read_reported(dir).map_err(TuneError::Sweep)?;
+        let response = tune.response(&lenient)?;
+        let mut race = race::race(&tune.settings, &tune.observations(&lenient, response));
         if !options.quiet {
             for round in &race.rounds[reported..] {
                 let _ = writeln!(std::io::stderr(), "{}", output::round_line(tune, round));
@@ -80,7 +83,7 @@ pub fn run(
                          than the time left"
                     );
                 }
-                race = race.stopped(Stop::Time);
+                race = race.stopped(Stop::Time, tune.settings.pick_rule);
             }
         }
         if race.finished() {
@@ -91,6 +94,7 @@ pub fn run(
                 ran,
                 resumed: needed.saturating_sub(ran),
                 seconds: start.elapsed().as_secs_f64(),
+                response,
             });
         }
         let wanted: HashSet<String> = race
@@ -121,6 +125,12 @@ pub fn run(
 /// The rows of `dir` (what a killed run left is dropped by the sweep).
 pub fn read_rows(dir: &Path) -> Result<Vec<Row>, SweepError> {
     Ok(store::read_jsonl::<Row>(&dir.join(store::RUNS_JSONL))?.0)
+}
+
+/// The rows of `dir` as the report reads them (every result field
+/// optional, so the response can be any of them).
+fn read_reported(dir: &Path) -> Result<Vec<Row<ReportedResult>>, SweepError> {
+    Ok(store::read_jsonl_untouched::<Row<ReportedResult>>(&dir.join(store::RUNS_JSONL))?.0)
 }
 
 /// Expected wall seconds of `missing` on `threads` workers, from the mean

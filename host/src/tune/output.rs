@@ -5,6 +5,7 @@ use super::race::{Elimination, Race, RaceOutcome, RaceSettings, RaceVerdict, Rou
 use super::types::{Candidate, Tune, Tuned};
 use crate::data::Loaded;
 use crate::report::figure::PlotError;
+use crate::report::response::Response;
 use crate::run::BatchSize;
 use crate::spec::OptimizerOptions;
 use crate::sweep::store;
@@ -105,6 +106,8 @@ pub struct TuneSummary {
     pub epochs: u32,
     /// The test.
     pub test: String,
+    /// The accuracy raced (`peak`, `selected` or `final`).
+    pub response: Response,
     /// The race's settings.
     pub settings: RaceSettings,
     /// Seeds per candidate of each planned round.
@@ -192,6 +195,7 @@ pub fn summarize(tune: &Tune, data: &Loaded, tuned: &Tuned) -> TuneSummary {
         optimizer: tune.request.optimizer_name().to_string(),
         epochs: tune.request.epochs,
         test: TEST.to_string(),
+        response: tuned.response,
         settings: tune.settings.clone(),
         schedule: race.schedule.clone(),
         alpha_per_round: tune.settings.alpha_per_round(),
@@ -252,21 +256,47 @@ fn recommendation(
             "the only candidate left after round {}: every other was significantly worse or failed",
             last.number
         ),
-        Rule::LowestVariance { best_mean, among } if *best_mean == pick => format!(
-            "the highest mean of the {} survivors, and also the lowest variance among them \
-             (none is significantly worse than it)",
-            among.len()
-        ),
-        Rule::LowestVariance { best_mean, among } => {
+        Rule::Equivalence {
+            best_mean,
+            among,
+            equivalent,
+            margin,
+            ..
+        } if *best_mean == pick => {
+            if equivalent.is_empty() {
+                format!(
+                    "the highest mean of the {} survivors; none was shown equivalent to it \
+                     within ±{margin} points (Welch TOST), so none can win on a lower sd",
+                    among.len()
+                )
+            } else {
+                format!(
+                    "the highest mean of the {} survivors, and the lowest sd of it and the {} \
+                     shown equivalent to it within ±{margin} points (Welch TOST)",
+                    among.len(),
+                    equivalent.len()
+                )
+            }
+        }
+        Rule::Equivalence {
+            best_mean,
+            among,
+            margin,
+            tost_p,
+            ..
+        } => {
             let best = last.entry(*best_mean);
+            let p = among
+                .iter()
+                .position(|&c| c == pick)
+                .and_then(|i| tost_p.get(i).copied().flatten());
             format!(
-                "the lowest variance among the {} survivors, none significantly worse than \
-                 the highest-mean {} ({:.2} % vs {:.2} %, Holm p = {} against it)",
-                among.len(),
+                "the lowest sd of the survivors shown equivalent to the highest-mean {} within \
+                 ±{margin} points ({:.2} % vs {:.2} %, Welch TOST p = {})",
                 label(*best_mean),
                 best.and_then(|b| b.mean).unwrap_or(f64::NAN),
                 entry.mean.unwrap_or(f64::NAN),
-                entry.p_holm.map_or_else(|| "n/a".into(), fmt_p)
+                p.map_or_else(|| "n/a".into(), fmt_p)
             )
         }
     };
@@ -379,6 +409,15 @@ pub fn round_line(tune: &Tune, round: &Round) -> String {
     line
 }
 
+/// `text` with its first letter in upper case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v:.2}"))
 }
@@ -388,6 +427,13 @@ fn pct(v: Option<f64>) -> String {
 pub fn markdown(s: &TuneSummary, plot_png: Option<&str>, dir: &Path) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# {}\n", s.name);
+    let _ = writeln!(
+        md,
+        "Response: **{}**, {} (`--response {}`).\n",
+        s.response.words(),
+        s.response.definition(),
+        s.response
+    );
     match &s.recommendation {
         Some(r) => {
             let _ = writeln!(
@@ -397,8 +443,9 @@ pub fn markdown(s: &TuneSummary, plot_png: Option<&str>, dir: &Path) -> String {
             );
             let _ = writeln!(
                 md,
-                "Peak test accuracy over {} seeds: mean **{:.2} %**, sd {} points, variance {} \
+                "{} over {} seeds: mean **{:.2} %**, sd {} points, variance {} \
                  (95 % CI of the mean {}).\n",
+                capitalized(s.response.words()),
                 r.n,
                 r.mean,
                 pct(r.sd),
@@ -430,7 +477,8 @@ pub fn markdown(s: &TuneSummary, plot_png: Option<&str>, dir: &Path) -> String {
     if let Some(png) = plot_png {
         let _ = writeln!(
             md,
-            "![The race: mean peak test accuracy ± 95 % CI per candidate and round]({png})\n"
+            "![The race: mean {} ± 95 % CI per candidate and round]({png})\n",
+            s.response.words()
         );
     }
     let _ = writeln!(md, "## Eliminated\n");
@@ -522,12 +570,12 @@ pub fn markdown(s: &TuneSummary, plot_png: Option<&str>, dir: &Path) -> String {
         md,
         "- Stop: one candidate left (the winner); or the survivors have {} seeds; or the \
          budget{} cannot pay for another round; or the time is up. Without a winner, the pick \
-         is the survivor with the lowest variance: by the last round's test none of the \
-         survivors is significantly worse than the one with the highest mean.",
+         follows `sooth report`'s rule: {}.",
         s.settings.max_seeds,
         s.settings
             .budget
-            .map_or_else(String::new, |b| format!(" ({b} runs)"))
+            .map_or_else(String::new, |b| format!(" ({b} runs)")),
+        s.settings.pick_rule.text("survivor")
     );
     let _ = writeln!(
         md,
@@ -598,8 +646,9 @@ pub fn stdout_summary(s: &TuneSummary, dir: &Path) -> String {
         Some(r) => {
             let _ = writeln!(
                 out,
-                "recommended: {} — peak test accuracy {:.2} % mean, sd {}, variance {} over {} seeds",
+                "recommended: {} — {} {:.2} % mean, sd {}, variance {} over {} seeds",
                 r.label,
+                s.response.words(),
                 r.mean,
                 pct(r.sd),
                 r.variance.map_or_else(|| "–".into(), |v| format!("{v:.3}")),
@@ -659,10 +708,11 @@ pub fn write(
     let mut raced = vec!["batch size".to_string()];
     raced.extend(tune.request.grid.iter().map(|(k, _)| k.replace('_', "-")));
     let title = format!(
-        "{} on {}: the race of {}",
+        "{} on {}: the race of {} ({})",
         summary.optimizer,
         data.name,
-        raced.join(" x ")
+        raced.join(" x "),
+        tuned.response.words()
     );
     let plot = if summary.rounds.is_empty() {
         None

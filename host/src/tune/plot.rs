@@ -1,4 +1,4 @@
-//! The race as a picture: per candidate per round, the mean peak test
+//! The race as a picture: per candidate per round, the mean test
 //! accuracy with its 95 % confidence interval; eliminated candidates end in
 //! a cross, the pick is drawn thicker. Drawn as SVG with `plotters` and
 //! saved (with its PNG rendering, the `png` feature) by
@@ -156,7 +156,7 @@ where
         .x_label_formatter(&x_label)
         .y_labels(8)
         .y_label_formatter(&|y| format!("{y:.1}"))
-        .y_desc("peak test accuracy (%), mean ± 95 % CI")
+        .y_desc("test accuracy (%), mean ± 95 % CI")
         .x_desc("round (seeds per candidate)")
         .axis_desc_style((FAMILY, 17).into_font())
         .label_style((FAMILY, 15).into_font())

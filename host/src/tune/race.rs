@@ -28,10 +28,14 @@
 //! all others: the winner), when the survivors have `max_seeds` seeds,
 //! when the budget of runs cannot pay for another seed per survivor (a
 //! round the budget cuts short is the last), or when the caller stops the
-//! race ([`Race::stopped`], e.g. for time). Without a winner the pick is
-//! the survivor with the lowest variance: all survivors are, by the last
-//! round's test, not significantly worse than the highest-mean one.
+//! race ([`Race::stopped`], e.g. for time). Without a winner the pick
+//! follows `sooth report`'s rule ([`crate::report::recommend`], the same
+//! code) on the last round's survivors: the highest mean, unless a
+//! steadier survivor is shown equivalent to it (Welch TOST within
+//! [`RaceSettings::pick_rule`]'s margin). Surviving the race's test is not
+//! being as good: it only means not shown worse.
 
+use crate::report::recommend::Rule as PickRule;
 use crate::stats::posthoc::{Adjust, adjust_p_values, pairwise_welch};
 use crate::stats::{Group, Summary};
 use serde::Serialize;
@@ -57,6 +61,9 @@ pub struct RaceSettings {
     pub failure_threshold: Option<f64>,
     /// The most runs the race may use.
     pub budget: Option<usize>,
+    /// The rule of the final pick among several survivors (equivalence
+    /// margin, in the peaks' unit, and level), `sooth report`'s.
+    pub pick_rule: PickRule,
 }
 
 /// Why [`RaceSettings::validate`] refused the settings; the message names
@@ -80,6 +87,9 @@ pub enum RaceSettingsError {
     /// `alpha` is outside (0, 1).
     #[error("alpha {0}; expected 0 < alpha < 1")]
     Alpha(f64),
+    /// The final pick's rule is not valid.
+    #[error("--equivalence-margin: {0}")]
+    Margin(String),
 }
 
 impl RaceSettings {
@@ -192,6 +202,9 @@ pub struct Entry {
     /// One-sided Welch p against the round's best; `None` for the best and
     /// for candidates that were not tested.
     pub p: Option<f64>,
+    /// The round's values (peaks, or the tune's response) behind `mean`.
+    #[serde(skip)]
+    pub values: Vec<f64>,
     /// `p` Holm-adjusted over the round.
     pub p_holm: Option<f64>,
     /// The outcome.
@@ -251,13 +264,21 @@ pub enum Stop {
 pub enum Rule {
     /// The only candidate left.
     OnlySurvivor,
-    /// The lowest variance among the survivors of the last round, all not
-    /// significantly worse than `best_mean`, the highest mean.
-    LowestVariance {
+    /// `sooth report`'s rule on the survivors of the last round: the
+    /// lowest sd among `best_mean` (the highest mean) and the survivors
+    /// shown equivalent to it (Welch TOST within `margin`).
+    Equivalence {
         /// The highest-mean survivor.
         best_mean: usize,
         /// The survivors compared.
         among: Vec<usize>,
+        /// Those shown equivalent to `best_mean`.
+        equivalent: Vec<usize>,
+        /// The margin.
+        margin: f64,
+        /// TOST p of each of `among` against `best_mean` (`None` for it and
+        /// for survivors with fewer than 2 values).
+        tost_p: Vec<Option<f64>>,
     },
 }
 
@@ -325,7 +346,7 @@ impl Race {
     /// [`Stop::Time`]): the runs of the pending round are not counted, and
     /// the pick follows the rule on the last decided round. A finished
     /// race is returned as it is.
-    pub fn stopped(mut self, stop: Stop) -> Race {
+    pub fn stopped(mut self, stop: Stop, rule: PickRule) -> Race {
         if let RaceOutcome::Running { .. } = self.outcome {
             // Each round's runs extend the previous round's: count only the
             // new seeds of each round.
@@ -336,7 +357,7 @@ impl Race {
                 previous = r.seeds;
             }
             self.runs = total;
-            self.outcome = finish(stop, self.rounds.last());
+            self.outcome = finish(stop, self.rounds.last(), rule);
         }
         self
     }
@@ -375,7 +396,7 @@ pub fn race(settings: &RaceSettings, observations: &[Observation]) -> Race {
         if seeds <= previous || seeds < 2 {
             return Race {
                 schedule,
-                outcome: finish(Stop::Budget, rounds.last()),
+                outcome: finish(Stop::Budget, rounds.last(), settings.pick_rule),
                 rounds,
                 runs,
             };
@@ -424,7 +445,7 @@ pub fn race(settings: &RaceSettings, observations: &[Observation]) -> Race {
         if let Some(stop) = stop {
             return Race {
                 schedule,
-                outcome: finish(stop, rounds.last()),
+                outcome: finish(stop, rounds.last(), settings.pick_rule),
                 rounds,
                 runs,
             };
@@ -434,14 +455,14 @@ pub fn race(settings: &RaceSettings, observations: &[Observation]) -> Race {
     // The schedule ends at max_seeds, which stops the loop above.
     Race {
         schedule,
-        outcome: finish(Stop::MaxSeeds, rounds.last()),
+        outcome: finish(Stop::MaxSeeds, rounds.last(), settings.pick_rule),
         rounds,
         runs,
     }
 }
 
-/// The pick after `last`: the only survivor, or the lowest-variance one.
-fn finish(stop: Stop, last: Option<&Round>) -> RaceOutcome {
+/// The pick after `last`: the only survivor, or `rule`'s choice among them.
+fn finish(stop: Stop, last: Option<&Round>, rule: PickRule) -> RaceOutcome {
     let Some(last) = last else {
         return RaceOutcome::Finished {
             stop,
@@ -471,30 +492,38 @@ fn finish(stop: Stop, last: Option<&Round>) -> RaceOutcome {
             rule: Some(Rule::OnlySurvivor),
         },
         many => {
-            let best_mean = last.best.unwrap_or(many[0].candidate);
-            // Lowest variance; ties: the higher mean, then the lower index.
-            // Survivors without a variance (fewer than 2 peaks) come last.
-            let pick = many
-                .iter()
-                .min_by(|a, b| {
-                    let va = a.variance.unwrap_or(f64::INFINITY);
-                    let vb = b.variance.unwrap_or(f64::INFINITY);
-                    va.total_cmp(&vb)
-                        .then(
-                            b.mean
-                                .unwrap_or(f64::NEG_INFINITY)
-                                .total_cmp(&a.mean.unwrap_or(f64::NEG_INFINITY)),
-                        )
-                        .then(a.candidate.cmp(&b.candidate))
-                })
-                .map(|e| e.candidate);
-            RaceOutcome::Finished {
-                stop,
-                pick,
-                rule: Some(Rule::LowestVariance {
-                    best_mean,
-                    among: many.iter().map(|e| e.candidate).collect(),
-                }),
+            let samples: Vec<&[f64]> = many.iter().map(|e| e.values.as_slice()).collect();
+            let among: Vec<usize> = many.iter().map(|e| e.candidate).collect();
+            match rule.select(&samples) {
+                Some(selection) => RaceOutcome::Finished {
+                    stop,
+                    pick: Some(among[selection.pick]),
+                    rule: Some(Rule::Equivalence {
+                        best_mean: among[selection.best],
+                        equivalent: selection
+                            .scored
+                            .iter()
+                            .zip(&among)
+                            .filter(|(s, _)| {
+                                s.verdict == crate::report::recommend::Verdict::Equivalent
+                            })
+                            .map(|(_, &c)| c)
+                            .collect(),
+                        margin: rule.margin,
+                        tost_p: selection
+                            .scored
+                            .iter()
+                            .map(|s| s.tost.as_ref().map(|t| t.p_value))
+                            .collect(),
+                        among,
+                    }),
+                },
+                // Every survivor without a value (all errored).
+                None => RaceOutcome::Finished {
+                    stop: Stop::AllFailed,
+                    pick: None,
+                    rule: None,
+                },
             }
         }
     }
@@ -536,6 +565,7 @@ fn judge(
                 variance: summary.as_ref().and_then(|s| s.variance),
                 ci: summary.as_ref().and_then(interval),
                 p: None,
+                values: peaks.clone(),
                 p_holm: None,
                 verdict: if failed(peaks) {
                     RaceVerdict::Eliminated(Elimination::AllFailed)

@@ -5,6 +5,9 @@
 
 use super::race::{self, Observation, Race, RaceSettings};
 use crate::data::Loaded;
+use crate::report::load::ReportedResult;
+use crate::report::recommend::Rule as PickRule;
+use crate::report::response::{Response, ResponseError};
 use crate::run::BatchSize;
 use crate::spec::{DataOptions, ModelOptions, OptimizerOptions};
 use crate::sweep::study::{StudyOptimizer, StudyParts, expand};
@@ -18,6 +21,10 @@ use std::time::Duration;
 /// A run counts as failed when its peak test accuracy is at most chance
 /// plus this many percentage points (the report's near-chance rule).
 pub const CHANCE_MARGIN_POINTS: f64 = 5.0;
+
+/// Level of the final pick's equivalence test (`sooth report`'s default
+/// alpha; the race's own `--alpha` is a family-wise level over its rounds).
+pub const PICK_ALPHA: f64 = 0.05;
 
 /// Why a tune cannot be prepared or run.
 #[derive(Debug)]
@@ -44,6 +51,8 @@ pub enum TuneError {
     },
     /// The sweep underneath failed (reading or writing the directory).
     Sweep(SweepError),
+    /// `--response selected` on runs without a validation split.
+    Response(ResponseError),
     /// The sweep did not produce runs the race needs.
     Missing {
         /// The tune's directory.
@@ -69,6 +78,7 @@ impl fmt::Display for TuneError {
                 "every batch size exceeds the {train_samples} training samples"
             ),
             TuneError::Settings(e) => write!(f, "{e}"),
+            TuneError::Response(e) => write!(f, "{e}"),
             TuneError::Sweep(e) => write!(f, "{e}"),
             TuneError::Budget {
                 budget,
@@ -117,6 +127,11 @@ pub struct Request {
     pub alpha: f64,
     /// The most runs the race may use.
     pub budget: Option<usize>,
+    /// The accuracy raced (`None`: `selected` when every ok run has one,
+    /// else `peak`, as `sooth report`).
+    pub response: Option<Response>,
+    /// Equivalence margin of the final pick's rule, points.
+    pub equivalence_margin: f64,
 }
 
 impl Request {
@@ -257,6 +272,8 @@ impl Tune {
                 100.0 / data.train.classes.max(1) as f64 + CHANCE_MARGIN_POINTS,
             ),
             budget: request.budget,
+            pick_rule: PickRule::new(request.equivalence_margin, PICK_ALPHA)
+                .map_err(|e| TuneError::Settings(race::RaceSettingsError::Margin(e.to_string())))?,
         };
         settings.validate().map_err(TuneError::Settings)?;
         if let Some(budget) = settings.budget
@@ -281,21 +298,45 @@ impl Tune {
 
     /// The candidate of a row, if the row is one of this tune's runs.
     pub(crate) fn candidate_of(&self, row: &Row) -> Option<usize> {
-        self.candidates.iter().position(|c| {
-            c.batch_size.to_string() == row.batch_size && c.config_id == row.config_id
-        })
+        self.candidate_of_parts(&row.batch_size, &row.config_id)
+    }
+
+    fn candidate_of_parts(&self, batch_size: &str, config_id: &str) -> Option<usize> {
+        self.candidates
+            .iter()
+            .position(|c| c.batch_size.to_string() == batch_size && c.config_id == config_id)
+    }
+
+    /// The response of the directory's rows: the requested one, or
+    /// `selected` when every ok row of this tune has a selected test
+    /// accuracy, else `peak`.
+    ///
+    /// # Errors
+    /// [`TuneError::Response`] for `selected` on rows without it.
+    pub fn response(&self, rows: &[Row<ReportedResult>]) -> Result<Response, TuneError> {
+        Response::resolve_by(
+            self.request.response,
+            rows.iter()
+                .filter(|r| r.optimizer == self.request.optimizer_name() && r.status == "ok")
+                .map(|r| r.result.selected_test_accuracy.is_some()),
+        )
+        .map_err(TuneError::Response)
     }
 
     /// The race's view of the directory's rows (rows of other optimizers or
-    /// seeds are ignored): peaks in percent.
-    pub fn observations(&self, rows: &[Row]) -> Vec<Observation> {
+    /// seeds are ignored): `response` in percent.
+    pub fn observations(
+        &self,
+        rows: &[Row<ReportedResult>],
+        response: Response,
+    ) -> Vec<Observation> {
         rows.iter()
             .filter(|r| r.optimizer == self.request.optimizer_name())
             .filter_map(|r| {
-                let candidate = self.candidate_of(r)?;
+                let candidate = self.candidate_of_parts(&r.batch_size, &r.config_id)?;
                 let seed = self.study.seeds.iter().position(|&s| s == r.seed)?;
-                let peak = match (&r.result, r.status.as_str()) {
-                    (Some(result), "ok") => Some(100.0 * result.peak_test_accuracy),
+                let peak = match r.status.as_str() {
+                    "ok" => response.of_reported(&r.result).map(|v| 100.0 * v),
                     _ => None,
                 };
                 Some(Observation {
@@ -345,4 +386,6 @@ pub struct Tuned {
     pub resumed: usize,
     /// Wall time of this invocation, seconds.
     pub seconds: f64,
+    /// The accuracy raced.
+    pub response: Response,
 }
