@@ -9,7 +9,9 @@
 //! - [`variance::levene`] and [`variance::brown_forsythe`]: homogeneity of variances;
 //! - [`posthoc::pairwise_welch`]: Welch t-tests for every pair of groups with Holm or Bonferroni
 //!   adjusted p-values ([`posthoc::adjust_p_values`]);
-//! - [`nonparametric::kruskal_wallis`]: Kruskal-Wallis H test with tie correction.
+//! - [`nonparametric::kruskal_wallis`]: Kruskal-Wallis H test with tie correction;
+//! - [`effect::omega_squared`]: a one-way design's effect size, with a seeded stratified
+//!   bootstrap ([`effect::bootstrap_omega_squared`], [`effect::percentile_interval`]).
 //!
 //! Each statistic is tested against SciPy / statsmodels on fixed tables (see `reference.py` next
 //! to this file, which regenerates the reference numbers). Distributions (F, t, chi-squared) come
@@ -20,6 +22,7 @@
 //! for the undefined numbers, as each result type documents. Nothing here panics on input.
 
 pub mod anova;
+pub mod effect;
 mod error;
 pub mod nonparametric;
 pub mod posthoc;
