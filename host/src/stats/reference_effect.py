@@ -1,3 +1,8 @@
+"""Reference values for the tests of `sooth::stats::effect` (omega squared and its bootstrap),
+computed once with SciPy 1.17.1, statsmodels 0.15.0 and numpy 2.4.6 (`pip install scipy
+statsmodels pandas`, then `python3 host/src/stats/reference_effect.py`); the printed numbers are in
+the tests in `host/src/stats/effect.rs`, each with the snippet that produced it.
+"""
 import numpy as np, pandas as pd, scipy
 from scipy import stats
 from statsmodels.formula.api import ols
