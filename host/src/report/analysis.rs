@@ -367,7 +367,9 @@ pub fn analyze(sweep: &Sweep, options: &Options) -> Analysis {
         kruskal_wallis: kruskal,
         recommendations: Vec::new(),
         notes,
+        sensitivity: None,
     };
+    analysis.sensitivity = super::sensitivity::analyze(sweep, &analysis);
     analysis.recommendations = analysis
         .optimizers
         .iter()

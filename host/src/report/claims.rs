@@ -108,6 +108,11 @@ pub struct Claims {
     pub full_batch_checks: Vec<FullBatchCheck>,
     /// Evidence for (c), per other optimizer.
     pub variance_checks: Vec<VarianceCheck>,
+    /// (d) L-BFGS depends less on its hyperparameters at its best batch size
+    /// than the first-order methods at theirs; only when some optimizer has
+    /// more than one configuration ([`super::sensitivity::claim`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hyperparameter_sensitivity: Option<Claim>,
 }
 
 fn f_text(row: &crate::stats::anova::AnovaRow, residual_df: usize) -> String {
@@ -457,6 +462,10 @@ pub fn assess(a: &Analysis) -> Claims {
         second_order_lower_variance: claim_c,
         full_batch_checks: full_checks,
         variance_checks,
+        hyperparameter_sensitivity: a
+            .sensitivity
+            .as_ref()
+            .map(|s| super::sensitivity::claim(s, alpha)),
     }
 }
 

@@ -79,7 +79,10 @@ pub fn bootstrap_omega_squared(
     seed: u64,
 ) -> Result<Vec<Option<f64>>, StatsError> {
     one_way(groups)?;
-    if let Some(g) = groups.iter().find(|g| u32::try_from(g.values.len()).is_err()) {
+    if let Some(g) = groups
+        .iter()
+        .find(|g| u32::try_from(g.values.len()).is_err())
+    {
         return Err(StatsError::OutOfRange {
             what: format!("the size of group '{}'", g.name),
             value: g.values.len() as f64,
