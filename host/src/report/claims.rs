@@ -1,4 +1,4 @@
-//! The study's three claims judged on an [`Analysis`]: [`assess`] gives
+//! The study's claims judged on an [`Analysis`]: [`assess`] gives
 //! each a [`ClaimVerdict`] and a plain-language justification with the
 //! p-values. The only part of the report that writes English sentences
 //! about the statistics (besides the document itself, [`super::markdown`]).
@@ -94,7 +94,8 @@ pub struct VarianceCheck {
     pub first_order: bool,
 }
 
-/// The study's three claims on this data.
+/// The study's claims on this data ((d) only for studies with several
+/// configurations per optimizer).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Claims {
     /// (a) batch size has a significant effect on peak accuracy.
@@ -126,7 +127,8 @@ fn f_text(row: &crate::stats::anova::AnovaRow, residual_df: usize) -> String {
     }
 }
 
-/// Judges the study's claims (a), (b) and (c) on `a`, with the evidence
+/// Judges the study's claims (a), (b), (c) and, when `a` has a sensitivity
+/// analysis, (d) on `a`, with the evidence
 /// for each (the tests behind claim (c) are run here).
 pub fn assess(a: &Analysis) -> Claims {
     let alpha = a.alpha;
