@@ -1,7 +1,8 @@
 //! The study's claims judged on an [`Analysis`]: [`assess`] gives
 //! each a [`ClaimVerdict`] and a plain-language justification with the
 //! p-values. The only part of the report that writes English sentences
-//! about the statistics (besides the document itself, [`super::markdown`]).
+//! about the statistics (besides the document itself, [`super::markdown`],
+//! and claim (d), [`super::sensitivity`]).
 
 use super::format::{fmt_num, p_text};
 use super::types::*;
