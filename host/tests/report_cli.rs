@@ -246,7 +246,18 @@ fn report_writes_the_document_the_json_and_the_plots() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     let plots = json["plots"].as_array().unwrap();
-    assert_eq!(plots.len(), 4);
+    // The four plots, and the heatmap of sgd, the one optimizer with two
+    // configurations (claim (d) is then there but not testable: lbfgs has one).
+    assert_eq!(plots.len(), 5);
+    assert_eq!(plots[4]["svg"], "sensitivity_sgd.svg");
+    assert!(
+        stdout.contains("(d) L-BFGS is less sensitive to its hyperparameters: not testable"),
+        "{stdout}"
+    );
+    assert!(
+        md.contains("## 10. Hyperparameter sensitivity (claim d)"),
+        "report.md lacks section 10"
+    );
     for p in plots {
         assert_eq!(p.get("png").is_some(), cfg!(feature = "png"), "{p}");
     }

@@ -281,3 +281,68 @@ fn merge_of_a_corrupt_study_json_is_an_error_naming_file_and_key() {
     }
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// `--study sensitivity` names the built-in sensitivity study: printed by
+/// `--print-default --study sensitivity`, planned by `--plan`; the printed
+/// text, read back with `--config`, is the same study (same hash); `--study
+/// default` is the default study, whose hash does not move.
+#[test]
+fn the_built_in_studies_print_and_plan() {
+    let stdout = |args: &[&str]| {
+        let out = sooth().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = stdout(&["sweep", "--print-default", "--study", "sensitivity"]);
+    assert!(
+        text.starts_with("name = \"digits: hyperparameter sensitivity\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("lr = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3]"),
+        "{text}"
+    );
+    assert_eq!(
+        stdout(&["sweep", "--print-default"]),
+        stdout(&["sweep", "--print-default", "--study", "default"])
+    );
+    let plan = stdout(&["sweep", "--plan", "--study", "sensitivity"]);
+    assert!(
+        plan.starts_with("digits: hyperparameter sensitivity: 1500 runs on digits (config hash "),
+        "{plan}"
+    );
+    let dir = scratch("builtin");
+    let file = write_study(&dir, &text);
+    let hash = |s: &str| s.split("config hash ").nth(1).unwrap().to_string();
+    assert_eq!(
+        hash(&plan),
+        hash(&stdout(&[
+            "sweep",
+            "--plan",
+            "--config",
+            file.to_str().unwrap()
+        ]))
+    );
+    assert!(
+        stdout(&["sweep", "--plan", "--study", "default"])
+            .contains("(config hash afc09eb38e3d939c)")
+    );
+    let refused = sooth()
+        .args([
+            "sweep",
+            "--study",
+            "sensitivity",
+            "--config",
+            file.to_str().unwrap(),
+            "--out",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}

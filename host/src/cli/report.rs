@@ -91,14 +91,20 @@ pub fn run(args: ReportArgs) -> Result<Finished, String> {
     )?;
     let c = &written.claims;
     for (tag, claim) in [
-        ("(a) batch size matters", &c.batch_size_matters),
-        ("(b) full batch is worst", &c.full_batch_worst),
+        ("(a) batch size matters", Some(&c.batch_size_matters)),
+        ("(b) full batch is worst", Some(&c.full_batch_worst)),
         (
             "(c) L-BFGS has lower variance",
-            &c.second_order_lower_variance,
+            Some(&c.second_order_lower_variance),
+        ),
+        (
+            "(d) L-BFGS is less sensitive to its hyperparameters",
+            c.hyperparameter_sensitivity.as_ref(),
         ),
     ] {
-        outln!("{tag}: {}", claim.verdict.words())?;
+        if let Some(claim) = claim {
+            outln!("{tag}: {}", claim.verdict.words())?;
+        }
     }
     outln!("wrote {}", written.report.display())?;
     outln!("wrote {}", written.json.display())?;

@@ -2,7 +2,7 @@
 
 use super::Finished;
 use crate::cli::output::{errln, out, outln};
-use crate::sweep::{Shard, Study, SweepOptions, store, sweep};
+use crate::sweep::{BuiltinStudy, Shard, Study, SweepOptions, store, sweep};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -11,13 +11,21 @@ use std::path::PathBuf;
 #[command(
     after_help = "Without --config, runs the built-in default study: digits; sgd, adam, cg and \
 lbfgs; batch sizes 8, 32, 128, 512 and full; 10 seeds; 30 epochs (`sooth sweep --print-default` \
-shows it as TOML to copy and edit).\n\nExamples:\n  sooth sweep --out runs/default\n  \
+shows it as TOML to copy and edit). `--study sensitivity` runs the built-in sensitivity study \
+instead: the same data, batch sizes, seeds and epochs with a grid of hyperparameters per optimizer \
+(learning rates and momenta, line searches, CG formulas, L-BFGS history lengths), for the report's \
+claim (d).\n\nExamples:\n  sooth sweep --out runs/default\n  \
+sooth sweep --study sensitivity --out runs/sensitivity\n  \
 sooth sweep --config study.toml --out runs/study --shard 0/4\n  sooth report runs/default"
 )]
 pub struct SweepArgs {
     /// The study (TOML); the built-in default study if not given.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "study")]
     pub config: Option<PathBuf>,
+    /// A built-in study instead of --config (with --print-default: the one
+    /// to print).
+    #[arg(long, value_name = "NAME", value_enum)]
+    pub study: Option<BuiltinStudy>,
     /// The results directory (created; rerun the same command to resume).
     #[arg(long, value_name = "DIR", required_unless_present_any = ["print_default", "plan"])]
     pub out: Option<PathBuf>,
@@ -31,7 +39,7 @@ pub struct SweepArgs {
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Print the default study as TOML and exit.
+    /// Print the default study (or the one --study names) as TOML and exit.
     #[arg(long)]
     pub print_default: bool,
     /// Print the runs and their shards' expected costs and exit (with
@@ -44,10 +52,14 @@ pub struct SweepArgs {
 /// but some of its runs (done now or before) ended in an error.
 pub fn run(args: SweepArgs) -> Result<Finished, String> {
     if args.print_default {
-        out!("{}", crate::sweep::DEFAULT_STUDY.trim_start())?;
+        let which = args.study.unwrap_or(BuiltinStudy::Default);
+        out!("{}", which.text().trim_start())?;
         return Ok(Finished::AllOk);
     }
-    let study = Study::read(args.config.as_deref()).map_err(|e| e.to_string())?;
+    let study = match (args.study, args.config.as_deref()) {
+        (Some(which), _) => Study::builtin(which),
+        (None, path) => Study::read(path).map_err(|e| e.to_string())?,
+    };
     if args.plan {
         return print_plan(&study, args.shard).map(|()| Finished::AllOk);
     }

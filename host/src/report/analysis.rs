@@ -380,8 +380,10 @@ pub fn analyze(sweep: &Sweep, options: &Options) -> Analysis {
         recommendations: Vec::new(),
         paired: Vec::new(),
         notes,
+        sensitivity: None,
     };
     let rule = Rule::new(options.equivalence_margin, alpha).unwrap_or_default();
+    analysis.sensitivity = super::sensitivity::analyze(sweep, &analysis);
     analysis.recommendations = analysis
         .optimizers
         .iter()

@@ -1,7 +1,8 @@
-//! The study's three claims judged on an [`Analysis`]: [`assess`] gives
+//! The study's claims judged on an [`Analysis`]: [`assess`] gives
 //! each a [`ClaimVerdict`] and a plain-language justification with the
 //! p-values. The only part of the report that writes English sentences
-//! about the statistics (besides the document itself, [`super::markdown`]).
+//! about the statistics (besides the document itself, [`super::markdown`],
+//! and claim (d), [`super::sensitivity`]).
 
 use super::format::{fmt_num, p_text};
 use super::types::*;
@@ -94,7 +95,8 @@ pub struct VarianceCheck {
     pub first_order: bool,
 }
 
-/// The study's three claims on this data.
+/// The study's claims on this data ((d) only for studies with several
+/// configurations per optimizer).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Claims {
     /// (a) batch size has a significant effect on peak accuracy.
@@ -108,6 +110,11 @@ pub struct Claims {
     pub full_batch_checks: Vec<FullBatchCheck>,
     /// Evidence for (c), per other optimizer.
     pub variance_checks: Vec<VarianceCheck>,
+    /// (d) L-BFGS depends less on its hyperparameters at its best batch size
+    /// than the first-order methods at theirs; only when some optimizer has
+    /// more than one configuration ([`super::sensitivity::claim`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hyperparameter_sensitivity: Option<Claim>,
 }
 
 fn f_text(row: &crate::stats::anova::AnovaRow, residual_df: usize) -> String {
@@ -121,7 +128,8 @@ fn f_text(row: &crate::stats::anova::AnovaRow, residual_df: usize) -> String {
     }
 }
 
-/// Judges the study's claims (a), (b) and (c) on `a`, with the evidence
+/// Judges the study's claims (a), (b), (c) and, when `a` has a sensitivity
+/// analysis, (d) on `a`, with the evidence
 /// for each (the tests behind claim (c) are run here).
 pub fn assess(a: &Analysis) -> Claims {
     let alpha = a.alpha;
@@ -464,6 +472,10 @@ pub fn assess(a: &Analysis) -> Claims {
         second_order_lower_variance: claim_c,
         full_batch_checks: full_checks,
         variance_checks,
+        hyperparameter_sensitivity: a
+            .sensitivity
+            .as_ref()
+            .map(|s| super::sensitivity::claim(s, alpha)),
     }
 }
 

@@ -118,6 +118,9 @@ pub fn render(
             );
         }
     }
+    if let (Some(s), Some(d)) = (&a.sensitivity, &claims.hyperparameter_sensitivity) {
+        super::sensitivity::section(&mut md, s, d, a.alpha, plots, &embed);
+    }
     notes(&mut md, a, warnings);
     method(&mut md, a);
     md
@@ -198,7 +201,10 @@ fn summary(md: &mut String, a: &Analysis, c: &Claims) {
         ("(a)", &c.batch_size_matters),
         ("(b)", &c.full_batch_worst),
         ("(c)", &c.second_order_lower_variance),
-    ] {
+    ]
+    .into_iter()
+    .chain(c.hyperparameter_sensitivity.as_ref().map(|d| ("(d)", d)))
+    {
         let _ = writeln!(
             md,
             "- **{tag} {} — {}.** {}\n",

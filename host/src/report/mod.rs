@@ -11,8 +11,9 @@
 //! - [`mod@analysis`]: [`analyze()`] computes them with [`crate::stats`] (numbers
 //!   only, no prose);
 //! - [`mod@format`]: numbers as text (the one p-value format);
-//! - [`claims`]: [`assess`] judges the study's three claims on an
-//!   [`Analysis`], with plain-language evidence;
+//! - [`claims`]: [`assess`] judges the study's claims on an [`Analysis`],
+//!   with plain-language evidence ([`sensitivity`]: hyperparameter
+//!   sensitivity and claim (d), for studies with hyperparameter grids);
 //! - [`figure`]: what every plot shares (font, palette, SVG + PNG saving);
 //!   [`plots`]: the report's figures;
 //! - [`markdown`]: the document, from the analysis, the claims and the
@@ -26,12 +27,14 @@ pub mod analysis;
 pub mod claims;
 pub mod figure;
 pub mod format;
+pub mod heatmap;
 pub mod load;
 pub mod markdown;
 pub mod paired;
 pub mod plots;
 pub mod recommend;
 pub mod response;
+pub mod sensitivity;
 pub mod types;
 
 #[cfg(test)]
@@ -132,6 +135,8 @@ struct JsonAnalysis<'a> {
     paired: &'a [paired::PairedAnalysis],
     claims: &'a Claims,
     notes: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sensitivity: &'a Option<sensitivity::Sensitivity>,
 }
 
 impl<'a> JsonAnalysis<'a> {
@@ -159,6 +164,7 @@ impl<'a> JsonAnalysis<'a> {
             paired: &a.paired,
             claims,
             notes: &a.notes,
+            sensitivity: &a.sensitivity,
         }
     }
 }

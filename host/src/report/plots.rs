@@ -201,6 +201,9 @@ pub fn write_plots(dir: &Path, sweep: &Sweep, analysis: &Analysis) -> Result<Vec
             )?);
         }
     }
+    if let Some(s) = &analysis.sensitivity {
+        plots.extend(super::heatmap::write_heatmaps(dir, s)?);
+    }
     Ok(plots)
 }
 

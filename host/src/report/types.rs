@@ -445,6 +445,10 @@ pub struct Analysis {
     pub paired: Vec<super::paired::PairedAnalysis>,
     /// Things the reader should know (left-out cells, missing data).
     pub notes: Vec<String>,
+    /// Hyperparameter sensitivity (claim (d)), when some optimizer has more
+    /// than one configuration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<super::sensitivity::Sensitivity>,
 }
 
 impl Analysis {

@@ -12,6 +12,8 @@
 //! - [`nonparametric::kruskal_wallis`]: Kruskal-Wallis H test with tie correction;
 //! - [`equivalence::welch_tost`]: Welch's two one-sided tests of equivalence within a margin;
 //! - [`paired::paired_t`] and [`paired::friedman`]: tests for samples paired by block (seed).
+//! - [`effect::omega_squared`]: a one-way design's effect size, with a seeded stratified
+//!   bootstrap ([`effect::bootstrap_omega_squared`], [`effect::percentile_interval`]).
 //!
 //! Each statistic is tested against SciPy / statsmodels on fixed tables (see `reference.py` next
 //! to this file, which regenerates the reference numbers). Distributions (F, t, chi-squared) come
@@ -23,6 +25,7 @@
 
 pub mod anova;
 pub mod equivalence;
+pub mod effect;
 mod error;
 pub mod nonparametric;
 pub mod paired;

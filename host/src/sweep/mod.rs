@@ -13,7 +13,7 @@ pub mod study;
 
 pub use plan::{PlannedRun, Shard, assign_shards, expected_cost, plan, shard_runs};
 pub use store::{CurveLine, Manifest, Row};
-pub use study::{DEFAULT_STUDY, Study, StudyError, StudyProblem};
+pub use study::{BuiltinStudy, DEFAULT_STUDY, SENSITIVITY_STUDY, Study, StudyError, StudyProblem};
 
 use crate::data::{DataError, Loaded, load};
 use crate::run::{RunError, Trained, train};
