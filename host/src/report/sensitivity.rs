@@ -828,6 +828,7 @@ mod tests {
                 peak_test_accuracy: peak_percent / 100.0,
                 peak_epoch: Some(5),
                 final_test_accuracy: peak_percent / 100.0,
+                selected_test_accuracy: None,
                 final_test_loss: None,
                 final_train_loss: None,
                 epochs: Some(10),
