@@ -236,6 +236,9 @@ pub struct DataSpec {
     pub scaling: Scaling,
     /// Share of samples held out for testing when there is no test file.
     pub test_fraction: f64,
+    /// Share of the training part held out for validation (stratified,
+    /// after the test split, with the same seeded stream); 0 for none.
+    pub validation_fraction: f64,
     /// Seed of the split and of the synthetic sets.
     pub seed: u64,
 }
@@ -255,6 +258,7 @@ impl Default for DataSpec {
             classes: None,
             scaling: Scaling::None,
             test_fraction: 0.25,
+            validation_fraction: 0.0,
             seed: 0,
         }
     }
@@ -312,6 +316,10 @@ pub struct Loaded {
     pub train: Table,
     /// The test part (scaled with the training part's scaler).
     pub test: Table,
+    /// The validation part, taken from the training data when
+    /// [`DataSpec::validation_fraction`] is above 0 (scaled with the
+    /// training part's scaler, which it does not take part in).
+    pub validation: Option<Table>,
     /// One line for people: source, format, sizes, split and scaling.
     pub description: String,
     /// The fitted scaling (to apply to new data the same way).
@@ -624,10 +632,37 @@ fn finish<R: rand_core::Rng>(
             (train.select(&train_rows), train.select(&test_rows), how)
         }
     };
+    let mut validation = None;
+    let mut how = how;
+    if spec.validation_fraction > 0.0 {
+        let (train_rows, validation_rows) =
+            stratified_split(&train.table.labels, spec.validation_fraction, split_rng)
+                .map_err(|why| train.file_error(why.to_string()))?;
+        if validation_rows.is_empty() {
+            return Err(train.file_error(format!(
+                "validation fraction {} of {} training samples leaves no validation samples; \
+                 expected a larger fraction or more samples per class",
+                spec.validation_fraction,
+                train.table.len()
+            )));
+        }
+        how = format!(
+            "{how}; validation fraction {} of the training part",
+            spec.validation_fraction
+        );
+        validation = Some(train.select(&validation_rows));
+        train = train.select(&train_rows);
+    }
     train.table.classes = classes;
     test.table.classes = classes;
+    if let Some(v) = &mut validation {
+        v.table.classes = classes;
+    }
     let scaler = Scaler::fit(spec.scaling, &train.table);
-    for part in [&mut train, &mut test] {
+    for part in std::iter::once(&mut train)
+        .chain(std::iter::once(&mut test))
+        .chain(validation.as_mut())
+    {
         scaler.apply(&mut part.table).map_err(|(row, column, x)| {
             part.feature_error(
                 row,
@@ -643,9 +678,12 @@ fn finish<R: rand_core::Rng>(
             )
         })?;
     }
+    let validation_count = validation.as_ref().map_or(String::new(), |v| {
+        format!(" / {} validation", v.table.len())
+    });
     let description = format!(
-        "{name} ({what}): {} training / {} test samples ({how}), {} features, {classes} classes, \
-         scaling {}",
+        "{name} ({what}): {} training{validation_count} / {} test samples ({how}), {} features, \
+         {classes} classes, scaling {}",
         train.table.len(),
         test.table.len(),
         train.table.width,
@@ -655,6 +693,7 @@ fn finish<R: rand_core::Rng>(
         name,
         train: train.table,
         test: test.table,
+        validation: validation.map(|v| v.table),
         description,
         scaler,
     })
