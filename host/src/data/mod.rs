@@ -322,8 +322,25 @@ pub struct Loaded {
     pub validation: Option<Table>,
     /// One line for people: source, format, sizes, split and scaling.
     pub description: String,
+    /// Which rows of the data went to which part.
+    pub rows: PartRows,
     /// The fitted scaling (to apply to new data the same way).
     pub scaler: Scaler,
+}
+
+/// The rows (from 0, in the data file or built-in set) of each part of a
+/// [`Loaded`]: what `sooth eval` compares with a saved model's split.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PartRows {
+    /// Rows of the training part.
+    pub train: Vec<usize>,
+    /// Rows of the validation part.
+    pub validation: Vec<usize>,
+    /// Rows of the test part: of the data itself when `test_from_data`,
+    /// else of the test file (or the built-in test set).
+    pub test: Vec<usize>,
+    /// Whether the test part was split off the data (no test file).
+    pub test_from_data: bool,
 }
 
 /// Whether `name` names a built-in data set (`digits`, `spirals:...`,
@@ -596,6 +613,7 @@ fn finish<R: rand_core::Rng>(
         ));
     }
     check_labels(&train, classes, true)?;
+    let test_from_data = test.is_none();
     let (mut train, mut test, how) = match test {
         Some((mut test, how)) => {
             if test.table.width != train.table.width {
@@ -678,6 +696,14 @@ fn finish<R: rand_core::Rng>(
             )
         })?;
     }
+    let rows = PartRows {
+        train: train.row_numbers().to_vec(),
+        validation: validation
+            .as_ref()
+            .map_or(Vec::new(), |v| v.row_numbers().to_vec()),
+        test: test.row_numbers().to_vec(),
+        test_from_data,
+    };
     let validation_count = validation.as_ref().map_or(String::new(), |v| {
         format!(" / {} validation", v.table.len())
     });
@@ -695,6 +721,7 @@ fn finish<R: rand_core::Rng>(
         test: test.table,
         validation: validation.map(|v| v.table),
         description,
+        rows,
         scaler,
     })
 }
