@@ -30,6 +30,10 @@ fn setup(optimizer: OptimizerConfig, batch_size: usize, options: TrainOptions) -
 const SGD: OptimizerConfig = OptimizerConfig::Sgd(SgdConfig::new(0.5));
 const LBFGS: OptimizerConfig = OptimizerConfig::Lbfgs(LbfgsConfig::new(5));
 
+/// The reports, the selection, the selected parameters' hash and the
+/// parameters' hash after each epoch.
+type Run = (Vec<EpochReport>, Option<Selected>, Option<u64>, Vec<u64>);
+
 /// Runs up to `epochs` epochs (stopping at the first reported stop) with
 /// `validation` as the validation set; returns the reports, the selection,
 /// the selected parameters' hash and the hash after each epoch.
@@ -37,7 +41,7 @@ fn run(
     setup: &TrainSetup,
     epochs: u32,
     validation: Option<&SliceDataset<'_, u8>>,
-) -> Result<(Vec<EpochReport>, Option<Selected>, Option<u64>, Vec<u64>), Error> {
+) -> Result<Run, Error> {
     let (x, y) = rows();
     let data = SliceDataset::new(&x, &y, 2, 2).unwrap();
     let len = setup.buffer_lengths(&SHAPE, 8);

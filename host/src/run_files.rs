@@ -135,16 +135,16 @@ pub struct RunSummary<'a> {
 }
 
 /// The header of the metrics CSV (its columns).
-pub const METRICS_HEADER: &str = "epoch,mean_batch_loss,train_loss,train_accuracy,test_loss,test_accuracy,evaluations,gradients,recoveries,line_search_failures,wall_seconds,train_seconds";
+pub const METRICS_HEADER: &str = "epoch,mean_batch_loss,train_loss,train_accuracy,test_loss,test_accuracy,evaluations,gradients,recoveries,line_search_failures,wall_seconds,train_seconds,validation_accuracy";
 
 /// Writes the per-epoch curve to `path` as CSV (empty cells where not
-/// evaluated).
+/// evaluated, e.g. the validation accuracy without a validation split).
 pub fn write_metrics(path: &Path, curve: &[EpochRecord]) -> Result<(), RunFileError> {
     let mut out = format!("{METRICS_HEADER}\n");
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in curve {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.epoch,
             r.mean_batch_loss,
             opt(r.train_loss),
@@ -156,7 +156,8 @@ pub fn write_metrics(path: &Path, curve: &[EpochRecord]) -> Result<(), RunFileEr
             r.recoveries,
             r.line_search_failures,
             r.wall_seconds,
-            r.train_seconds
+            r.train_seconds,
+            opt(r.validation_accuracy)
         ));
     }
     crate::atomic::write_file(path, out.as_bytes()).map_err(RunFileError::from)

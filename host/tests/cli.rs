@@ -419,7 +419,8 @@ fn metrics_file_has_the_header_and_one_row_per_epoch() {
             "recoveries",
             "line_search_failures",
             "wall_seconds",
-            "train_seconds"
+            "train_seconds",
+            "validation_accuracy"
         ]
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
