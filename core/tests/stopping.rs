@@ -263,3 +263,44 @@ fn rules_that_need_the_full_batch_or_a_valid_value_are_refused() {
         Some(Error::InvalidHyperparameter { name: "ftol", .. })
     ));
 }
+
+#[test]
+fn selection_keeps_the_first_of_tied_best_epochs() {
+    // Validation: the training points with two labels flipped, so at most
+    // 6 of 8 are right; the first epoch that gets there is selected, and
+    // later epochs that tie it do not replace it.
+    let (x, mut y) = rows();
+    y[0] = 1 - y[0];
+    y[3] = 1 - y[3];
+    let validation = SliceDataset::new(&x, &y, 2, 2).unwrap();
+    let sgd = OptimizerConfig::Sgd(SgdConfig::new(0.1));
+    let (reports, selected, selected_hash, hashes) =
+        run(&setup(sgd, 8, TrainOptions::NONE), 40, Some(&validation)).unwrap();
+    let accuracies: Vec<f64> = reports
+        .iter()
+        .map(|r| r.validation.unwrap().accuracy())
+        .collect();
+    let selected = selected.unwrap();
+    let ties = accuracies
+        .iter()
+        .filter(|&&a| a == selected.validation_accuracy)
+        .count();
+    assert!(ties > 1, "{accuracies:?}");
+    let first = accuracies
+        .iter()
+        .position(|&a| a == selected.validation_accuracy)
+        .unwrap();
+    assert_eq!(selected.epoch as usize, first + 1);
+    assert_eq!(selected_hash, Some(hashes[first]));
+    assert_eq!(selected.test_accuracy, reports[first].test.accuracy());
+    assert_eq!(
+        (
+            selected.epoch,
+            selected.validation_accuracy,
+            selected.test_accuracy
+        ),
+        (31, 0.75, 1.0)
+    );
+    // Epochs 31 to 40 tie at 6 of 8; the parameters kept are epoch 31's.
+    assert_ne!(hashes[first], hashes[39]);
+}
