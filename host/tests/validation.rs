@@ -324,6 +324,11 @@ fn flags_that_cannot_apply_are_refused_by_name() {
             "{e}"
         );
     }
+    let e = refused(&["train", "--batch-size", "full", "--gtol", "-1"], &dir);
+    assert!(
+        e.contains("invalid value '-1' for '--gtol <GTOL>': expected a finite number >= 0"),
+        "{e}"
+    );
     let e = refused(&["train", "--batch-size", "full", "--ftol", "nan"], &dir);
     assert!(e.contains("invalid value 'NaN' for '--ftol <FTOL>'"), "{e}");
 }

@@ -577,12 +577,23 @@ pub struct TrainingArgs {
     pub init_from: Option<PathBuf>,
     /// Full batch only: stop when the gradient's infinity norm is at most
     /// this (SciPy's gtol; 0: off).
-    #[arg(long, value_parser = finite_f32, default_value_t = 0.0, value_name = "GTOL")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_parser = finite_f32,
+        default_value_t = 0.0,
+        value_name = "GTOL"
+    )]
     pub gtol: f32,
     /// Full batch only: stop when the loss falls by at most this fraction
     /// in one step, (f_k - f_k+1) / max(|f_k|, |f_k+1|, 1) (SciPy's ftol;
     /// 0: off).
-    #[arg(long, default_value_t = 0.0, value_name = "FTOL")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        default_value_t = 0.0,
+        value_name = "FTOL"
+    )]
     pub ftol: f64,
     /// Stop after this many epochs without a better validation accuracy
     /// (needs --validation-fraction; 0: off).
