@@ -89,6 +89,6 @@ pub use optim::{
 };
 pub use sampler::{LastBatch, Sampler, Sampling};
 pub use train::{
-    BatchObjective, BufferLengths, EpochReport, EpochSteps, Peak, TrainBuffers, TrainOptions,
-    TrainSetup, Trainer, seed_streams,
+    BatchObjective, BufferLengths, EpochReport, EpochSteps, Peak, Selected, StopReason,
+    TrainBuffers, TrainOptions, TrainSetup, Trainer, seed_streams,
 };

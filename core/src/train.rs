@@ -4,6 +4,7 @@
 
 use crate::data::{Dataset, check_compatible};
 use crate::error::{Buffer, Error, check_len, check_min_len};
+use crate::hash::param_hash;
 use crate::network::{Evaluation, Mlp, Shape};
 use crate::optim::{AnyOptimizer, Curvature, Objective, Optimizer, OptimizerConfig, Status};
 use crate::sampler::{LastBatch, Sampler, Sampling};
@@ -47,13 +48,88 @@ impl<D: Dataset + ?Sized> Objective for BatchObjective<'_, D> {
     }
 }
 
-/// Options of a [`Trainer`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// Options of a [`Trainer`]: the evaluation of the training set and the
+/// stopping rules. A rule only reports a stop ([`EpochReport::stop`]); the
+/// caller ends the loop (the trainer would go on training if called).
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TrainOptions {
     /// Also evaluate the whole training set at the end of each epoch
     /// (a forward pass over it; the mean batch loss is always reported).
     pub evaluate_train: bool,
+    /// Full batch only (0: off): stop when the infinity norm of the
+    /// gradient at a step's start is at most this ([`StopReason::Gtol`]).
+    /// L-BFGS then does not move (its `grad_tolerance` is raised to it).
+    pub gtol: f32,
+    /// Full batch only (0: off): SciPy's `ftol`, stop when
+    /// `(f_k - f_k+1) / max(|f_k|, |f_k+1|, 1) <= ftol` for the losses at
+    /// the starts of two consecutive steps ([`StopReason::Ftol`]).
+    pub ftol: f64,
+    /// Stop after this many epochs without a better validation accuracy
+    /// (0: off; needs a validation set, [`StopReason::Patience`]).
+    pub patience: u32,
+    /// Full batch only: stop when a line search fails on a step that
+    /// started afresh (first step, or right after a failure cleared the
+    /// history) and the parameters did not change: every later step would
+    /// repeat it exactly ([`StopReason::Stalled`]).
+    pub stop_when_stalled: bool,
+}
+
+impl TrainOptions {
+    /// No training-set evaluation and no stopping rule (a `const`
+    /// [`Default`]).
+    pub const NONE: TrainOptions = TrainOptions {
+        evaluate_train: false,
+        gtol: 0.0,
+        ftol: 0.0,
+        patience: 0,
+        stop_when_stalled: false,
+    };
+
+    /// Whether any rule that needs the full batch is on.
+    fn needs_full_batch(&self) -> bool {
+        self.gtol > 0.0 || self.ftol > 0.0
+    }
+}
+
+/// Why a [`TrainOptions`] rule stopped a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum StopReason {
+    /// The full-batch gradient's infinity norm reached `gtol`.
+    Gtol,
+    /// The loss's relative reduction over one step was at most `ftol`.
+    Ftol,
+    /// `patience` epochs without a better validation accuracy.
+    Patience,
+    /// A line search failed right after a restart with the parameters
+    /// unchanged: every later epoch would repeat it.
+    Stalled,
+}
+
+impl StopReason {
+    /// `gtol`, `ftol`, `patience` or `stalled`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            StopReason::Gtol => "gtol",
+            StopReason::Ftol => "ftol",
+            StopReason::Patience => "patience",
+            StopReason::Stalled => "stalled",
+        }
+    }
+}
+
+/// The epoch selected on the validation set: the first with the best
+/// validation accuracy, and its test accuracy.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Selected {
+    /// Epoch, from 1.
+    pub epoch: u32,
+    /// Its validation accuracy, in `[0, 1]`.
+    pub validation_accuracy: f64,
+    /// Its test accuracy, in `[0, 1]`.
+    pub test_accuracy: f64,
 }
 
 /// What one epoch did.
@@ -81,6 +157,10 @@ pub struct EpochReport {
     pub test: Evaluation,
     /// The training set after this epoch, if asked for.
     pub train: Option<Evaluation>,
+    /// The validation set after this epoch, if one was given.
+    pub validation: Option<Evaluation>,
+    /// The rule that says this epoch is the last (`None`: go on).
+    pub stop: Option<StopReason>,
 }
 
 /// What the optimizer steps of one epoch did, before evaluation.
@@ -97,6 +177,8 @@ pub struct EpochSteps {
     pub line_search_failures: u32,
     /// Curvature pairs skipped.
     pub curvature_skips: u32,
+    /// The rule the steps met (gtol, ftol, stalled), if any.
+    stop: Option<StopReason>,
 }
 
 /// The best test accuracy so far and the first epoch that reached it
@@ -190,6 +272,10 @@ pub struct TrainBuffers<'a> {
     pub indices: &'a mut [u32],
     /// The optimizer's state storage.
     pub optimizer: &'a mut [f32],
+    /// Where to keep a copy of the parameters of the selected epoch
+    /// ([`Trainer::selected`]), exactly [`BufferLengths::params`] floats;
+    /// `None` keeps no copy (the selection is still recorded).
+    pub selected: Option<&'a mut [f32]>,
 }
 
 /// Runs epochs of minibatch training: the loop host and firmware share.
@@ -209,7 +295,7 @@ pub struct TrainBuffers<'a> {
 ///     batch_size: 4,
 ///     sampling: Sampling::Shuffle,
 ///     last_batch: LastBatch::Keep,
-///     options: TrainOptions { evaluate_train: false },
+///     options: TrainOptions::NONE,
 /// };
 /// const LEN: BufferLengths = SETUP.buffer_lengths(&SHAPE, 4);
 /// let (mut params, mut work) = ([0.0f32; LEN.params], [0.0f32; LEN.work]);
@@ -222,6 +308,7 @@ pub struct TrainBuffers<'a> {
 ///     work: &mut work,
 ///     indices: &mut indices,
 ///     optimizer: &mut state,
+///     selected: None,
 /// };
 /// let mut trainer = Trainer::new(mlp, &SETUP, data.len(), sampler_rng, buffers).unwrap();
 /// for _ in 0..300 {
@@ -240,13 +327,23 @@ pub struct Trainer<'a> {
     evaluations: u64,
     gradients: u64,
     peak: Option<Peak>,
+    selected: Option<Selected>,
+    selected_params: Option<&'a mut [f32]>,
+    epochs_since_selected: u32,
+    /// The previous step's line search failed (its history is cleared).
+    restarting: bool,
+    /// The loss at the start of the previous full-batch step.
+    previous_loss: Option<f64>,
+    stop: Option<StopReason>,
 }
 
 impl<'a> Trainer<'a> {
     /// A trainer for `mlp` on training sets of `train_len` samples: builds
     /// the sampler (over `buffers.indices`, drawing from `sampler_rng`) and
     /// the optimizer (afresh, over `buffers.optimizer`) of `setup`, and
-    /// checks that the buffers fit and the initial parameters are finite.
+    /// checks that the buffers fit, the initial parameters are finite and
+    /// the stopping rules fit the run (`gtol` and `ftol` finite, `>= 0`,
+    /// and only with the full batch).
     pub fn new(
         mlp: Mlp,
         setup: &TrainSetup,
@@ -266,7 +363,36 @@ impl<'a> Trainer<'a> {
             sampler_rng,
             buffers.indices,
         )?;
-        let optimizer = setup.optimizer.build(n, buffers.optimizer)?;
+        let options = setup.options;
+        if !(options.gtol >= 0.0 && options.gtol.is_finite()) {
+            return Err(Error::InvalidHyperparameter {
+                name: "gtol",
+                expected: "a finite value >= 0",
+            });
+        }
+        if !(options.ftol >= 0.0 && options.ftol.is_finite()) {
+            return Err(Error::InvalidHyperparameter {
+                name: "ftol",
+                expected: "a finite value >= 0",
+            });
+        }
+        if options.needs_full_batch() && !sampler.is_full_batch() {
+            return Err(Error::InvalidHyperparameter {
+                name: "gtol/ftol",
+                expected: "the full batch (they need the whole training set's loss)",
+            });
+        }
+        if let Some(selected) = &buffers.selected {
+            check_len(Buffer::Params, n, selected.len())?;
+        }
+        let mut config = setup.optimizer;
+        if let OptimizerConfig::Lbfgs(c) = &mut config
+            && options.gtol > c.grad_tolerance
+        {
+            // Converged: L-BFGS does not move from a point that meets gtol.
+            c.grad_tolerance = options.gtol;
+        }
+        let optimizer = config.build(n, buffers.optimizer)?;
         if !crate::kernels::all_finite(buffers.params) {
             return Err(Error::InvalidHyperparameter {
                 name: "initial parameters",
@@ -279,11 +405,17 @@ impl<'a> Trainer<'a> {
             optimizer,
             sampler,
             work: buffers.work,
-            options: setup.options,
+            options,
             epoch: 0,
             evaluations: 0,
             gradients: 0,
             peak: None,
+            selected: None,
+            selected_params: buffers.selected,
+            epochs_since_selected: 0,
+            restarting: true,
+            previous_loss: None,
+            stop: None,
         })
     }
 
@@ -327,9 +459,14 @@ impl<'a> Trainer<'a> {
             recoveries: 0,
             line_search_failures: 0,
             curvature_skips: 0,
+            stop: None,
         };
         let full_batch = self.sampler.is_full_batch();
+        let watch_stall = full_batch && self.options.stop_when_stalled;
         while let Some(batch) = self.sampler.next_batch() {
+            // A step that starts afresh at these parameters and fails
+            // leaves everything as it was: the next would repeat it.
+            let start = (watch_stall && self.restarting).then(|| param_hash(self.params));
             let mut objective = BatchObjective {
                 mlp: &self.mlp,
                 data: train,
@@ -350,12 +487,49 @@ impl<'a> Trainer<'a> {
                 Status::LineSearchFailed(_) => totals.line_search_failures += 1,
                 Status::Moved | Status::Converged => {}
             }
+            let failed = matches!(report.status, Status::LineSearchFailed(_));
+            if full_batch && totals.stop.is_none() {
+                totals.stop = self.full_batch_stop(&report, failed, start);
+            }
+            self.restarting = failed;
             if report.curvature == Curvature::Skipped {
                 totals.curvature_skips += 1;
             }
         }
         self.epoch += 1;
         Ok(totals)
+    }
+
+    /// The full-batch rule (gtol, stalled, ftol, in that order) that one
+    /// step met, if any; `start` is the parameters' hash before a step
+    /// that started afresh.
+    fn full_batch_stop(
+        &mut self,
+        report: &crate::optim::StepReport,
+        failed: bool,
+        start: Option<u64>,
+    ) -> Option<StopReason> {
+        let options = self.options;
+        let previous = self.previous_loss.replace(report.loss);
+        if options.gtol > 0.0
+            && (report.status == Status::Converged || report.grad_norm_inf <= options.gtol)
+        {
+            return Some(StopReason::Gtol);
+        }
+        if failed && start.is_some_and(|h| h == param_hash(self.params)) {
+            return Some(StopReason::Stalled);
+        }
+        if options.ftol > 0.0
+            && let Some(previous) = previous
+            && previous.is_finite()
+            && report.loss.is_finite()
+        {
+            let scale = previous.abs().max(report.loss.abs()).max(1.0);
+            if (previous - report.loss) / scale <= options.ftol {
+                return Some(StopReason::Ftol);
+            }
+        }
+        None
     }
 
     /// The evaluation half of an epoch, after
@@ -371,9 +545,39 @@ impl<'a> Trainer<'a> {
         D: Dataset + ?Sized,
         T: Dataset + ?Sized,
     {
+        self.evaluate_with_validation(steps, test, None::<&T>, train)
+    }
+
+    /// [`evaluate`](Self::evaluate), and also `validation` if given: the
+    /// first epoch with the best validation accuracy is selected
+    /// ([`selected`](Self::selected)), its parameters copied to
+    /// [`TrainBuffers::selected`] if there is one. With
+    /// [`TrainOptions::patience`] a validation set is required.
+    pub fn evaluate_with_validation<D, V, T>(
+        &mut self,
+        steps: EpochSteps,
+        test: &T,
+        validation: Option<&V>,
+        train: Option<&D>,
+    ) -> Result<EpochReport, Error>
+    where
+        D: Dataset + ?Sized,
+        V: Dataset + ?Sized,
+        T: Dataset + ?Sized,
+    {
+        if self.options.patience > 0 && validation.is_none() {
+            return Err(Error::InvalidHyperparameter {
+                name: "patience",
+                expected: "a validation set",
+            });
+        }
         let test = self.mlp.evaluate(self.params, test, self.work)?;
         let train = match train {
             Some(train) => Some(self.mlp.evaluate(self.params, train, self.work)?),
+            None => None,
+        };
+        let validation = match validation {
+            Some(v) => Some(self.mlp.evaluate(self.params, v, self.work)?),
             None => None,
         };
         let accuracy = test.accuracy();
@@ -382,6 +586,32 @@ impl<'a> Trainer<'a> {
                 accuracy,
                 epoch: self.epoch,
             });
+        }
+        let mut stop = steps.stop;
+        if let Some(v) = validation {
+            let v = v.accuracy();
+            if self.selected.is_none_or(|s| v > s.validation_accuracy) {
+                self.selected = Some(Selected {
+                    epoch: self.epoch,
+                    validation_accuracy: v,
+                    test_accuracy: accuracy,
+                });
+                self.epochs_since_selected = 0;
+                if let Some(copy) = self.selected_params.as_deref_mut() {
+                    copy.copy_from_slice(self.params);
+                }
+            } else {
+                self.epochs_since_selected = self.epochs_since_selected.saturating_add(1);
+            }
+            if stop.is_none()
+                && self.options.patience > 0
+                && self.epochs_since_selected >= self.options.patience
+            {
+                stop = Some(StopReason::Patience);
+            }
+        }
+        if self.stop.is_none() {
+            self.stop = stop;
         }
         Ok(EpochReport {
             epoch: self.epoch,
@@ -398,6 +628,8 @@ impl<'a> Trainer<'a> {
             curvature_skips: steps.curvature_skips,
             test,
             train,
+            validation,
+            stop,
         })
     }
 
@@ -409,6 +641,24 @@ impl<'a> Trainer<'a> {
     /// The best test accuracy so far (`None` before the first epoch).
     pub fn peak(&self) -> Option<Peak> {
         self.peak
+    }
+
+    /// The epoch selected on the validation set so far (`None` before the
+    /// first epoch evaluated with one).
+    pub fn selected(&self) -> Option<Selected> {
+        self.selected
+    }
+
+    /// The selected epoch's parameters, if [`TrainBuffers::selected`] was
+    /// given and an epoch has been selected.
+    pub fn selected_params(&self) -> Option<&[f32]> {
+        self.selected?;
+        self.selected_params.as_deref()
+    }
+
+    /// The first stop a rule reported (`None`: no rule has).
+    pub fn stopped(&self) -> Option<StopReason> {
+        self.stop
     }
 
     /// Epochs run so far.

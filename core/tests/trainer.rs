@@ -14,6 +14,7 @@ const SETUP: TrainSetup = TrainSetup {
     last_batch: LastBatch::Keep,
     options: TrainOptions {
         evaluate_train: true,
+        ..TrainOptions::NONE
     },
 };
 
@@ -56,6 +57,7 @@ impl Owned {
             work: &mut self.work,
             indices: &mut self.indices,
             optimizer: &mut self.optimizer,
+            selected: None,
         }
     }
 }
@@ -161,6 +163,7 @@ fn each_call_checks_its_data_and_new_checks_the_buffers() {
         work: &mut owned.work,
         indices: &mut owned.indices[..7],
         optimizer: &mut owned.optimizer,
+        selected: None,
     };
     assert!(matches!(
         Trainer::new(mlp, &SETUP, 8, seed_streams(3).1, short).err(),
@@ -176,6 +179,7 @@ fn each_call_checks_its_data_and_new_checks_the_buffers() {
         work: &mut owned.work,
         indices: &mut owned.indices,
         optimizer: &mut owned.optimizer[..len - 1],
+        selected: None,
     };
     assert!(matches!(
         Trainer::new(mlp, &SETUP, 8, seed_streams(3).1, short).err(),

@@ -317,9 +317,7 @@ pub fn cli_run(data: &Digits, optimizer: OptimizerConfig) -> Result<u64, Error> 
         batch_size: CLI_BATCH_SIZE,
         sampling: Sampling::Shuffle,
         last_batch: LastBatch::Keep,
-        options: TrainOptions {
-            evaluate_train: false,
-        },
+        options: TrainOptions::NONE,
     };
     let lengths = setup.buffer_lengths(&shape, train.len());
     let mut params = vec![0.0f32; lengths.params];
@@ -333,6 +331,7 @@ pub fn cli_run(data: &Digits, optimizer: OptimizerConfig) -> Result<u64, Error> 
         work: &mut work,
         indices: &mut indices,
         optimizer: &mut state,
+        selected: None,
     };
     let mut trainer = Trainer::new(mlp, &setup, train.len(), sampler_rng, buffers)?;
     for _ in 0..CLI_EPOCHS {

@@ -5,8 +5,8 @@
 use crate::data::Table;
 use serde::{Deserialize, Serialize};
 use sooth_core::{
-    Activation, Init, LastBatch, Mlp, OptimizerConfig, Sampling, Shape, TrainOptions, Trainer,
-    param_hash, seed_streams,
+    Activation, Init, LastBatch, Mlp, OptimizerConfig, Sampling, Shape, StopReason, TrainOptions,
+    Trainer, param_hash, seed_streams,
 };
 use std::fmt;
 use std::str::FromStr;
@@ -138,6 +138,47 @@ pub struct RunSpec {
     /// Start from these parameters (e.g. a saved model's) instead of the
     /// seeded initialization; the sampler still follows the seed.
     pub initial: Option<Vec<f32>>,
+    /// When to stop before `epochs` (the core's rules; `Stopping::NONE`
+    /// runs every epoch).
+    pub stopping: Stopping,
+}
+
+/// The stopping rules of a run (see [`TrainOptions`]): `gtol` and `ftol`
+/// need the full batch, `patience` a validation split; `stalled` stops a
+/// full-batch run whose line search fails right after a restart with the
+/// parameters unchanged (on in `sooth train`; in studies only with one of
+/// the other rules, so a study's fixed design runs every epoch).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stopping {
+    /// Infinity norm of the full-batch gradient to stop at (0: off).
+    pub gtol: f32,
+    /// SciPy's relative loss reduction to stop at (0: off).
+    pub ftol: f64,
+    /// Epochs without a better validation accuracy (0: off).
+    pub patience: u32,
+    /// Stop a full-batch run that stalls.
+    pub stalled: bool,
+}
+
+impl Stopping {
+    /// Every epoch runs.
+    pub const NONE: Stopping = Stopping {
+        gtol: 0.0,
+        ftol: 0.0,
+        patience: 0,
+        stalled: false,
+    };
+
+    /// Whether any of gtol, ftol, patience is set.
+    pub fn any_rule(&self) -> bool {
+        self.gtol > 0.0 || self.ftol > 0.0 || self.patience > 0
+    }
+}
+
+/// The name of a run's stop: `epochs` when every epoch ran, else the
+/// rule's name (`gtol`, `ftol`, `patience`, `stalled`).
+pub fn stop_name(stop: Option<StopReason>) -> &'static str {
+    stop.map_or("epochs", StopReason::name)
 }
 
 /// One epoch of a run, as the metrics file and the sweep's curves store it.
@@ -158,6 +199,9 @@ pub struct EpochRecord {
     /// Accuracy on the test set.
     #[serde(with = "finite_or_null")]
     pub test_accuracy: f64,
+    /// Accuracy on the validation split, if there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_accuracy: Option<f64>,
     /// Objective evaluations since the run began.
     pub evaluations: u64,
     /// Gradient computations since the run began.
@@ -199,8 +243,24 @@ pub struct RunResult {
     /// Mean minibatch loss of the last epoch.
     #[serde(with = "finite_or_null")]
     pub final_train_loss: f64,
-    /// Epochs run.
+    /// Epochs run (fewer than asked for when a rule stopped the run; the
+    /// parameters, peak and final accuracy are those of the last epoch run).
     pub epochs: u32,
+    /// The epoch selected on the validation split (first best validation
+    /// accuracy); `None` without a validation split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_epoch: Option<u32>,
+    /// The validation accuracy of the selected epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_validation_accuracy: Option<f64>,
+    /// The test accuracy of the selected epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_test_accuracy: Option<f64>,
+    /// Why the run ended: `epochs` (all ran), or the rule that stopped it
+    /// (`gtol`, `ftol`, `patience`, `stalled`); `None` in rows written
+    /// before the field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
     /// Objective evaluations.
     pub evaluations: u64,
     /// Gradient computations.
@@ -231,6 +291,8 @@ pub struct Trained {
     pub mlp: Mlp,
     /// The final parameters.
     pub params: Vec<f32>,
+    /// The selected epoch's parameters (with a validation split).
+    pub selected_params: Option<Vec<f32>>,
 }
 
 /// Why a run could not be trained; the messages are those `sooth train`
@@ -317,16 +379,35 @@ pub fn train(
     spec: &RunSpec,
     train: &Table,
     test: &Table,
+    on_epoch: impl FnMut(&EpochRecord),
+) -> Result<Trained, RunError> {
+    train_with_validation(spec, train, None, test, on_epoch)
+}
+
+/// [`train`], also evaluating `validation` after every epoch (if given):
+/// the run then records the selected epoch (first best validation
+/// accuracy), its test accuracy and its parameters. The run ends early
+/// when one of `spec.stopping`'s rules says so; its curve ends there.
+///
+/// # Errors
+/// As [`train`]; also validation data that do not fit.
+pub fn train_with_validation(
+    spec: &RunSpec,
+    train: &Table,
+    validation: Option<&Table>,
+    test: &Table,
     mut on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<Trained, RunError> {
     let start = Instant::now();
-    if train.classes != test.classes || train.width != test.width {
-        return Err(RunError::DataMismatch {
-            train_width: train.width,
-            train_classes: train.classes,
-            test_width: test.width,
-            test_classes: test.classes,
-        });
+    for other in std::iter::once(test).chain(validation) {
+        if train.classes != other.classes || train.width != other.width {
+            return Err(RunError::DataMismatch {
+                train_width: train.width,
+                train_classes: train.classes,
+                test_width: other.width,
+                test_classes: other.classes,
+            });
+        }
     }
     let mlp = spec
         .model
@@ -335,6 +416,10 @@ pub fn train(
     let shape = mlp.shape();
     let train_set = train.dataset().map_err(RunError::TrainData)?;
     let test_set = test.dataset().map_err(RunError::TestData)?;
+    let validation_set = match validation {
+        Some(v) => Some(v.dataset().map_err(RunError::TestData)?),
+        None => None,
+    };
     let n = shape.param_count();
     let batch = spec.batch.samples(train.len());
     if batch > train.len() {
@@ -350,6 +435,10 @@ pub fn train(
         last_batch: spec.last_batch,
         options: TrainOptions {
             evaluate_train: spec.evaluate_train,
+            gtol: spec.stopping.gtol,
+            ftol: spec.stopping.ftol,
+            patience: spec.stopping.patience,
+            stop_when_stalled: spec.stopping.stalled,
         },
     };
     let lengths = setup.buffer_lengths(&shape, train.len());
@@ -406,11 +495,16 @@ pub fn train(
     }
     // The optimizer's errors keep their `optimizer: ` prefix.
     spec.optimizer.validate().map_err(RunError::Optimizer)?;
+    let mut selected = match validation {
+        Some(_) => Some(CacheAligned::zeros(n).map_err(out_of_memory)?),
+        None => None,
+    };
     let buffers = sooth_core::TrainBuffers {
         params,
         work,
         indices: &mut indices,
         optimizer: state,
+        selected: selected.as_mut().map(CacheAligned::slice),
     };
     let mut trainer =
         Trainer::new(mlp, &setup, train.len(), sampler_rng, buffers).map_err(RunError::Core)?;
@@ -423,7 +517,12 @@ pub fn train(
         let steps = trainer.train_steps(&train_set).map_err(RunError::Core)?;
         train_seconds += steps_start.elapsed().as_secs_f64();
         let r = trainer
-            .evaluate(steps, &test_set, spec.evaluate_train.then_some(&train_set))
+            .evaluate_with_validation(
+                steps,
+                &test_set,
+                validation_set.as_ref(),
+                spec.evaluate_train.then_some(&train_set),
+            )
             .map_err(RunError::Core)?;
         recoveries += u64::from(r.recoveries);
         failures += u64::from(r.line_search_failures);
@@ -434,6 +533,7 @@ pub fn train(
             train_accuracy: r.train.map(|e| e.accuracy()),
             test_loss: r.test.loss,
             test_accuracy: r.test.accuracy(),
+            validation_accuracy: r.validation.map(|e| e.accuracy()),
             evaluations: r.evaluations,
             gradients: r.gradients,
             recoveries: r.recoveries,
@@ -443,8 +543,12 @@ pub fn train(
         };
         on_epoch(&record);
         curve.push(record);
+        if r.stop.is_some() {
+            break;
+        }
     }
     let peak = trainer.peak();
+    let selection = trainer.selected();
     let hash = param_hash(trainer.params());
     let last = curve.last();
     let result = RunResult {
@@ -453,7 +557,11 @@ pub fn train(
         final_test_accuracy: last.map_or(0.0, |r| r.test_accuracy),
         final_test_loss: last.map_or(f64::NAN, |r| r.test_loss),
         final_train_loss: last.map_or(f64::NAN, |r| r.mean_batch_loss),
-        epochs: spec.epochs,
+        epochs: trainer.epoch(),
+        selected_epoch: selection.map(|s| s.epoch),
+        selected_validation_accuracy: selection.map(|s| s.validation_accuracy),
+        selected_test_accuracy: selection.map(|s| s.test_accuracy),
+        stop_reason: Some(stop_name(trainer.stopped()).to_string()),
         evaluations: last.map_or(0, |r| r.evaluations),
         gradients: last.map_or(0, |r| r.gradients),
         recoveries,
@@ -467,6 +575,7 @@ pub fn train(
         curve,
         mlp,
         params: trainer.params().to_vec(),
+        selected_params: trainer.selected_params().map(<[f32]>::to_vec),
     })
 }
 

@@ -2,10 +2,13 @@
 //! model (written, read back, or used to start a run from), and the JSON
 //! summary `sooth train --json` prints.
 
-use crate::data::{Loaded, Scaling};
-use crate::run::{EpochRecord, RunResult, RunSpec, Trained, activation_name};
-use serde::Serialize;
+use crate::data::{DataSpec, Loaded, Scaling};
+use crate::run::{EpochRecord, RunResult, RunSpec, activation_name};
+use crate::spec::DataOptions;
+use serde::{Deserialize, Serialize};
+use sooth_core::Mlp;
 use sooth_core::model::{Section, section, section_len};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -132,16 +135,16 @@ pub struct RunSummary<'a> {
 }
 
 /// The header of the metrics CSV (its columns).
-pub const METRICS_HEADER: &str = "epoch,mean_batch_loss,train_loss,train_accuracy,test_loss,test_accuracy,evaluations,gradients,recoveries,line_search_failures,wall_seconds,train_seconds";
+pub const METRICS_HEADER: &str = "epoch,mean_batch_loss,train_loss,train_accuracy,test_loss,test_accuracy,evaluations,gradients,recoveries,line_search_failures,wall_seconds,train_seconds,validation_accuracy";
 
 /// Writes the per-epoch curve to `path` as CSV (empty cells where not
-/// evaluated).
+/// evaluated, e.g. the validation accuracy without a validation split).
 pub fn write_metrics(path: &Path, curve: &[EpochRecord]) -> Result<(), RunFileError> {
     let mut out = format!("{METRICS_HEADER}\n");
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in curve {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.epoch,
             r.mean_batch_loss,
             opt(r.train_loss),
@@ -153,7 +156,8 @@ pub fn write_metrics(path: &Path, curve: &[EpochRecord]) -> Result<(), RunFileEr
             r.recoveries,
             r.line_search_failures,
             r.wall_seconds,
-            r.train_seconds
+            r.train_seconds,
+            opt(r.validation_accuracy)
         ));
     }
     crate::atomic::write_file(path, out.as_bytes()).map_err(RunFileError::from)
@@ -265,9 +269,20 @@ pub fn initial_params(
     Ok(params)
 }
 
-/// Saves the trained model to `path` with the data's scaling as its input
-/// transform.
-pub fn save_model(path: &Path, trained: &Trained, data: &Loaded) -> Result<(), RunFileError> {
+/// Saves `params` of `mlp` with `data`'s input scaling and, if given,
+/// the data split it was trained on (model section
+/// [`section::DATA_SPLIT`]), atomically.
+///
+/// # Errors
+/// [`RunFileError`]: the model cannot be written (the core's reason) or
+/// the file cannot be written.
+pub fn save_model(
+    path: &Path,
+    mlp: &Mlp,
+    params: &[f32],
+    data: &Loaded,
+    split: Option<&DataSplit>,
+) -> Result<(), RunFileError> {
     let transform: Option<Vec<(f64, f64)>> = (data.scaler.scaling != Scaling::None).then(|| {
         data.scaler
             .offset
@@ -276,8 +291,10 @@ pub fn save_model(path: &Path, trained: &Trained, data: &Loaded) -> Result<(), R
             .map(|(&o, &d)| (o, d))
             .collect()
     });
-    let shape = trained.mlp.shape();
+    let shape = mlp.shape();
     let names = class_names_section(&data.class_names);
+    let split_body = split.map(DataSplit::to_bytes);
+    // Section ids must increase: class names (1) before the data split (2).
     let sections: Vec<Section<'_>> = names
         .as_deref()
         .map(|body| Section {
@@ -285,12 +302,16 @@ pub fn save_model(path: &Path, trained: &Trained, data: &Loaded) -> Result<(), R
             body,
         })
         .into_iter()
+        .chain(split_body.as_deref().map(|body| Section {
+            id: section::DATA_SPLIT,
+            body,
+        }))
         .collect();
     let sections_len: usize = sections.iter().map(|s| section_len(s.body.len())).sum();
     let mut bytes = vec![0u8; sooth_core::saved_len(&shape, transform.is_some()) + sections_len];
     let len = sooth_core::model::write_model_with(
-        &trained.mlp,
-        &trained.params,
+        mlp,
+        params,
         transform.as_deref(),
         &sections,
         &mut bytes,
@@ -330,4 +351,167 @@ pub fn model_class_names(model: &sooth_core::SavedModel<'_>) -> Option<Vec<Strin
         .map(str::to_owned)
         .collect();
     (names.len() == model.mlp().shape().outputs()).then_some(names)
+}
+
+/// The data split a model was trained on, as its model file records it
+/// (section [`section::DATA_SPLIT`], JSON): enough to recompute which rows
+/// it trained on, and to tell whether other data are the same.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataSplit {
+    /// The data set as written (a built-in name or a path).
+    pub dataset: String,
+    /// Content hash of the data file ([`crate::sweep::store::file_hash`]);
+    /// `None` for a built-in set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_hash: Option<String>,
+    /// Seed of the split (and of synthetic data).
+    pub data_seed: u64,
+    /// Share held out for testing (when there was no test file).
+    pub test_fraction: f64,
+    /// Share of the training part held out for validation (0: none).
+    pub validation_fraction: f64,
+    /// Every data option as written (format, CSV options, test file, ...),
+    /// as flag value texts by study key.
+    pub options: BTreeMap<String, String>,
+}
+
+impl DataSplit {
+    /// The record of data loaded with `options` (resolved as `spec`):
+    /// hashes the data file.
+    ///
+    /// # Errors
+    /// [`RunFileError::Io`] if the data file cannot be read.
+    pub fn of(options: &DataOptions, spec: &DataSpec) -> Result<DataSplit, RunFileError> {
+        let data_hash = match crate::data::is_builtin(&spec.dataset) {
+            true => None,
+            false => {
+                let file = Path::new(&spec.dataset);
+                Some(
+                    crate::sweep::store::file_hash(file).map_err(|e| RunFileError::Io {
+                        path: file.to_path_buf(),
+                        reason: e.to_string(),
+                    })?,
+                )
+            }
+        };
+        Ok(DataSplit {
+            dataset: spec.dataset.clone(),
+            data_hash,
+            data_seed: spec.seed,
+            test_fraction: spec.test_fraction,
+            validation_fraction: spec.validation_fraction,
+            options: options.written(),
+        })
+    }
+
+    /// The section's bytes (JSON).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The record in a section's bytes, `None` if they are not one.
+    pub fn from_bytes(bytes: &[u8]) -> Option<DataSplit> {
+        serde_json::from_slice(bytes).ok()
+    }
+
+    /// Whether `other` describes the same data (same file content, or the
+    /// same built-in set; synthetic sets also need the same seed).
+    pub fn same_data(&self, other: &DataSplit) -> bool {
+        match (&self.data_hash, &other.data_hash) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => {
+                self.dataset == other.dataset
+                    && (self.dataset == "digits" || self.data_seed == other.data_seed)
+            }
+            _ => false,
+        }
+    }
+
+    /// The options that recompute the split (scaling aside: it moves no row).
+    fn split_options(&self) -> Result<DataOptions, crate::spec::SpecError> {
+        let mut options = DataOptions::default();
+        for (key, value) in &self.options {
+            if key != "scale" {
+                options.set(key, &toml::Value::String(value.clone()))?;
+            }
+        }
+        Ok(options)
+    }
+
+    /// The split as flags, for messages: `--test-fraction 0.25 --data-seed 0`.
+    pub fn flags(&self) -> String {
+        let mut flags = Vec::new();
+        if !self.options.contains_key("test_data") && self.dataset != "digits" {
+            flags.push(format!("--test-fraction {}", self.test_fraction));
+        }
+        flags.push(format!("--data-seed {}", self.data_seed));
+        if self.validation_fraction > 0.0 {
+            flags.push(format!(
+                "--validation-fraction {}",
+                self.validation_fraction
+            ));
+        }
+        flags.join(" ")
+    }
+}
+
+/// How many of the rows `sooth eval` scores the model has seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// Rows scored.
+    pub rows: usize,
+    /// Of those, rows of the model's training part.
+    pub trained: usize,
+    /// Of those, rows of its validation part (used to select its epoch).
+    pub validation: usize,
+}
+
+/// Which part of loaded data is scored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScoredPart {
+    /// The training part (with no validation rows).
+    Train,
+    /// The test part.
+    Test,
+}
+
+/// The rows of `part` of `data` (loaded as `now` records) that the model
+/// whose split is `saved` trained on or validated with; `None` when the
+/// data are not the model's. Recomputes the model's split from its record.
+///
+/// # Errors
+/// The recorded options no longer resolve or load (a message).
+pub fn seen_rows(
+    saved: &DataSplit,
+    now: &DataSplit,
+    data: &Loaded,
+    part: ScoredPart,
+) -> Result<Option<Seen>, String> {
+    if !saved.same_data(now) {
+        return Ok(None);
+    }
+    let spec = saved
+        .split_options()
+        .and_then(|o| o.resolve())
+        .map_err(|e| format!("the model's recorded data split: {e}"))?;
+    let model = crate::data::load(&spec).map_err(|e| e.to_string())?;
+    let trained: HashSet<usize> = model.rows.train.iter().copied().collect();
+    let validation: HashSet<usize> = model.rows.validation.iter().copied().collect();
+    let rows: &[usize] = match part {
+        ScoredPart::Train => &data.rows.train,
+        ScoredPart::Test if data.rows.test_from_data => &data.rows.test,
+        // Rows of a test file (or the built-in test set) are no rows of
+        // the data the model was split from.
+        ScoredPart::Test => {
+            return Ok(Some(Seen {
+                rows: data.rows.test.len(),
+                ..Seen::default()
+            }));
+        }
+    };
+    Ok(Some(Seen {
+        rows: rows.len(),
+        trained: rows.iter().filter(|r| trained.contains(r)).count(),
+        validation: rows.iter().filter(|r| validation.contains(r)).count(),
+    }))
 }

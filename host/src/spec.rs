@@ -269,6 +269,9 @@ pub struct DataOptions {
     pub test_fraction: Option<f64>,
     /// `data_seed`: seed of the split and of synthetic data.
     pub data_seed: Option<u64>,
+    /// `validation_fraction`: share of the training part held out for
+    /// validation (model selection).
+    pub validation_fraction: Option<f64>,
 }
 
 impl DataOptions {
@@ -353,6 +356,7 @@ impl DataOptions {
         "scale",
         "test_fraction",
         "data_seed",
+        "validation_fraction",
     ];
 
     /// Sets `key` from a TOML value (a string is read as the flag's value
@@ -408,6 +412,10 @@ impl DataOptions {
             "data_seed" => {
                 let f = flag("SEED");
                 self.data_seed = Some(parse(&f, &text(&f)?, "an integer >= 0")?);
+            }
+            "validation_fraction" => {
+                let f = flag("FRACTION");
+                self.validation_fraction = Some(parse(&f, &text(&f)?, "a number")?);
             }
             _ => {
                 return Err(SpecError::UnknownKey {
@@ -467,6 +475,10 @@ impl DataOptions {
         put("scale", self.scale.map(|s| s.to_string()));
         put("test_fraction", self.test_fraction.map(|f| f.to_string()));
         put("data_seed", self.data_seed.map(|s| s.to_string()));
+        put(
+            "validation_fraction",
+            self.validation_fraction.map(|f| f.to_string()),
+        );
         out
     }
 
@@ -514,6 +526,15 @@ impl DataOptions {
                 });
             }
         }
+        if let Some(f) = self.validation_fraction
+            && !(f > 0.0 && f < 1.0)
+        {
+            return Err(SpecError::InvalidValue {
+                flag: "--validation-fraction <FRACTION>".into(),
+                value: f.to_string(),
+                expected: "a number between 0 and 1 (exclusive), e.g. 0.2".into(),
+            });
+        }
         self.refuse_options_without_effect(&dataset)?;
         Ok(DataSpec {
             dataset,
@@ -531,6 +552,9 @@ impl DataOptions {
             classes: self.classes,
             scaling: self.scale.unwrap_or(default.scaling),
             test_fraction: self.test_fraction.unwrap_or(default.test_fraction),
+            validation_fraction: self
+                .validation_fraction
+                .unwrap_or(default.validation_fraction),
             seed: self.data_seed.unwrap_or(default.seed),
         })
     }

@@ -380,8 +380,10 @@ fn human_summary_reports_the_json_numbers() {
             &format!("param_hash {}", s.param_hash),
         ],
     );
-    // A header line, the column titles, one line per epoch, two summary lines.
-    assert_eq!(stdout.lines().count(), 2 + 2 + 2, "{stdout}");
+    // A header line, the column titles, one line per epoch, three summary
+    // lines (accuracies, why the run stopped, counts).
+    assert!(stdout.contains("\nstop: epochs (all 2 ran)\n"), "{stdout}");
+    assert_eq!(stdout.lines().count(), 2 + 2 + 3, "{stdout}");
 }
 
 #[test]
@@ -417,7 +419,8 @@ fn metrics_file_has_the_header_and_one_row_per_epoch() {
             "recoveries",
             "line_search_failures",
             "wall_seconds",
-            "train_seconds"
+            "train_seconds",
+            "validation_accuracy"
         ]
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();

@@ -88,9 +88,7 @@ impl ReferenceRun {
             batch_size: BATCH_SIZE,
             sampling: SAMPLING,
             last_batch: LAST_BATCH,
-            options: TrainOptions {
-                evaluate_train: false,
-            },
+            options: TrainOptions::NONE,
         }
     }
 }
@@ -172,6 +170,7 @@ impl<const PARAMS: usize, const WORK: usize, const INDICES: usize, const OPTIMIZ
             work: &mut self.work,
             indices: &mut self.indices,
             optimizer: &mut self.optimizer,
+            selected: None,
         }
     }
 }

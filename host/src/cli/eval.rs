@@ -1,8 +1,9 @@
 //! `sooth eval`: a saved model on a data set.
 
 use super::DataArgs;
-use crate::cli::output::outln;
+use crate::cli::output::{errln, outln};
 use crate::data::{Scaling, Table, load};
+use crate::run_files::{DataSplit, ScoredPart, Seen, seen_rows};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use sooth_core::{SavedModel, SliceDataset};
@@ -80,6 +81,15 @@ pub fn run(args: EvalArgs) -> Result<(), String> {
             data.name, data.train.width, data.train.classes
         ));
     }
+    let saved_split = model
+        .section(sooth_core::model::section::DATA_SPLIT)
+        .and_then(DataSplit::from_bytes);
+    let now_split = match &saved_split {
+        Some(_) => {
+            Some(DataSplit::of(&args.data.options(), &data_spec).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
     let parts: Vec<(&'static str, &Table)> = match args.part {
         Part::Test => vec![("test", &data.test)],
         Part::Train => vec![("train", &data.train)],
@@ -87,6 +97,18 @@ pub fn run(args: EvalArgs) -> Result<(), String> {
     };
     let mut work = vec![0.0f32; shape.workspace_len()];
     for (part, table) in parts {
+        if let (Some(saved), Some(now)) = (&saved_split, &now_split) {
+            let scored = if part == "train" {
+                ScoredPart::Train
+            } else {
+                ScoredPart::Test
+            };
+            if let Some(seen) = seen_rows(saved, now, &data, scored)?
+                && let Some(warning) = seen_warning(&name, part, saved, seen)
+            {
+                errln!("warning: {warning}");
+            }
+        }
         let mut features = table.features.clone();
         for row in features.chunks_exact_mut(inputs) {
             model.transform_input(row);
@@ -123,4 +145,35 @@ pub fn run(args: EvalArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The warning when `seen` rows of the scored `part` are rows the model
+/// trained on or selected its epoch with (`None` when none are).
+fn seen_warning(model: &str, part: &str, saved: &DataSplit, seen: Seen) -> Option<String> {
+    if seen.trained == 0 && seen.validation == 0 {
+        return None;
+    }
+    let mut what = Vec::new();
+    if seen.trained > 0 {
+        what.push(format!("{} were in its training part", seen.trained));
+    }
+    if seen.validation > 0 {
+        what.push(format!(
+            "{} in its validation part (used to select its epoch)",
+            seen.validation
+        ));
+    }
+    Some(format!(
+        "{model} has seen rows of this {part} part: of its {} rows, {}; this accuracy is not a \
+         held-out score. The model was trained on {} split with {}; {}",
+        seen.rows,
+        what.join(" and "),
+        saved.dataset,
+        saved.flags(),
+        if part == "train" {
+            "its test part (--part test with those flags) holds the rows it never saw"
+        } else {
+            "evaluate with those flags to score the rows it never saw"
+        }
+    ))
 }

@@ -14,7 +14,7 @@ pub mod tune;
 
 use crate::cli::output::errln;
 use crate::data::{DataSpec, Format, Header, LabelColumn, Scaling};
-use crate::run::{BatchSize, RunSpec};
+use crate::run::{BatchSize, RunSpec, Stopping};
 pub use crate::spec::{
     ActivationKind, CgFormulaKind, CurvatureKind, LineSearchKind, OptimizerKind, PairPrecisionKind,
 };
@@ -223,6 +223,11 @@ pub struct DataArgs {
     /// from --seed, so every run of a study sees the same split).
     #[arg(long, default_value_t = 0, value_name = "SEED")]
     pub data_seed: u64,
+    /// Share of the training part held out for validation (stratified,
+    /// seeded by --data-seed): the run then selects the epoch with the best
+    /// validation accuracy and reports its test accuracy.
+    #[arg(allow_negative_numbers = true, long, value_name = "FRACTION")]
+    pub validation_fraction: Option<f64>,
 }
 
 /// A 32-bit float flag value: a number that fits (`1e39` is out of range,
@@ -274,6 +279,7 @@ impl DataArgs {
             scale: (self.scaling != d.scaling).then_some(self.scaling),
             test_fraction: self.test_fraction,
             data_seed: (self.data_seed != d.seed).then_some(self.data_seed),
+            validation_fraction: self.validation_fraction,
         }
     }
 
@@ -575,6 +581,30 @@ pub struct TrainingArgs {
     /// and the data, and its input scaling the --scale of the data.
     #[arg(long, value_name = "MODEL")]
     pub init_from: Option<PathBuf>,
+    /// Full batch only: stop when the gradient's infinity norm is at most
+    /// this (SciPy's gtol; 0: off).
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_parser = finite_f32,
+        default_value_t = 0.0,
+        value_name = "GTOL"
+    )]
+    pub gtol: f32,
+    /// Full batch only: stop when the loss falls by at most this fraction
+    /// in one step, (f_k - f_k+1) / max(|f_k|, |f_k+1|, 1) (SciPy's ftol;
+    /// 0: off).
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        default_value_t = 0.0,
+        value_name = "FTOL"
+    )]
+    pub ftol: f64,
+    /// Stop after this many epochs without a better validation accuracy
+    /// (needs --validation-fraction; 0: off).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub patience: u32,
 }
 
 /// The run these flags describe, or a usage error of `sooth train`.
@@ -604,5 +634,11 @@ pub fn run_spec(
         seed: training.seed,
         evaluate_train: training.eval_train,
         initial: None,
+        stopping: Stopping {
+            gtol: training.gtol,
+            ftol: training.ftol,
+            patience: training.patience,
+            stalled: true,
+        },
     })
 }

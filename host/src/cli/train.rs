@@ -1,12 +1,13 @@
 //! `sooth train`: one training run, reported per epoch and in a summary.
 
-use super::{DataArgs, ModelArgs, OptimizerArgs, TrainingArgs, run_spec};
+use super::{DataArgs, ModelArgs, OptimizerArgs, TrainingArgs, run_spec, usage_error};
 use crate::cli::output::{self, errln, outln};
 use crate::data::load;
-use crate::run::{EpochRecord, RunResult, RunSpec, train};
-use crate::run_files::{self, RunSummary, initial_params, save_model, write_metrics};
+use crate::run::{BatchSize, EpochRecord, RunResult, RunSpec, train_with_validation};
+use crate::run_files::{self, DataSplit, RunSummary, initial_params, save_model, write_metrics};
 use crate::spec::describe_optimizer;
 use clap::Args;
+use clap::error::ErrorKind;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -52,16 +53,27 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
     let mut spec =
         run_spec(&args.model, &args.optimizer, &args.training).unwrap_or_else(|e| e.exit());
     let data_spec = args.data.spec("train").unwrap_or_else(|e| e.exit());
+    refuse_stopping_flags(&spec, data_spec.validation_fraction > 0.0).unwrap_or_else(|e| e.exit());
     for path in [&args.save, &args.metrics].into_iter().flatten() {
         check_output(path)?;
     }
+    let split = match &args.save {
+        Some(_) => {
+            Some(DataSplit::of(&args.data.options(), &data_spec).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
     let data = load(&data_spec).map_err(|e| e.to_string())?;
     if let Some(path) = &args.training.init_from {
         super::read_model_file(path)?;
         spec.initial = Some(initial_params(path, &spec, &data).map_err(|e| e.to_string())?);
     }
+    let validation = data
+        .validation
+        .as_ref()
+        .map_or(String::new(), |v| format!(" / {} validation", v.len()));
     let header = format!(
-        "sooth train: {} ({} train / {} test, {} features, {} classes), {}, {}, batch {}, {} epochs, seed {}",
+        "sooth train: {} ({} train{validation} / {} test, {} features, {} classes), {}, {}, batch {}, {} epochs, seed {}",
         data.name,
         data.train.len(),
         data.test.len(),
@@ -95,10 +107,16 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
     line(&mut lines, &header);
     line(&mut lines, EPOCH_HEADER);
     let progress = progress_bar(spec.epochs, args.quiet);
-    let trained = train(&spec, &data.train, &data.test, |r| {
-        progress.inc(1);
-        progress.suspend(|| line(&mut lines, &epoch_line(r)));
-    })
+    let trained = train_with_validation(
+        &spec,
+        &data.train,
+        data.validation.as_ref(),
+        &data.test,
+        |r| {
+            progress.inc(1);
+            progress.suspend(|| line(&mut lines, &epoch_line(r)));
+        },
+    )
     .map_err(|e| e.to_string())?;
     progress.finish_and_clear();
     if let Some(warning) = divergence_warning(&trained.result, &trained.curve, &data) {
@@ -108,7 +126,10 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         write_metrics(path, &trained.curve).map_err(|e| e.to_string())?;
     }
     if let Some(path) = &args.save {
-        save_model(path, &trained, &data).map_err(|e| e.to_string())?;
+        // The selected epoch's parameters with a validation split, else
+        // the last epoch's.
+        let params = trained.selected_params.as_ref().unwrap_or(&trained.params);
+        save_model(path, &trained.mlp, params, &data, split.as_ref()).map_err(|e| e.to_string())?;
     }
     if let Some(e) = failed {
         return Err(e.into());
@@ -129,6 +150,58 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
         outln!("{json}")?;
     } else {
         print_summary(&spec, r)?;
+        if let Some(path) = &args.save {
+            let which = match r.selected_epoch {
+                Some(e) => format!("the selected epoch {e} (best validation accuracy)"),
+                None => format!(
+                    "the last epoch {} (no validation split to select one; see --validation-fraction)",
+                    r.epochs
+                ),
+            };
+            outln!("saved {} with the parameters of {which}", path.display())?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses stopping flags that cannot apply: --gtol and --ftol need the
+/// full batch (they test the whole training set's gradient and loss),
+/// --patience a validation split; negative or non-finite values.
+fn refuse_stopping_flags(spec: &RunSpec, validation: bool) -> Result<(), clap::Error> {
+    let s = &spec.stopping;
+    let invalid = |flag: &str, value: String| {
+        Err(usage_error(
+            "train",
+            ErrorKind::ValueValidation,
+            format!("invalid value '{value}' for '{flag}': expected a finite number >= 0 (0: off)"),
+        ))
+    };
+    if !(s.gtol >= 0.0 && s.gtol.is_finite()) {
+        return invalid("--gtol <GTOL>", s.gtol.to_string());
+    }
+    if !(s.ftol >= 0.0 && s.ftol.is_finite()) {
+        return invalid("--ftol <FTOL>", s.ftol.to_string());
+    }
+    for (flag, on) in [("--gtol", s.gtol > 0.0), ("--ftol", s.ftol > 0.0)] {
+        if on && spec.batch != BatchSize::Full {
+            return Err(usage_error(
+                "train",
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "the argument '{flag}' cannot be used with '--batch-size {}': it tests the \
+                     whole training set's gradient or loss, so it needs '--batch-size full'",
+                    spec.batch
+                ),
+            ));
+        }
+    }
+    if s.patience > 0 && !validation {
+        return Err(usage_error(
+            "train",
+            ErrorKind::MissingRequiredArgument,
+            "the argument '--patience' needs '--validation-fraction <FRACTION>': it counts \
+             epochs without a better validation accuracy",
+        ));
     }
     Ok(())
 }
@@ -201,10 +274,22 @@ fn print_summary(spec: &RunSpec, r: &RunResult) -> Result<(), output::OutputErro
         "peak test accuracy {:.2}% at epoch {} of {}; final test accuracy {:.2}% (loss {:.4})",
         100.0 * r.peak_test_accuracy,
         r.peak_epoch,
-        spec.epochs,
+        r.epochs,
         100.0 * r.final_test_accuracy,
         r.final_test_loss
     )?;
+    if let (Some(e), Some(v), Some(t)) = (
+        r.selected_epoch,
+        r.selected_validation_accuracy,
+        r.selected_test_accuracy,
+    ) {
+        outln!(
+            "selected epoch {e} (best validation accuracy {:.2}%): test accuracy {:.2}%",
+            100.0 * v,
+            100.0 * t
+        )?;
+    }
+    outln!("{}", stop_line(spec, r))?;
     outln!(
         "{} evaluations ({} gradients), {} recoveries, {} failed line searches, {:.2} s, param_hash {}",
         r.evaluations,
@@ -213,6 +298,36 @@ fn print_summary(spec: &RunSpec, r: &RunResult) -> Result<(), output::OutputErro
         r.line_search_failures,
         r.wall_seconds,
         r.param_hash
+    )
+}
+
+/// Why the run ended, for the summary: all epochs, or the rule that
+/// stopped it (the epochs not run would not have changed the parameters
+/// for `stalled` and L-BFGS's `gtol`, so peak and final accuracy stand).
+fn stop_line(spec: &RunSpec, r: &RunResult) -> String {
+    let reason = r.stop_reason.as_deref().unwrap_or("epochs");
+    let why = match reason {
+        "epochs" => return format!("stop: epochs (all {} ran)", r.epochs),
+        "gtol" => format!(
+            "the full-batch gradient's infinity norm reached --gtol {}",
+            spec.stopping.gtol
+        ),
+        "ftol" => format!(
+            "the loss fell by at most --ftol {} (relative) in one step",
+            spec.stopping.ftol
+        ),
+        "patience" => format!(
+            "{} epochs without a better validation accuracy (--patience)",
+            spec.stopping.patience
+        ),
+        "stalled" => "a line search failed right after a restart with the parameters unchanged; \
+                      every later epoch would repeat it (the epochs not run are as the last)"
+            .to_string(),
+        other => other.to_string(),
+    };
+    format!(
+        "stop: {reason} after epoch {} of {}: {why}",
+        r.epochs, spec.epochs
     )
 }
 

@@ -244,6 +244,9 @@ pub struct DataSpec {
     pub scaling: Scaling,
     /// Share of samples held out for testing when there is no test file.
     pub test_fraction: f64,
+    /// Share of the training part held out for validation (stratified,
+    /// after the test split, with the same seeded stream); 0 for none.
+    pub validation_fraction: f64,
     /// Seed of the split and of the synthetic sets.
     pub seed: u64,
 }
@@ -263,6 +266,7 @@ impl Default for DataSpec {
             classes: None,
             scaling: Scaling::None,
             test_fraction: 0.25,
+            validation_fraction: 0.0,
             seed: 0,
         }
     }
@@ -320,13 +324,34 @@ pub struct Loaded {
     pub train: Table,
     /// The test part (scaled with the training part's scaler).
     pub test: Table,
+    /// The validation part, taken from the training data when
+    /// [`DataSpec::validation_fraction`] is above 0 (scaled with the
+    /// training part's scaler, which it does not take part in).
+    pub validation: Option<Table>,
     /// One line for people: source, format, sizes, split and scaling.
     pub description: String,
+    /// Which rows of the data went to which part.
+    pub rows: PartRows,
     /// The fitted scaling (to apply to new data the same way).
     pub scaler: Scaler,
     /// The names of the classes in label order, if the training file names
     /// them (a CSV label column of names); empty for class numbers.
     pub class_names: Vec<String>,
+}
+
+/// The rows (from 0, in the data file or built-in set) of each part of a
+/// [`Loaded`]: what `sooth eval` compares with a saved model's split.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PartRows {
+    /// Rows of the training part.
+    pub train: Vec<usize>,
+    /// Rows of the validation part.
+    pub validation: Vec<usize>,
+    /// Rows of the test part: of the data itself when `test_from_data`,
+    /// else of the test file (or the built-in test set).
+    pub test: Vec<usize>,
+    /// Whether the test part was split off the data (no test file).
+    pub test_from_data: bool,
 }
 
 /// Whether `name` names a built-in data set (`digits`, `spirals:...`,
@@ -643,6 +668,7 @@ fn finish<R: rand_core::Rng>(
         ));
     }
     check_labels(&train, classes, true)?;
+    let test_from_data = test.is_none();
     let (mut train, mut test, how) = match test {
         Some((mut test, how)) => {
             if test.table.width != train.table.width {
@@ -679,10 +705,37 @@ fn finish<R: rand_core::Rng>(
             (train.select(&train_rows), train.select(&test_rows), how)
         }
     };
+    let mut validation = None;
+    let mut how = how;
+    if spec.validation_fraction > 0.0 {
+        let (train_rows, validation_rows) =
+            stratified_split(&train.table.labels, spec.validation_fraction, split_rng)
+                .map_err(|why| train.file_error(why.to_string()))?;
+        if validation_rows.is_empty() {
+            return Err(train.file_error(format!(
+                "validation fraction {} of {} training samples leaves no validation samples; \
+                 expected a larger fraction or more samples per class",
+                spec.validation_fraction,
+                train.table.len()
+            )));
+        }
+        how = format!(
+            "{how}; validation fraction {} of the training part",
+            spec.validation_fraction
+        );
+        validation = Some(train.select(&validation_rows));
+        train = train.select(&train_rows);
+    }
     train.table.classes = classes;
     test.table.classes = classes;
+    if let Some(v) = &mut validation {
+        v.table.classes = classes;
+    }
     let scaler = Scaler::fit(spec.scaling, &train.table);
-    for part in [&mut train, &mut test] {
+    for part in std::iter::once(&mut train)
+        .chain(std::iter::once(&mut test))
+        .chain(validation.as_mut())
+    {
         scaler.apply(&mut part.table).map_err(|(row, column, x)| {
             part.feature_error(
                 row,
@@ -698,9 +751,20 @@ fn finish<R: rand_core::Rng>(
             )
         })?;
     }
+    let rows = PartRows {
+        train: train.row_numbers().to_vec(),
+        validation: validation
+            .as_ref()
+            .map_or(Vec::new(), |v| v.row_numbers().to_vec()),
+        test: test.row_numbers().to_vec(),
+        test_from_data,
+    };
+    let validation_count = validation.as_ref().map_or(String::new(), |v| {
+        format!(" / {} validation", v.table.len())
+    });
     let description = format!(
-        "{name} ({what}): {} training / {} test samples ({how}), {} features, {classes} classes, \
-         scaling {}",
+        "{name} ({what}): {} training{validation_count} / {} test samples ({how}), {} features, \
+         {classes} classes, scaling {}",
         train.table.len(),
         test.table.len(),
         train.table.width,
@@ -710,7 +774,9 @@ fn finish<R: rand_core::Rng>(
         name,
         train: train.table,
         test: test.table,
+        validation: validation.map(|v| v.table),
         description,
+        rows,
         scaler,
         class_names,
     })

@@ -171,6 +171,11 @@ impl Parsed {
         }
     }
 
+    /// Row `i` of the table is row `row_numbers()[i]` of its file (from 0).
+    pub(crate) fn row_numbers(&self) -> &[usize] {
+        &self.rows
+    }
+
     /// The rows at `indices` (indices into this table), keeping their origin.
     pub(crate) fn select(&self, indices: &[usize]) -> Parsed {
         Parsed {

@@ -16,7 +16,7 @@ pub use store::{CurveLine, Manifest, Row};
 pub use study::{BuiltinStudy, DEFAULT_STUDY, SENSITIVITY_STUDY, Study, StudyError, StudyProblem};
 
 use crate::data::{DataError, Loaded, load};
-use crate::run::{RunError, Trained, train};
+use crate::run::{RunError, Trained, train_with_validation};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -456,7 +456,13 @@ fn execute(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(run) = todo.get(i) else { break };
-                    let outcome = train(&run.spec, &data.train, &data.test, |_| {});
+                    let outcome = train_with_validation(
+                        &run.spec,
+                        &data.train,
+                        data.validation.as_ref(),
+                        &data.test,
+                        |_| {},
+                    );
                     if tx.send((i, outcome)).is_err() {
                         break;
                     }

@@ -83,6 +83,7 @@ pub fn plan(study: &Study, train_len: usize, test_len: usize) -> Vec<PlannedRun>
                     seed,
                     evaluate_train: false,
                     initial: None,
+                    stopping: study.stopping,
                 };
                 runs.push(PlannedRun {
                     index: runs.len(),

@@ -485,7 +485,7 @@ pub fn curve_lines(run_id: &str, curve: &[EpochRecord]) -> String {
 }
 
 /// The columns of `runs.csv`.
-pub const CSV_COLUMNS: [&str; 21] = [
+pub const CSV_COLUMNS: [&str; 25] = [
     "run_id",
     "optimizer",
     "batch_size",
@@ -506,6 +506,10 @@ pub const CSV_COLUMNS: [&str; 21] = [
     "wall_seconds",
     "train_seconds",
     "param_hash",
+    "selected_epoch",
+    "selected_validation_accuracy",
+    "selected_test_accuracy",
+    "stop_reason",
     "index",
 ];
 
@@ -554,8 +558,12 @@ pub fn rows_csv(rows: &[(usize, &Row)]) -> String {
                 num(r.wall_seconds),
                 num(r.train_seconds),
                 r.param_hash.clone(),
+                r.selected_epoch.map_or(String::new(), |e| e.to_string()),
+                r.selected_validation_accuracy.map_or(String::new(), num),
+                r.selected_test_accuracy.map_or(String::new(), num),
+                csv_cell(r.stop_reason.as_deref().unwrap_or("")),
             ]),
-            None => cells.extend(std::iter::repeat_n(String::new(), 13)),
+            None => cells.extend(std::iter::repeat_n(String::new(), 17)),
         }
         cells.push(index.to_string());
         out.push_str(&cells.join(","));
@@ -691,6 +699,10 @@ mod tests {
                 final_test_loss: f64::INFINITY,
                 final_train_loss: 0.1,
                 epochs: 5,
+                selected_epoch: None,
+                selected_validation_accuracy: None,
+                selected_test_accuracy: None,
+                stop_reason: None,
                 evaluations: 10,
                 gradients: 10,
                 recoveries: 0,

@@ -15,7 +15,7 @@
 //! and report.
 
 use crate::data::DataSpec;
-use crate::run::{BatchSize, ModelSpec};
+use crate::run::{BatchSize, ModelSpec, Stopping};
 use crate::spec::{
     DataOptions, ModelOptions, OptimizerKind, OptimizerOptions, SpecError, describe_optimizer,
     value_text,
@@ -185,6 +185,9 @@ struct GridFile {
     last_batch: Option<String>,
     runs_per_cell: Option<usize>,
     sample_seed: Option<u64>,
+    gtol: Option<f32>,
+    ftol: Option<f64>,
+    patience: Option<u32>,
 }
 
 /// What is wrong with a study (without the file it came from; see
@@ -313,6 +316,9 @@ pub struct Study {
     pub runs_per_cell: Option<usize>,
     /// Seed of that draw.
     pub sample_seed: u64,
+    /// The stopping rules of every run (`[grid] gtol`, `ftol`,
+    /// `patience`); without them every run runs all its epochs.
+    pub stopping: Stopping,
     /// The data options' text, as written.
     written_data: BTreeMap<String, String>,
     /// The model options' text, as written.
@@ -337,6 +343,13 @@ struct StudyRecord {
     optimizers: Vec<OptimizerRecord>,
     runs_per_cell: Option<usize>,
     sample_seed: u64,
+    // Added later: absent when not set, so older studies keep their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gtol: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ftol: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    patience: Option<u32>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -484,6 +497,7 @@ pub(crate) struct StudyParts {
     pub(crate) optimizers: Vec<StudyOptimizer>,
     pub(crate) runs_per_cell: Option<usize>,
     pub(crate) sample_seed: u64,
+    pub(crate) stopping: Stopping,
 }
 
 impl StudyParts {
@@ -584,6 +598,27 @@ impl StudyParts {
         }
         self.check_sets()?;
         self.check_size()?;
+        let stop = self.stopping;
+        if !(stop.gtol >= 0.0 && stop.gtol.is_finite() && stop.ftol >= 0.0 && stop.ftol.is_finite())
+        {
+            return Err(StudyProblem::Grid(format!(
+                "[grid] gtol = {}, ftol = {}: expected finite values >= 0",
+                stop.gtol, stop.ftol
+            )));
+        }
+        if (stop.gtol > 0.0 || stop.ftol > 0.0)
+            && let Some(b) = self.batch_sizes.iter().find(|b| **b != BatchSize::Full)
+        {
+            return Err(StudyProblem::Grid(format!(
+                "[grid] gtol/ftol need the full batch (the whole training set's loss), but \
+                 batch_sizes has {b}"
+            )));
+        }
+        if stop.patience > 0 && data_spec.validation_fraction <= 0.0 {
+            return Err(StudyProblem::Grid(
+                "[grid] patience needs a validation split: set [data] validation_fraction".into(),
+            ));
+        }
         Ok(Study {
             name: self.name,
             data: self.data,
@@ -595,6 +630,7 @@ impl StudyParts {
             optimizers: self.optimizers,
             runs_per_cell: self.runs_per_cell,
             sample_seed: self.sample_seed,
+            stopping: self.stopping,
             written_data: self.written_data,
             written_model: self.written_model,
             data_spec,
@@ -741,6 +777,7 @@ impl Study {
             optimizers,
             runs_per_cell: grid.runs_per_cell,
             sample_seed: grid.sample_seed.unwrap_or(0),
+            stopping: stopping(grid.gtol, grid.ftol, grid.patience),
         }
         .finish()
     }
@@ -784,6 +821,9 @@ impl Study {
                 .collect(),
             runs_per_cell: self.runs_per_cell,
             sample_seed: self.sample_seed,
+            gtol: (self.stopping.gtol > 0.0).then_some(self.stopping.gtol),
+            ftol: (self.stopping.ftol > 0.0).then_some(self.stopping.ftol),
+            patience: (self.stopping.patience > 0).then_some(self.stopping.patience),
         }
     }
 
@@ -864,9 +904,24 @@ impl TryFrom<StudyRecord> for Study {
             optimizers,
             runs_per_cell: record.runs_per_cell,
             sample_seed: record.sample_seed,
+            stopping: stopping(record.gtol, record.ftol, record.patience),
         }
         .finish()
     }
+}
+
+/// A study's stopping rules: none unless one of gtol, ftol, patience is
+/// set; then a full-batch run that stalls also stops (its remaining epochs
+/// would repeat the same failed step).
+fn stopping(gtol: Option<f32>, ftol: Option<f64>, patience: Option<u32>) -> Stopping {
+    let mut s = Stopping {
+        gtol: gtol.unwrap_or(0.0),
+        ftol: ftol.unwrap_or(0.0),
+        patience: patience.unwrap_or(0),
+        stalled: false,
+    };
+    s.stalled = s.any_rule();
+    s
 }
 
 /// Expands one `[[optimizer]]` table into its configurations.

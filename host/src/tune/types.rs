@@ -180,6 +180,7 @@ impl Request {
             }],
             runs_per_cell: None,
             sample_seed: 0,
+            stopping: crate::run::Stopping::NONE,
         }
         .finish()
         .map_err(TuneError::Study)
