@@ -2,6 +2,7 @@
 //! own module; the flags several commands share (data, model, optimizer,
 //! training) are the argument groups here.
 
+pub mod adapt;
 pub mod eval;
 pub mod export;
 pub mod output;
@@ -59,6 +60,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Race batch sizes (and up to two hyperparameters) and recommend one.
     Tune(Box<tune::TuneArgs>),
+    /// Replay the firmware's adapt program: a host-trained model learning
+    /// online from a shifted stream (L-BFGS and SGD).
+    Adapt(adapt::AdaptArgs),
 }
 
 /// Exit status of a sweep, tune or report that finished, but in which some
@@ -125,6 +129,7 @@ pub fn main() -> i32 {
         Command::Slurm(args) => slurm::run(args).map(done),
         Command::Report(args) => report::run(args),
         Command::Tune(args) => tune::run(*args),
+        Command::Adapt(args) => adapt::run(args).map(done),
     };
     match outcome {
         Ok(finished) => finished.exit_code(),
