@@ -40,6 +40,8 @@ pub struct HostModel {
 pub struct Adaptation {
     /// The run's name (`lbfgs`, `sgd`).
     pub run: &'static str,
+    /// Samples that arrived.
+    pub arrivals: u32,
     /// Every checkpoint, from 0 arrivals.
     #[serde(serialize_with = "serialize_checkpoints")]
     pub checkpoints: Vec<Checkpoint>,
@@ -96,16 +98,24 @@ pub fn model_bytes(model: &HostModel) -> Result<Vec<u8>, AdaptError> {
     Ok(bytes)
 }
 
-/// Adapts `model` with each of `runs` on the stream of `model.seed`.
-pub fn replay(model: HostModel, runs: &[ReferenceRun]) -> Result<Replay, AdaptError> {
+/// Adapts `model` with each of `runs` on the stream of `model.seed`, for
+/// `arrivals` samples ([`adapt::ARRIVALS`] on the firmware's release build).
+pub fn replay(
+    model: HostModel,
+    runs: &[ReferenceRun],
+    arrivals: u32,
+) -> Result<Replay, AdaptError> {
     let mut storage = Box::new(adapt::Storage::new());
     let (source, test) = (Shifted::train(), Shifted::test());
     let mut adaptations = Vec::new();
     for spec in runs {
         let mut checkpoints = Vec::new();
         let outcome = adapt::run(
-            &spec.optimizer,
-            model.seed,
+            &adapt::Setup {
+                optimizer: spec.optimizer,
+                seed: model.seed,
+                arrivals,
+            },
             &model.params,
             &mut storage,
             &source,
@@ -114,6 +124,7 @@ pub fn replay(model: HostModel, runs: &[ReferenceRun]) -> Result<Replay, AdaptEr
         )?;
         adaptations.push(Adaptation {
             run: spec.name,
+            arrivals,
             checkpoints,
             param_hash: outcome.param_hash,
         });
@@ -130,7 +141,7 @@ pub fn log_lines(replay: &Replay) -> Vec<String> {
     let m = &replay.model;
     let mut lines = vec![model_line(m)];
     for run in &replay.runs {
-        lines.push(run_line(run.run, m.seed));
+        lines.push(run_line(run.run, m.seed, run.arrivals));
         lines.extend(run.checkpoints.iter().map(|c| checkpoint_line(run.run, c)));
         if let Some(last) = run.checkpoints.last() {
             lines.push(final_line(run.run, last, run.param_hash));
@@ -153,10 +164,9 @@ pub fn model_line(m: &HostModel) -> String {
 }
 
 /// The `adapt_run` line (a run's header).
-pub fn run_line(run: &str, seed: u64) -> String {
+pub fn run_line(run: &str, seed: u64, arrivals: u32) -> String {
     format!(
-        "adapt_run run={run} seed={seed} arrivals={} block={} steps_per_block={} batch={} capacity={}",
-        adapt::ARRIVALS,
+        "adapt_run run={run} seed={seed} arrivals={arrivals} block={} steps_per_block={} batch={} capacity={}",
         adapt::BLOCK,
         adapt::STEPS_PER_BLOCK,
         adapt::BATCH_SIZE,

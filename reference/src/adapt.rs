@@ -286,7 +286,7 @@ pub struct Checkpoint {
 /// What an adaptation ends with.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Outcome {
-    /// The last checkpoint (after [`ARRIVALS`] arrivals).
+    /// The last checkpoint (after all arrivals).
     pub last: Checkpoint,
     /// [`param_hash`] of the adapted parameters.
     pub param_hash: u64,
@@ -318,19 +318,44 @@ where
     )
 }
 
-/// Adapts the model `model` (the host model's parameters) with `optimizer`
-/// on the stream of `seed` from `source` (the shifted training split),
-/// evaluating `test` (the shifted test split) before and after every block;
+/// One adaptation: the optimizer, the seed of the stream, and how many
+/// samples arrive.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Setup {
+    /// The optimizer (fresh at the start).
+    pub optimizer: OptimizerConfig,
+    /// The seed of the stream's order and minibatches.
+    pub seed: u64,
+    /// Samples that arrive: a multiple of [`BLOCK`], at most the training
+    /// split's length. [`ARRIVALS`] in the firmware's release build; a
+    /// shorter stream is a prefix of a longer one (same checkpoints).
+    pub arrivals: u32,
+}
+
+/// Adapts the model `model` (the host model's parameters) as `setup` says
+/// on the stream from `source` (the shifted training split), evaluating
+/// `test` (the shifted test split) before and after every block;
 /// `on_checkpoint` sees every checkpoint, the first at 0 arrivals.
 pub fn run<T: Dataset + ?Sized>(
-    optimizer: &OptimizerConfig,
-    seed: u64,
+    setup: &Setup,
     model: &[f32],
     storage: &mut Storage,
     source: &Shifted<'_>,
     test: &T,
     mut on_checkpoint: impl FnMut(&Checkpoint),
 ) -> Result<Outcome, Error> {
+    if !setup.arrivals.is_multiple_of(BLOCK) || setup.arrivals as usize > source.len() {
+        return Err(Error::InvalidHyperparameter {
+            name: "arrivals",
+            expected: "a multiple of the block (50), at most the stream's source",
+        });
+    }
+    if source.len() > digits::TRAIN_LEN {
+        return Err(Error::InvalidHyperparameter {
+            name: "stream source",
+            expected: "at most as many samples as the digits' training split",
+        });
+    }
     let mlp = Mlp::new(SHAPE, ACTIVATION);
     let n = SHAPE.param_count();
     if model.len() != n {
@@ -350,8 +375,9 @@ pub fn run<T: Dataset + ?Sized>(
     } = storage;
     params.copy_from_slice(model);
     store.clear();
-    let mut opt = optimizer.build(n, state)?;
-    let (mut order_rng, mut batch_rng) = seed_streams(seed ^ STREAM_SALT);
+    let mut opt = setup.optimizer.build(n, state)?;
+    let (mut order_rng, mut batch_rng) = seed_streams(setup.seed ^ STREAM_SALT);
+    let order = &mut order[..source.len()];
     for (i, o) in order.iter_mut().enumerate() {
         *o = i as u32;
     }
@@ -369,7 +395,7 @@ pub fn run<T: Dataset + ?Sized>(
         test: mlp.evaluate(params, test, work)?,
     };
     on_checkpoint(&point);
-    for block in order[..ARRIVALS as usize].chunks_exact(BLOCK as usize) {
+    for block in order[..setup.arrivals as usize].chunks_exact(BLOCK as usize) {
         for &index in block {
             let (levels, label) = source.sample(index as usize);
             store.push(&levels, label);

@@ -31,6 +31,10 @@ pub struct AdaptArgs {
     /// Which adaptations to run.
     #[arg(long, default_value = "both")]
     pub optimizer: AdaptOptimizer,
+    /// Samples that arrive (a multiple of 50, at most 1347); the firmware's
+    /// release build runs 500, its debug build 100.
+    #[arg(long, default_value_t = sooth_reference::adapt::ARRIVALS)]
+    pub arrivals: u32,
     /// Print one JSON object on stdout instead of the log lines.
     #[arg(long)]
     pub json: bool,
@@ -55,7 +59,7 @@ pub fn run(args: AdaptArgs) -> Result<(), String> {
         AdaptOptimizer::Lbfgs => &RUNS[..1],
         AdaptOptimizer::Sgd => &RUNS[1..],
     };
-    let replay: Replay = adapt::replay(model, runs).map_err(|e| e.to_string())?;
+    let replay: Replay = adapt::replay(model, runs, args.arrivals).map_err(|e| e.to_string())?;
     if args.json {
         let json = serde_json::to_string(&replay).map_err(|e| e.to_string())?;
         outln!("{json}")?;
