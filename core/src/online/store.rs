@@ -330,3 +330,31 @@ pub(crate) fn uniform_below_u64(rng: &mut Xoshiro256PlusPlus, range: u64) -> u64
     }
     (m >> 64) as u64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::SeedableRng;
+
+    #[test]
+    fn uniform_below_u64_is_in_range_and_matches_the_32_bit_draw() {
+        let mut a = Xoshiro256PlusPlus::seed_from_u64(3);
+        let mut b = a.clone();
+        for range in [1u64, 2, 7, 1000, u64::from(u32::MAX)] {
+            assert_eq!(
+                uniform_below_u64(&mut a, range),
+                u64::from(uniform_below(&mut b, range as u32))
+            );
+        }
+        // Beyond 32 bits: in range, and reaching the upper half.
+        let range = 3 * (1u64 << 40) + 5;
+        let mut high = 0;
+        for _ in 0..1000 {
+            let v = uniform_below_u64(&mut a, range);
+            assert!(v < range);
+            high += u32::from(v >= range / 2);
+        }
+        // Binomial(1000, 1/2): mean 500, sd 15.8; 6 sd.
+        assert!((405..=595).contains(&high), "{high}");
+    }
+}
