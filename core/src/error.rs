@@ -19,6 +19,8 @@ pub enum Buffer {
     Indices,
     /// The optimizer's state storage.
     OptimizerState,
+    /// The class probabilities of one sample.
+    Probabilities,
     /// The feature rows of a [`SampleStore`](crate::online::SampleStore).
     StoreFeatures,
     /// The labels of a [`SampleStore`](crate::online::SampleStore).
@@ -130,6 +132,7 @@ impl fmt::Display for Buffer {
             Buffer::Workspace => "workspace",
             Buffer::Indices => "index",
             Buffer::OptimizerState => "optimizer state",
+            Buffer::Probabilities => "probability",
             Buffer::StoreFeatures => "sample store feature",
             Buffer::StoreLabels => "sample store label",
             Buffer::Snapshot => "saved state",
