@@ -723,6 +723,15 @@ fn fallible_sources_report_their_errors() {
     assert_eq!(via_source.total, 10);
     let store = trainer.evaluate_store().unwrap();
     assert_eq!(store.total, 4);
+    // Probabilities: one per class, the predicted class the largest.
+    let mut p = [0.0f32; 3];
+    let (x, _) = arrival(3);
+    let class = trainer.probabilities(&x, &mut p).unwrap();
+    assert_eq!(class, trainer.predict(&x).unwrap());
+    assert!(p.iter().all(|&v| v > 0.0 && v < 1.0));
+    assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    assert!(p.iter().all(|&v| v <= p[class]));
+    assert!(trainer.probabilities(&x, &mut [0.0; 2]).is_err());
 }
 
 #[test]

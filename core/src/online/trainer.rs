@@ -411,6 +411,18 @@ impl<'a> OnlineTrainer<'a> {
         self.mlp.predict(self.params, features, self.work)
     }
 
+    /// The class probabilities of one sample (see [`Mlp::probabilities`]:
+    /// the loss's softmax, one per output, summing to 1 within rounding),
+    /// written to `probabilities`, and its predicted class.
+    pub fn probabilities(
+        &mut self,
+        features: &[f32],
+        probabilities: &mut [f32],
+    ) -> Result<usize, Error> {
+        self.mlp
+            .probabilities(self.params, features, probabilities, self.work)
+    }
+
     /// Mean loss and accuracy over `data` (a [`Dataset`](crate::Dataset),
     /// or a [`TryDataset`] whose error comes back).
     pub fn evaluate<D: TryDataset + ?Sized>(&mut self, data: &D) -> Result<Evaluation, D::Error> {
