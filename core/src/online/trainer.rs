@@ -51,6 +51,13 @@ pub struct OnlineLengths {
 }
 
 impl OnlineLengths {
+    /// `f32` of one buffer holding the parameters, the workspace, the
+    /// optimizer's state and the stored features, in that order, for
+    /// [`OnlineBuffers::split`].
+    pub const fn floats(&self) -> usize {
+        self.params + self.work + self.optimizer + self.samples
+    }
+
     /// Bytes of RAM the buffers of [`OnlineBuffers`] take (the snapshot
     /// buffer, needed only to save or restore, is not counted).
     pub const fn ram_bytes(&self) -> usize {
@@ -94,6 +101,33 @@ pub struct OnlineBuffers<'a> {
     pub samples: &'a mut [f32],
     /// The store's labels.
     pub labels: &'a mut [u16],
+}
+
+impl<'a> OnlineBuffers<'a> {
+    /// The buffers cut from three: `floats` (at least
+    /// [`lengths.floats()`](OnlineLengths::floats): parameters, workspace,
+    /// optimizer state, stored features, in that order), `indices` and
+    /// `labels`. The parameters are the first `lengths.params` floats, as
+    /// they were in `floats`.
+    pub fn split(
+        lengths: &OnlineLengths,
+        floats: &'a mut [f32],
+        indices: &'a mut [u32],
+        labels: &'a mut [u16],
+    ) -> Result<Self, Error> {
+        check_min_len(Buffer::Params, lengths.floats(), floats.len())?;
+        let (params, rest) = floats.split_at_mut(lengths.params);
+        let (work, rest) = rest.split_at_mut(lengths.work);
+        let (optimizer, rest) = rest.split_at_mut(lengths.optimizer);
+        Ok(OnlineBuffers {
+            params,
+            work,
+            optimizer,
+            indices,
+            samples: &mut rest[..lengths.samples],
+            labels,
+        })
+    }
 }
 
 /// What one [`OnlineTrainer::train`] call did.
