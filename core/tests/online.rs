@@ -280,7 +280,6 @@ fn reference_run(setup: OnlineSetup) -> Bits {
         }
         losses.push(loss.to_bits());
     }
-    drop(optimizer);
     Bits {
         params: params.iter().map(|v| v.to_bits()).collect(),
         optimizer: storage.iter().map(|v| v.to_bits()).collect(),
