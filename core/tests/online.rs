@@ -795,3 +795,68 @@ fn buffer_lengths_add_up() {
         140 + 4 * (1210 + 12 * 1210 + 21 + 4096) + 2 * 64 + 8
     );
 }
+
+/// The README's RAM table ("Learning on your own board"): bytes of the
+/// buffers and of the saved state on the Cortex-M4F, where the workspace
+/// holds 8 samples (`BLOCK`; 32 on x86_64 with SIMD).
+#[test]
+fn readme_ram_table() {
+    let rows: [(&[usize], OptimizerConfig, usize, usize, usize); 8] = [
+        (&[3, 8, 2], sgd(), 128, 3_796, 2_760),
+        (
+            &[3, 8, 2],
+            OptimizerConfig::Lbfgs(LbfgsConfig::new(5)),
+            128,
+            5_660,
+            4_624,
+        ),
+        (&[64, 16, 10], sgd(), 64, 39_540, 36_040),
+        (&[64, 16, 10], sgd(), 128, 56_308, 52_552),
+        (
+            &[64, 16, 10],
+            OptimizerConfig::Lbfgs(LbfgsConfig::new(5)),
+            64,
+            83_164,
+            79_664,
+        ),
+        (
+            &[64, 16, 10],
+            OptimizerConfig::Lbfgs(LbfgsConfig::new(5)),
+            128,
+            99_932,
+            96_176,
+        ),
+        (
+            &[64, 16, 10],
+            OptimizerConfig::Lbfgs(LbfgsConfig {
+                pair_precision: PairPrecision::Bf16,
+                ..LbfgsConfig::new(5)
+            }),
+            128,
+            80_572,
+            76_816,
+        ),
+        (&[64, 32, 10], sgd(), 128, 76_532, 71_752),
+    ];
+    for (widths, optimizer, capacity, ram, snapshot) in rows {
+        let shape = Shape::new(widths).unwrap();
+        let setup = OnlineSetup {
+            optimizer,
+            capacity,
+            retention: Retention::Latest,
+            batch_size: 1,
+        };
+        let len = setup.buffer_lengths(&shape);
+        let m4f_work = shape.workspace_len() / BLOCK * 8;
+        let m4f_ram = len.ram_bytes() - 4 * len.work + 4 * m4f_work;
+        println!(
+            "{widths:?} {optimizer:?} c={capacity}: params {} work(M4F) {m4f_work} optimizer {} samples {} -> {m4f_ram} B RAM, snapshot {} B",
+            len.params, len.optimizer, len.samples, len.snapshot
+        );
+        assert_eq!(
+            (m4f_ram, len.snapshot),
+            (ram, snapshot),
+            "{widths:?} {optimizer:?} {capacity}"
+        );
+    }
+}
