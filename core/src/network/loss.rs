@@ -97,7 +97,7 @@ impl Mlp {
 /// e^0 = 1), and as a delta it would only breed subnormal numbers in the
 /// backward pass, which x86 computes ~100x slower (SGD at batch 8 ran 2-4x
 /// slower once the network grew confident).
-const NEGLIGIBLE_EXPONENT: f32 = -44.0;
+pub(super) const NEGLIGIBLE_EXPONENT: f32 = -44.0;
 
 /// Summed softmax cross-entropy of the logits `z` (one row of `classes` per
 /// label) for the classes `labels`, by log-sum-exp; each sample's loss is

@@ -293,3 +293,79 @@ fn argmax_prefers_first_and_ignores_nan() {
     assert_eq!(argmax(&[1.0, 3.0, 3.0]), 1);
     assert_eq!(argmax(&[1.0, f32::NAN, 0.5]), 0);
 }
+
+/// `probabilities` against values computed by hand: a linear 2-3 network
+/// with `W = [[1, 0], [0, 1], [0, 0]]`, `b = 0`, so the outputs are
+/// `[x0, x1, 0]`.
+#[test]
+fn probabilities_are_the_softmax_of_the_outputs() {
+    let mlp = Mlp::new(Shape::new(&[2, 3]).unwrap(), Activation::Relu);
+    let params = [1.0f32, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+    let mut work = vec![0.0f32; mlp.shape().workspace_len()];
+    let mut p = [0.0f32; 3];
+    // softmax([1, 2, 0]) = [e^-1, 1, e^-2] / (1 + e^-1 + e^-2).
+    let class = mlp
+        .probabilities(&params, &[1.0, 2.0], &mut p, &mut work)
+        .unwrap();
+    assert_eq!(class, 1);
+    let want = [0.244_728_47f32, 0.665_240_96, 0.090_030_57];
+    for (j, (&got, &want)) in p.iter().zip(&want).enumerate() {
+        assert!((got - want).abs() < 1e-6, "p[{j}] = {got}, want {want}");
+    }
+    assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    // Equal outputs: exactly 1 * (1/3) each; ties go to the first class.
+    let class = mlp
+        .probabilities(&params, &[0.0, 0.0], &mut p, &mut work)
+        .unwrap();
+    assert_eq!((class, p), (0, [1.0 / 3.0; 3]));
+    // A huge output does not overflow: the others are negligible, exactly 0.
+    let class = mlp
+        .probabilities(&params, &[1000.0, -5.0], &mut p, &mut work)
+        .unwrap();
+    assert_eq!((class, p), (0, [1.0, 0.0, 0.0]));
+    // Wrong buffer lengths are errors, and name the buffer.
+    assert_eq!(
+        mlp.probabilities(&params, &[1.0, 2.0], &mut [0.0; 2], &mut work),
+        Err(Error::BufferLength {
+            buffer: crate::error::Buffer::Probabilities,
+            expected: 3,
+            actual: 2
+        })
+    );
+    assert_eq!(
+        mlp.probabilities(&params, &[1.0], &mut p, &mut work),
+        Err(Error::BufferLength {
+            buffer: crate::error::Buffer::Features,
+            expected: 2,
+            actual: 1
+        })
+    );
+    assert!(matches!(
+        mlp.probabilities(&params[..8], &[1.0, 2.0], &mut p, &mut work),
+        Err(Error::BufferLength { .. })
+    ));
+}
+
+/// On a deeper network with random parameters, the class `probabilities`
+/// returns is `predict`'s and the arg-max of the probabilities, and they
+/// sum to 1.
+#[test]
+fn probabilities_agree_with_predict() {
+    for activation in [Activation::Relu, Activation::Tanh] {
+        let mlp = Mlp::new(Shape::new(&[5, 7, 4]).unwrap(), activation);
+        let mut state = 0x2545_f491u32;
+        let params: Vec<f32> = (0..mlp.shape().param_count())
+            .map(|_| xorshift(&mut state) * 4.0 - 2.0)
+            .collect();
+        let mut work = vec![0.0f32; mlp.shape().workspace_len()];
+        let mut p = [0.0f32; 4];
+        for _ in 0..50 {
+            let x: Vec<f32> = (0..5).map(|_| xorshift(&mut state) * 6.0 - 3.0).collect();
+            let class = mlp.probabilities(&params, &x, &mut p, &mut work).unwrap();
+            assert_eq!(class, mlp.predict(&params, &x, &mut work).unwrap());
+            assert_eq!(class, argmax(&p));
+            assert!(p.iter().all(|&v| (0.0..=1.0).contains(&v)));
+            assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6, "{p:?}");
+        }
+    }
+}
