@@ -487,13 +487,14 @@ fn check_adapt(profile: &str, env_var: &str, arrivals: u32) {
     for (d, h) in device.iter().zip(&host) {
         assert_eq!(d, h, "{profile} adapt firmware vs host");
     }
-    // It adapts: each run ends at least 15 points above the host model on
-    // the held-out shifted samples (after 100 arrivals as after 500).
+    // It adapts: on the held-out shifted samples, each run ends over 5
+    // points above the host model after 100 arrivals, over 20 after 500.
+    let gain = if arrivals >= 500 { 90 } else { 22 };
     for run in &replay.runs {
         let last = run.checkpoints.last().unwrap();
         assert_eq!(last.arrivals, arrivals);
         assert!(
-            last.test.correct > replay.model.shifted_test.correct + 67,
+            last.test.correct > replay.model.shifted_test.correct + gain,
             "{}: {:?} vs the host model's {:?}",
             run.run,
             last.test,

@@ -107,6 +107,9 @@ pub fn replay(
 ) -> Result<Replay, AdaptError> {
     let mut storage = Box::new(adapt::Storage::new());
     let (source, test) = (Shifted::train(), Shifted::test());
+    // From the saved model's bytes, as the firmware reads its built-in one.
+    let bytes = model_bytes(&model)?;
+    let saved = sooth_core::SavedModel::read(&bytes)?;
     let mut adaptations = Vec::new();
     for spec in runs {
         let mut checkpoints = Vec::new();
@@ -116,7 +119,7 @@ pub fn replay(
                 seed: model.seed,
                 arrivals,
             },
-            &model.params,
+            &saved,
             &mut storage,
             &source,
             &test,
@@ -229,7 +232,7 @@ fn serialize_checkpoints<S: serde::Serializer>(
     struct C {
         arrivals: u32,
         stored: u32,
-        steps: u32,
+        steps: u64,
         test_correct: u32,
         test_total: u32,
         test_accuracy: f64,

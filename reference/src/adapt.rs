@@ -24,19 +24,20 @@
 //! * **Held out**: the shifted test split (450 samples, disjoint from the
 //!   stream), evaluated before adaptation and after every block of
 //!   [`BLOCK`] arrivals.
-//! * **Learning online** ([`run`]): each arrival goes into a ring
-//!   ([`Store`], the latest [`CAPACITY`] samples as bytes); after each block
-//!   the optimizer takes [`STEPS_PER_BLOCK`] steps on minibatches of
-//!   [`BATCH_SIZE`] drawn uniformly with replacement from the ring (the
-//!   second stream of `seed_streams(seed ^ STREAM_SALT)`). The optimizer's
-//!   state (L-BFGS history, SGD momentum) carries over from block to block.
-//!   Each of [`RUNS`] (L-BFGS m = 5, SGD) starts from the host model with
-//!   a fresh optimizer and the same stream.
+//! * **Learning online** ([`run`]): the core's [`OnlineTrainer`]. Each
+//!   arrival is pushed into its store (a ring: the latest [`CAPACITY`]
+//!   samples); after each block it trains [`STEPS_PER_BLOCK`] optimizer
+//!   steps on minibatches of [`BATCH_SIZE`] drawn from the store (the
+//!   trainer's rule, from the second stream of
+//!   `seed_streams(seed ^ STREAM_SALT)`). The optimizer's state (L-BFGS
+//!   history, SGD momentum) carries over from block to block. Each of
+//!   [`RUNS`] (L-BFGS m = 5, SGD) starts from the host model with a fresh
+//!   optimizer, an empty store and the same stream.
 
 use super::{ACTIVATION, CLASSES, INPUTS, SHAPE, Start, digits};
 use sooth_core::{
-    BatchObjective, Curvature, Dataset, Error, Evaluation, Mlp, Optimizer, OptimizerConfig,
-    TrainBuffers, param_hash, sampler, seed_streams,
+    Dataset, Error, Evaluation, Mlp, OnlineBuffers, OnlineLengths, OnlineSetup, OnlineTrainer,
+    OptimizerConfig, Retention, SavedModel, TrainBuffers, param_hash, sampler, seed_streams,
 };
 
 pub use super::RUNS;
@@ -55,10 +56,10 @@ pub const ARRIVALS: u32 = 500;
 pub const BLOCK: u32 = 50;
 /// Optimizer steps after each block.
 pub const STEPS_PER_BLOCK: u32 = 10;
-/// Samples per minibatch (fewer while the ring holds fewer).
+/// Samples per minibatch.
 pub const BATCH_SIZE: usize = 32;
-/// Samples the ring keeps (the latest).
-pub const CAPACITY: usize = 128;
+/// Samples the store keeps (the latest): 64 rows of 64 f32, 16 KiB.
+pub const CAPACITY: usize = 64;
 
 /// Pixels moved right by the shift.
 pub const SHIFT_RIGHT: usize = 1;
@@ -75,6 +76,8 @@ pub const OFFSET: u16 = 1;
 const SIDE: usize = 8;
 const _: () = assert!(SIDE * SIDE == INPUTS);
 const _: () = assert!(ARRIVALS.is_multiple_of(BLOCK) && ARRIVALS as usize <= digits::TRAIN_LEN);
+// The first block fills at least one batch.
+const _: () = assert!(BLOCK as usize >= BATCH_SIZE && BATCH_SIZE <= CAPACITY);
 const _: () = assert!(16 * GAIN_NUM / GAIN_DEN + OFFSET <= 255);
 
 /// The shift of one image: `levels` (64 clean levels, row-major) into
@@ -154,103 +157,93 @@ impl Dataset for Shifted<'_> {
     }
 }
 
-/// The ring of arrived samples: the latest [`CAPACITY`] as bytes (levels
-/// and label), a [`Dataset`] of what it holds (features `level / 16`).
-#[derive(Clone, Debug)]
-pub struct Store {
-    levels: [[u8; INPUTS]; CAPACITY],
-    labels: [u8; CAPACITY],
-    len: usize,
-    next: usize,
-}
-
-impl Store {
-    /// Empty.
-    pub const fn new() -> Self {
-        Store {
-            levels: [[0; INPUTS]; CAPACITY],
-            labels: [0; CAPACITY],
-            len: 0,
-            next: 0,
-        }
-    }
-
-    /// Forgets every sample.
-    pub fn clear(&mut self) {
-        self.len = 0;
-        self.next = 0;
-    }
-
-    /// Keeps a sample, overwriting the oldest when full.
-    pub fn push(&mut self, levels: &[u8; INPUTS], label: u8) {
-        self.levels[self.next] = *levels;
-        self.labels[self.next] = label;
-        self.next = (self.next + 1) % CAPACITY;
-        self.len = (self.len + 1).min(CAPACITY);
+/// The online setup of one of [`RUNS`]' optimizers.
+pub const fn online_setup(optimizer: OptimizerConfig) -> OnlineSetup {
+    OnlineSetup {
+        optimizer,
+        capacity: CAPACITY,
+        retention: Retention::Latest,
+        batch_size: BATCH_SIZE,
     }
 }
 
-impl Default for Store {
-    fn default() -> Self {
-        Self::new()
+/// The buffer lengths that fit every run of [`RUNS`] (L-BFGS needs the
+/// most optimizer state).
+pub const LENGTHS: OnlineLengths = {
+    const fn max(a: usize, b: usize) -> usize {
+        if a > b { a } else { b }
     }
-}
-
-impl Dataset for Store {
-    fn len(&self) -> usize {
-        self.len
+    let mut lengths = online_setup(RUNS[0].optimizer).buffer_lengths(&SHAPE);
+    let mut i = 1;
+    while i < RUNS.len() {
+        let other = online_setup(RUNS[i].optimizer).buffer_lengths(&SHAPE);
+        lengths.work = max(lengths.work, other.work);
+        lengths.optimizer = max(lengths.optimizer, other.optimizer);
+        lengths.indices = max(lengths.indices, other.indices);
+        lengths.samples = max(lengths.samples, other.samples);
+        lengths.labels = max(lengths.labels, other.labels);
+        lengths.snapshot = max(lengths.snapshot, other.snapshot);
+        i += 1;
     }
-    fn width(&self) -> usize {
-        INPUTS
-    }
-    fn classes(&self) -> usize {
-        CLASSES
-    }
-    fn fetch(&self, index: usize, features: &mut [f32]) -> usize {
-        for (f, &l) in features.iter_mut().zip(&self.levels[index]) {
-            *f = f32::from(l) * digits::LEVEL_SCALE;
-        }
-        usize::from(self.labels[index])
-    }
-}
-
-/// The buffer lengths of the adaptation (L-BFGS needs the most optimizer state).
-const OPTIMIZER_LEN: usize = {
-    let a = RUNS[0].optimizer.storage_len(SHAPE.param_count());
-    let b = RUNS[1].optimizer.storage_len(SHAPE.param_count());
-    if a > b { a } else { b }
+    lengths
 };
 
 /// The memory of the adapt program: a `static` of the firmware, a boxed
 /// value on the host.
 #[derive(Clone, Debug)]
 pub struct Storage {
-    /// The parameters being adapted.
-    pub params: [f32; SHAPE.param_count()],
-    /// The network's workspace.
-    pub work: [f32; SHAPE.workspace_len()],
-    /// The optimizer's state.
-    pub optimizer: [f32; OPTIMIZER_LEN],
+    /// Parameters, workspace, optimizer state and stored features
+    /// ([`OnlineBuffers::split`]).
+    pub floats: [f32; LENGTHS.floats()],
+    /// The trainer's batch indices.
+    pub indices: [u32; LENGTHS.indices],
+    /// The store's labels.
+    pub labels: [u16; LENGTHS.labels],
     /// The stream's order (indices into the shifted training split).
     pub order: [u32; digits::TRAIN_LEN],
-    /// One minibatch's indices into the ring.
-    pub batch: [u32; BATCH_SIZE],
-    /// The ring of arrived samples.
-    pub store: Store,
 }
 
 impl Storage {
     /// All zeros (in `.bss` as a `static`).
     pub const fn new() -> Self {
         Storage {
-            params: [0.0; SHAPE.param_count()],
-            work: [0.0; SHAPE.workspace_len()],
-            optimizer: [0.0; OPTIMIZER_LEN],
+            floats: [0.0; LENGTHS.floats()],
+            indices: [0; LENGTHS.indices],
+            labels: [0; LENGTHS.labels],
             order: [0; digits::TRAIN_LEN],
-            batch: [0; BATCH_SIZE],
-            store: Store::new(),
         }
     }
+
+    /// Evaluates `model` on `data` in this storage (before any adaptation:
+    /// the firmware's report of its built-in model).
+    pub fn evaluate_model<D: Dataset + ?Sized>(
+        &mut self,
+        model: &SavedModel<'_>,
+        data: &D,
+    ) -> Result<Evaluation, Error> {
+        let buffers = model_buffers(&mut self.floats, &mut self.indices, &mut self.labels, model)?;
+        Mlp::new(SHAPE, ACTIVATION).evaluate(buffers.params, data, buffers.work)
+    }
+}
+
+/// The trainer's buffers in `storage`, with `model`'s parameters read in
+/// (which must be the reference network on unscaled digits).
+fn model_buffers<'s>(
+    floats: &'s mut [f32],
+    indices: &'s mut [u32],
+    labels: &'s mut [u16],
+    model: &SavedModel<'_>,
+) -> Result<OnlineBuffers<'s>, Error> {
+    let mlp = model.mlp();
+    if mlp.shape() != SHAPE || mlp.activation() != ACTIVATION || model.has_transform() {
+        return Err(Error::InvalidHyperparameter {
+            name: "model",
+            expected: "the reference network (64-16-10 relu) on unscaled digits",
+        });
+    }
+    let buffers = OnlineBuffers::split(&LENGTHS, floats, indices, labels)?;
+    model.read_params(buffers.params)?;
+    Ok(buffers)
 }
 
 impl Default for Storage {
@@ -264,10 +257,10 @@ impl Default for Storage {
 pub struct Checkpoint {
     /// Samples arrived so far.
     pub arrivals: u32,
-    /// Samples the ring holds.
+    /// Samples the store holds.
     pub stored: u32,
     /// Optimizer steps so far.
-    pub steps: u32,
+    pub steps: u64,
     /// Mean over this block's steps of the batch loss at the step's start
     /// (NaN before the first block, or if no loss was finite).
     pub mean_batch_loss: f64,
@@ -332,57 +325,48 @@ pub struct Setup {
     pub arrivals: u32,
 }
 
-/// Adapts the model `model` (the host model's parameters) as `setup` says
+/// Adapts `model` (the host model, the reference network) as `setup` says
 /// on the stream from `source` (the shifted training split), evaluating
 /// `test` (the shifted test split) before and after every block;
 /// `on_checkpoint` sees every checkpoint, the first at 0 arrivals.
 pub fn run<T: Dataset + ?Sized>(
     setup: &Setup,
-    model: &[f32],
+    model: &SavedModel<'_>,
     storage: &mut Storage,
     source: &Shifted<'_>,
     test: &T,
     mut on_checkpoint: impl FnMut(&Checkpoint),
 ) -> Result<Outcome, Error> {
-    if !setup.arrivals.is_multiple_of(BLOCK) || setup.arrivals as usize > source.len() {
+    let len = source.len();
+    if !setup.arrivals.is_multiple_of(BLOCK) || setup.arrivals as usize > len.min(digits::TRAIN_LEN)
+    {
         return Err(Error::InvalidHyperparameter {
             name: "arrivals",
-            expected: "a multiple of the block (50), at most the stream's source",
+            expected: "a multiple of the block (50), at most the stream's source (at most 1347)",
         });
     }
-    if source.len() > digits::TRAIN_LEN {
-        return Err(Error::InvalidHyperparameter {
-            name: "stream source",
-            expected: "at most as many samples as the digits' training split",
-        });
-    }
-    let mlp = Mlp::new(SHAPE, ACTIVATION);
-    let n = SHAPE.param_count();
-    if model.len() != n {
-        return Err(Error::BufferLength {
-            buffer: sooth_core::Buffer::Params,
-            expected: n,
-            actual: model.len(),
-        });
-    }
+    let (mut order_rng, batch_rng) = seed_streams(setup.seed ^ STREAM_SALT);
+    // The stream: the source in a uniform random order (Fisher-Yates), cut
+    // to the arrivals (so a shorter stream is a prefix of a longer one).
     let Storage {
-        params,
-        work,
-        optimizer: state,
+        floats,
+        indices,
+        labels,
         order,
-        batch,
-        store,
     } = storage;
-    params.copy_from_slice(model);
-    store.clear();
-    let mut opt = setup.optimizer.build(n, state)?;
-    let (mut order_rng, mut batch_rng) = seed_streams(setup.seed ^ STREAM_SALT);
-    let order = &mut order[..source.len()];
+    let order = &mut order[..len];
     for (i, o) in order.iter_mut().enumerate() {
         *o = i as u32;
     }
     sampler::shuffle(&mut order_rng, order);
-
+    let mlp = Mlp::new(SHAPE, ACTIVATION);
+    let online = online_setup(setup.optimizer);
+    let mut trainer = OnlineTrainer::new(
+        mlp,
+        &online,
+        batch_rng,
+        model_buffers(floats, indices, labels, model)?,
+    )?;
     let mut point = Checkpoint {
         arrivals: 0,
         stored: 0,
@@ -392,55 +376,28 @@ pub fn run<T: Dataset + ?Sized>(
         gradients: 0,
         recoveries: 0,
         curvature_skips: 0,
-        test: mlp.evaluate(params, test, work)?,
+        test: trainer.evaluate(test)?,
     };
     on_checkpoint(&point);
     for block in order[..setup.arrivals as usize].chunks_exact(BLOCK as usize) {
         for &index in block {
-            let (levels, label) = source.sample(index as usize);
-            store.push(&levels, label);
+            trainer.push_from(source, index as usize)?;
         }
-        let held = store.len();
-        let size = BATCH_SIZE.min(held);
-        let (mut loss_sum, mut loss_count) = (0.0f64, 0u32);
-        for _ in 0..STEPS_PER_BLOCK {
-            for slot in batch[..size].iter_mut() {
-                *slot = sampler::uniform_below(&mut batch_rng, held as u32);
-            }
-            let mut objective = BatchObjective {
-                mlp: &mlp,
-                data: &*store,
-                batch: &batch[..size],
-                work,
-                unchanged: false,
-            };
-            let report = opt.step(params, &mut objective)?;
-            point.steps += 1;
-            point.evaluations += u64::from(report.evaluations);
-            point.gradients += u64::from(report.gradients);
-            if report.loss.is_finite() {
-                loss_sum += report.loss;
-                loss_count += 1;
-            }
-            if matches!(report.status, sooth_core::Status::RecoveredNonFinite(_)) {
-                point.recoveries += 1;
-            }
-            if report.curvature == Curvature::Skipped {
-                point.curvature_skips += 1;
-            }
-        }
+        let report = trainer.train(STEPS_PER_BLOCK)?;
+        let (steps, evaluations, gradients) = trainer.counts();
         point.arrivals += BLOCK;
-        point.stored = held as u32;
-        point.mean_batch_loss = if loss_count == 0 {
-            f64::NAN
-        } else {
-            loss_sum / f64::from(loss_count)
-        };
-        point.test = mlp.evaluate(params, test, work)?;
+        point.stored = trainer.store().len() as u32;
+        point.steps = steps;
+        point.evaluations = evaluations;
+        point.gradients = gradients;
+        point.mean_batch_loss = report.mean_batch_loss;
+        point.recoveries += report.recoveries;
+        point.curvature_skips += report.curvature_skips;
+        point.test = trainer.evaluate(test)?;
         on_checkpoint(&point);
     }
     Ok(Outcome {
         last: point,
-        param_hash: param_hash(params),
+        param_hash: param_hash(trainer.params()),
     })
 }

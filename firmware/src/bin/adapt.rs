@@ -2,7 +2,7 @@
 //! ([`adapt::BUILT_IN_MODEL`]) learns online from samples that arrive one at
 //! a time from a shifted distribution it never saw (the shared definition
 //! is `sooth_reference::adapt`: the shift, the stream, the ring of arrived
-//! samples, the blocks of optimizer steps). For L-BFGS (m = 5) and SGD in
+//! samples, the blocks of optimizer steps, over the core's `OnlineTrainer`). For L-BFGS (m = 5) and SGD in
 //! turn, it logs the accuracy on the held-out shifted samples before
 //! adaptation and after every block of arrivals, then the RAM use, and
 //! exits through semihosting with success. `sooth adapt` replays it on the
@@ -23,12 +23,13 @@ use defmt_rtt as _;
 use defmt_semihosting as _;
 
 use cortex_m_rt::entry;
-use sooth_core::{Error, PackedDataset, Packing, SavedModel, param_hash};
+use sooth_core::{Error, PackedDataset, Packing, SavedModel};
 use sooth_firmware::{exit, report_memory};
 use sooth_reference::adapt::{self, Checkpoint, Shifted};
 use sooth_reference::{self as reference, digits};
 
-/// Samples that arrive: [`adapt::ARRIVALS`] in release builds; 100 in
+/// Samples that arrive: [`adapt::ARRIVALS`] in release builds (a line
+/// after every block of 50: 100, 200, ... 500); 100 in
 /// unoptimized debug builds, which run the core about ten times slower
 /// (the first 100 arrivals give the same checkpoints either way).
 const ARRIVALS: u32 = if cfg!(debug_assertions) {
@@ -42,9 +43,8 @@ fn main() -> ! {
     // cortex-m-rt turns these into `&'static mut` references, handed out
     // once; zero-initialized, so they live in .bss and take no flash.
     static mut STORAGE: adapt::Storage = adapt::Storage::new();
-    static mut MODEL: [f32; reference::PARAM_COUNT] = [0.0; reference::PARAM_COUNT];
 
-    if let Err(error) = adapt_both(MODEL, STORAGE) {
+    if let Err(error) = adapt_both(STORAGE) {
         defmt::error!("the adapt program failed: {}", error);
         exit(false)
     }
@@ -54,17 +54,8 @@ fn main() -> ! {
 
 /// Reads and evaluates the built-in model, then adapts it with each of
 /// [`adapt::RUNS`].
-fn adapt_both(model: &mut [f32], storage: &mut adapt::Storage) -> Result<(), Error> {
-    let saved = SavedModel::read(adapt::BUILT_IN_MODEL)?;
-    let mlp = saved.mlp();
-    if mlp.shape() != reference::SHAPE
-        || mlp.activation() != reference::ACTIVATION
-        || saved.has_transform()
-    {
-        defmt::error!("the built-in model is not the reference network on unscaled digits");
-        exit(false);
-    }
-    saved.read_params(model)?;
+fn adapt_both(storage: &mut adapt::Storage) -> Result<(), Error> {
+    let model = SavedModel::read(adapt::BUILT_IN_MODEL)?;
     let clean_test = PackedDataset::new(
         digits::TEST_LEVELS,
         digits::TEST_LABELS,
@@ -75,12 +66,12 @@ fn adapt_both(model: &mut [f32], storage: &mut adapt::Storage) -> Result<(), Err
         0.0,
     )?;
     let (source, test) = (Shifted::train(), Shifted::test());
-    let clean = mlp.evaluate(model, &clean_test, &mut storage.work)?;
-    let shifted = mlp.evaluate(model, &test, &mut storage.work)?;
+    let clean = storage.evaluate_model(&model, &clean_test)?;
+    let shifted = storage.evaluate_model(&model, &test)?;
     defmt::info!(
         "adapt_model seed={=u64} param_hash={=u64:016x} clean_test_correct={=u32} shifted_test_correct={=u32} test_total={=u32} shifted_test_loss={=f64}",
         adapt::SEED,
-        param_hash(model),
+        model.param_hash(),
         clean.correct,
         shifted.correct,
         shifted.total,
@@ -103,7 +94,7 @@ fn adapt_both(model: &mut [f32], storage: &mut adapt::Storage) -> Result<(), Err
                 seed: adapt::SEED,
                 arrivals: ARRIVALS,
             },
-            model,
+            &model,
             storage,
             &source,
             &test,
@@ -126,7 +117,7 @@ fn adapt_both(model: &mut [f32], storage: &mut adapt::Storage) -> Result<(), Err
 /// Logs a checkpoint (the line `sooth adapt` prints for it).
 fn log_checkpoint(run: &str, c: &Checkpoint) {
     defmt::info!(
-        "adapt run={=str} arrivals={=u32} stored={=u32} steps={=u32} test_correct={=u32} test_total={=u32} test_accuracy={=f64} test_loss={=f64} mean_batch_loss={=f64} evaluations={=u64} gradients={=u64} recoveries={=u32} curvature_skips={=u32}",
+        "adapt run={=str} arrivals={=u32} stored={=u32} steps={=u64} test_correct={=u32} test_total={=u32} test_accuracy={=f64} test_loss={=f64} mean_batch_loss={=f64} evaluations={=u64} gradients={=u64} recoveries={=u32} curvature_skips={=u32}",
         run,
         c.arrivals,
         c.stored,
