@@ -25,7 +25,8 @@ pub struct HostModel {
     /// Its parameters.
     #[serde(skip)]
     pub params: Vec<f32>,
-    /// `param_hash` of the parameters.
+    /// `param_hash` of the parameters (in JSON: 16 hex digits).
+    #[serde(serialize_with = "serialize_hash")]
     pub param_hash: u64,
     /// The clean test split.
     #[serde(serialize_with = "serialize_eval")]
@@ -45,7 +46,8 @@ pub struct Adaptation {
     /// Every checkpoint, from 0 arrivals.
     #[serde(serialize_with = "serialize_checkpoints")]
     pub checkpoints: Vec<Checkpoint>,
-    /// `param_hash` of the adapted parameters.
+    /// `param_hash` of the adapted parameters (in JSON: 16 hex digits).
+    #[serde(serialize_with = "serialize_hash")]
     pub param_hash: u64,
 }
 
@@ -205,6 +207,10 @@ pub fn final_line(run: &str, c: &Checkpoint, param_hash: u64) -> String {
         c.test.total,
         c.test.accuracy(),
     )
+}
+
+fn serialize_hash<S: serde::Serializer>(hash: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{hash:016x}"))
 }
 
 fn serialize_eval<S: serde::Serializer>(e: &Evaluation, s: S) -> Result<S::Ok, S::Error> {

@@ -4,7 +4,8 @@
 use crate::adapt::{self, Replay};
 use crate::cli::output::outln;
 use clap::{Args, ValueEnum};
-use sooth_reference::adapt::{RUNS, SEED};
+use sooth_reference::adapt::{BLOCK, RUNS, SEED};
+use sooth_reference::digits::TRAIN_LEN;
 use std::path::PathBuf;
 
 /// Which adaptations to replay.
@@ -33,7 +34,7 @@ pub struct AdaptArgs {
     pub optimizer: AdaptOptimizer,
     /// Samples that arrive (a multiple of 50, at most 1347); the firmware's
     /// release build runs 500, its debug build 100.
-    #[arg(long, default_value_t = sooth_reference::adapt::ARRIVALS)]
+    #[arg(long, default_value_t = sooth_reference::adapt::ARRIVALS, value_parser = parse_arrivals)]
     pub arrivals: u32,
     /// Print one JSON object on stdout instead of the log lines.
     #[arg(long)]
@@ -42,6 +43,17 @@ pub struct AdaptArgs {
     /// default seed this is the firmware's data/adapt/host-model.bin.
     #[arg(long, value_name = "FILE")]
     pub save_model: Option<PathBuf>,
+}
+
+/// `--arrivals`: a multiple of the block, at most the shifted training split.
+fn parse_arrivals(text: &str) -> Result<u32, String> {
+    let (block, most) = (BLOCK, TRAIN_LEN as u32);
+    match text.parse::<u32>() {
+        Ok(n) if n.is_multiple_of(block) && n <= most => Ok(n),
+        _ => Err(format!(
+            "expected a multiple of {block} from 0 to {most} (the stream's blocks, at most the training split)"
+        )),
+    }
 }
 
 /// Runs `sooth adapt`.
