@@ -265,6 +265,36 @@ fn serialize_checkpoints<S: serde::Serializer>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sooth_core::Dataset;
+
+    /// The shift: one pixel right (zeros in on the left), then
+    /// `level * 3 / 2 + 1`, integer-exact; features are `level / 16`.
+    #[test]
+    fn the_shift_moves_one_pixel_right_with_gain_and_offset() {
+        let mut image = [0u8; 64];
+        image[0] = 16; // row 0, column 0
+        image[7] = 5; // row 0, column 7: dropped
+        image[8 * 3 + 4] = 3; // row 3, column 4
+        let mut out = [0u8; 64];
+        adapt::distort(&image, &mut out);
+        let mut expected = [1u8; 64]; // background 0 -> 1
+        expected[1] = 25; // 16 * 3 / 2 + 1
+        expected[8 * 3 + 5] = 5; // 3 * 3 / 2 + 1 = 4 + 1
+        assert_eq!(out, expected);
+        // The held-out samples are the shifted test split, as features.
+        let test = Shifted::test();
+        assert_eq!(test.len(), 450);
+        let mut features = [0.0f32; 64];
+        let label = test.fetch(7, &mut features);
+        adapt::distort(&digits::TEST_LEVELS[7 * 64..8 * 64], &mut out);
+        assert_eq!(label, usize::from(digits::TEST_LABELS[7]));
+        assert!(
+            features
+                .iter()
+                .zip(&out)
+                .all(|(&f, &l)| f == f32::from(l) / 16.0)
+        );
+    }
 
     /// The firmware's built-in model is the host model of the firmware's
     /// seed, byte for byte: regenerate it with
