@@ -29,10 +29,13 @@ elf_dir=firmware/target/thumbv7em-none-eabihf
 export SOOTH_FIRMWARE_ELF_DEBUG="$PWD/$elf_dir/debug/sooth-firmware"
 export SOOTH_FIRMWARE_ELF_RELEASE="$PWD/$elf_dir/release/sooth-firmware"
 export SOOTH_FIRMWARE_ELF_LARGE="$PWD/firmware/target/large/thumbv7em-none-eabihf/release/sooth-firmware"
+# The second program (online adaptation), from the same builds.
+export SOOTH_ADAPT_ELF_DEBUG="$PWD/$elf_dir/debug/adapt"
+export SOOTH_ADAPT_ELF_RELEASE="$PWD/$elf_dir/release/adapt"
 
 echo "== firmware: QEMU runs against the host (tests/firmware.rs)"
 cargo test --locked --test firmware
 
 echo "== firmware: memory"
 firmware/memory-table.sh debug="$SOOTH_FIRMWARE_ELF_DEBUG" release="$SOOTH_FIRMWARE_ELF_RELEASE" \
-    release-large="$SOOTH_FIRMWARE_ELF_LARGE"
+    release-large="$SOOTH_FIRMWARE_ELF_LARGE" release-adapt="$SOOTH_ADAPT_ELF_RELEASE"

@@ -19,6 +19,9 @@ elf_dir="$PWD/firmware/target/thumbv7em-none-eabihf"
 export SOOTH_FIRMWARE_ELF_DEBUG="$elf_dir/debug/sooth-firmware"
 export SOOTH_FIRMWARE_ELF_RELEASE="$elf_dir/release/sooth-firmware"
 export SOOTH_FIRMWARE_ELF_LARGE="$PWD/firmware/target/large/thumbv7em-none-eabihf/release/sooth-firmware"
+# The second program (online adaptation), from the same builds.
+export SOOTH_ADAPT_ELF_DEBUG="$elf_dir/debug/adapt"
+export SOOTH_ADAPT_ELF_RELEASE="$elf_dir/release/adapt"
 
 echo "== unit, integration and doc tests (debug; includes the firmware under QEMU)"
 cargo test --workspace --locked
@@ -29,7 +32,7 @@ cargo test --locked --release -p sooth-core --lib
 
 echo "== firmware: memory budget (release: 256 KiB flash, 96 KiB RAM)"
 firmware/memory-table.sh debug="$SOOTH_FIRMWARE_ELF_DEBUG" release="$SOOTH_FIRMWARE_ELF_RELEASE" \
-    release-large="$SOOTH_FIRMWARE_ELF_LARGE"
+    release-large="$SOOTH_FIRMWARE_ELF_LARGE" release-adapt="$SOOTH_ADAPT_ELF_RELEASE"
 
 echo "== firmware: instructions per training sample on the Cortex-M4F (budget: firmware/cost/budget.txt)"
 scripts/device-cost.sh --check

@@ -17,7 +17,7 @@
 //! ELF as `ELF.log`, where `firmware/memory-table.sh` reads the stack peak.
 
 use sooth_core::{EpochReport, SliceDataset};
-use sooth_reference::{self as reference, RunStorage, Start, digits, large};
+use sooth_reference::{self as reference, RunStorage, Start, adapt, digits, large};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -451,6 +451,69 @@ fn a_built_in_model_is_evaluated_and_fine_tuned_as_on_the_host() {
     assert_eq!(device[0].epochs, epochs);
     assert_eq!(device[0].last.param_hash, outcome.param_hash);
     assert_eq!(device[0].last.test_correct, outcome.last.test.correct);
+}
+
+/// The `adapt` ELF of a profile: from `env_var` if set, else built now
+/// (the same build as the reference firmware's).
+fn adapt_elf(profile: &str, env_var: &str) -> PathBuf {
+    match std::env::var_os(env_var) {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            assert!(path.is_file(), "{env_var}={} is not a file", path.display());
+            path
+        }
+        None => build_firmware(profile, None).with_file_name("adapt"),
+    }
+}
+
+/// Runs the adapt firmware of `profile` (whose stream has `arrivals`
+/// samples) and compares its `adapt*` lines with the host replay's, text
+/// for text (every f64 is printed as the shortest decimal of its bits).
+fn check_adapt(profile: &str, env_var: &str, arrivals: u32) {
+    let log = run_in_qemu(&adapt_elf(profile, env_var));
+    let device: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once("INFO").map(|(_, m)| m.trim()))
+        .filter(|m| m.starts_with("adapt"))
+        .collect();
+    let model = sooth::adapt::host_model(adapt::SEED).expect("the host model");
+    let replay = sooth::adapt::replay(model, &adapt::RUNS, arrivals).expect("the host replay");
+    let host = sooth::adapt::log_lines(&replay);
+    assert_eq!(
+        device.len(),
+        host.len(),
+        "{profile} adapt firmware: other lines than the host's:\n{log}"
+    );
+    for (d, h) in device.iter().zip(&host) {
+        assert_eq!(d, h, "{profile} adapt firmware vs host");
+    }
+    // It adapts: on the held-out shifted samples, each run ends over 5
+    // points above the host model after 100 arrivals, over 20 after 500.
+    let gain = if arrivals >= 500 { 90 } else { 22 };
+    for run in &replay.runs {
+        let last = run.checkpoints.last().unwrap();
+        assert_eq!(last.arrivals, arrivals);
+        assert!(
+            last.test.correct > replay.model.shifted_test.correct + gain,
+            "{}: {:?} vs the host model's {:?}",
+            run.run,
+            last.test,
+            replay.model.shifted_test
+        );
+    }
+}
+
+/// The release adapt firmware (500 arrivals) logs the host replay's lines.
+#[test]
+fn release_adapt_firmware_learns_online_bit_identical_to_the_host() {
+    check_adapt("release", "SOOTH_ADAPT_ELF_RELEASE", adapt::ARRIVALS);
+}
+
+/// The debug adapt firmware (a 100-arrival stream: the unoptimized core
+/// is about ten times slower) logs the host replay's lines.
+#[test]
+fn debug_adapt_firmware_learns_online_bit_identical_to_the_host() {
+    check_adapt("debug", "SOOTH_ADAPT_ELF_DEBUG", 100);
 }
 
 /// `level / 16` in f32 (exact): the values the firmware's PackedDataset

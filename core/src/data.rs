@@ -43,6 +43,73 @@ impl<D: Dataset + ?Sized> Dataset for &D {
     }
 }
 
+/// A data set whose [`try_fetch`](TryDataset::try_fetch) may fail: samples
+/// read over SPI, I2C or from external flash. Every [`Dataset`] is one (with
+/// [`Error`] as its error, through a blanket impl), so code written for
+/// `Dataset` is unchanged; the calls that read user data
+/// ([`Mlp::evaluate`](crate::Mlp::evaluate),
+/// [`OnlineTrainer::push_from`](crate::online::OnlineTrainer::push_from),
+/// [`OnlineTrainer::evaluate`](crate::online::OnlineTrainer::evaluate))
+/// take a `TryDataset` and return its error, into which the core's own
+/// errors convert.
+///
+/// ```
+/// use sooth_core::{Error, TryDataset};
+/// /// A sensor that may time out.
+/// struct Sensor;
+/// #[derive(Debug)]
+/// enum ReadError { Timeout, Core(Error) }
+/// impl From<Error> for ReadError {
+///     fn from(e: Error) -> Self { ReadError::Core(e) }
+/// }
+/// impl TryDataset for Sensor {
+///     type Error = ReadError;
+///     fn sample_count(&self) -> usize { 2 }
+///     fn feature_count(&self) -> usize { 1 }
+///     fn class_count(&self) -> usize { 2 }
+///     fn try_fetch(&self, index: usize, features: &mut [f32]) -> Result<usize, ReadError> {
+///         if index == 1 { return Err(ReadError::Timeout); }
+///         features[0] = 0.5;
+///         Ok(0)
+///     }
+/// }
+/// let mut x = [0.0];
+/// assert_eq!(Sensor.try_fetch(0, &mut x).unwrap(), 0);
+/// assert!(matches!(Sensor.try_fetch(1, &mut x), Err(ReadError::Timeout)));
+/// ```
+pub trait TryDataset {
+    /// The error of a failed read; the core's own errors (a label out of
+    /// range, a width mismatch) convert into it.
+    type Error: From<Error>;
+    /// Number of samples ([`Dataset::len`]; named apart so that a type with
+    /// both traits in scope never has two `len` methods).
+    fn sample_count(&self) -> usize;
+    /// Number of features per sample ([`Dataset::width`]).
+    fn feature_count(&self) -> usize;
+    /// Number of classes ([`Dataset::classes`]); labels are meant to be below it.
+    fn class_count(&self) -> usize;
+    /// Writes the features of sample `index` into `features` (exactly
+    /// `feature_count()` elements; the core calls it only with `index <
+    /// sample_count()`) and returns its label, or the error of the read.
+    fn try_fetch(&self, index: usize, features: &mut [f32]) -> Result<usize, Self::Error>;
+}
+
+impl<D: Dataset + ?Sized> TryDataset for D {
+    type Error = Error;
+    fn sample_count(&self) -> usize {
+        self.len()
+    }
+    fn feature_count(&self) -> usize {
+        self.width()
+    }
+    fn class_count(&self) -> usize {
+        self.classes()
+    }
+    fn try_fetch(&self, index: usize, features: &mut [f32]) -> Result<usize, Error> {
+        Ok(self.fetch(index, features))
+    }
+}
+
 /// Samples as rows of f32 in memory: row `i` is `features[i * width..(i + 1) * width]`.
 ///
 /// ```
@@ -250,24 +317,24 @@ impl Dataset for PackedDataset<'_> {
 }
 
 /// Checks that `data` fits a network with `inputs` inputs and `outputs` classes.
-pub(crate) fn check_compatible<D: Dataset + ?Sized>(
+pub(crate) fn check_compatible<D: TryDataset + ?Sized>(
     data: &D,
     inputs: usize,
     outputs: usize,
 ) -> Result<(), Error> {
-    if data.width() != inputs {
+    if data.feature_count() != inputs {
         return Err(Error::WidthMismatch {
             model: inputs,
-            data: data.width(),
+            data: data.feature_count(),
         });
     }
-    if data.classes() != outputs {
+    if data.class_count() != outputs {
         return Err(Error::ClassMismatch {
             model: outputs,
-            data: data.classes(),
+            data: data.class_count(),
         });
     }
-    if data.is_empty() {
+    if data.sample_count() == 0 {
         return Err(Error::EmptyDataset);
     }
     Ok(())

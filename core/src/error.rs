@@ -21,6 +21,12 @@ pub enum Buffer {
     OptimizerState,
     /// The class probabilities of one sample.
     Probabilities,
+    /// The feature rows of a [`SampleStore`](crate::online::SampleStore).
+    StoreFeatures,
+    /// The labels of a [`SampleStore`](crate::online::SampleStore).
+    StoreLabels,
+    /// The byte buffer of an [`OnlineTrainer`](crate::online::OnlineTrainer)'s saved state.
+    Snapshot,
 }
 
 /// Everything the core reports instead of panicking.
@@ -86,6 +92,14 @@ pub enum Error {
         /// The data set's length.
         len: usize,
     },
+    /// An online trainer was asked to train while its sample store holds
+    /// fewer samples than one batch takes.
+    TooFewSamples {
+        /// Samples the store holds.
+        held: usize,
+        /// The batch size.
+        batch: usize,
+    },
     /// A hyperparameter is outside its valid range.
     InvalidHyperparameter {
         /// The hyperparameter's name.
@@ -119,6 +133,9 @@ impl fmt::Display for Buffer {
             Buffer::Indices => "index",
             Buffer::OptimizerState => "optimizer state",
             Buffer::Probabilities => "probability",
+            Buffer::StoreFeatures => "sample store feature",
+            Buffer::StoreLabels => "sample store label",
+            Buffer::Snapshot => "saved state",
         })
     }
 }
@@ -165,6 +182,10 @@ impl fmt::Display for Error {
             Error::InvalidBatchSize { batch, len } => write!(
                 f,
                 "batch size {batch} is invalid for a data set of {len} samples (expected 1..={len})"
+            ),
+            Error::TooFewSamples { held, batch } => write!(
+                f,
+                "the sample store holds {held} samples, fewer than one batch of {batch}: push more samples (or use a smaller batch) before training"
             ),
             Error::InvalidHyperparameter { name, expected } => {
                 write!(f, "invalid {name}: expected {expected}")

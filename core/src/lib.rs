@@ -21,6 +21,9 @@
 //! * [`train`]: the epoch loop shared by host and firmware, over one buffer
 //!   struct ([`TrainBuffers`], lengths from [`TrainSetup::buffer_lengths`]).
 //! * [`model`]: the saved-model format, read in place (no allocation).
+//! * [`online`]: learning from samples that arrive at run time: a sample
+//!   store (latest `N` or reservoir), the [`OnlineTrainer`] over it, its
+//!   whole state saved to and restored from bytes.
 //!
 //! ## Contracts
 //! * Nothing here allocates. Buffers come from the caller; every size is a
@@ -63,6 +66,7 @@ mod hash;
 mod kernels;
 pub mod model;
 pub mod network;
+pub mod online;
 pub mod optim;
 pub mod sampler;
 pub mod simd;
@@ -73,7 +77,7 @@ pub mod train;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
-pub use data::{Dataset, PackedDataset, Packing, SliceDataset};
+pub use data::{Dataset, PackedDataset, Packing, SliceDataset, TryDataset};
 pub use error::{Buffer, Error};
 pub use hash::param_hash;
 pub use model::{
@@ -82,11 +86,22 @@ pub use model::{
 pub use network::{
     Activation, BLOCK, Evaluation, Init, LOSS_GROUP, LayerLayout, MAX_WIDTHS, Mlp, Shape,
 };
+pub use online::{
+    OnlineBuffers, OnlineLengths, OnlineReport, OnlineSetup, OnlineTrainer, PushOutcome, Retention,
+    SampleStore,
+};
 pub use optim::{
     Adam, AdamConfig, AnyOptimizer, Armijo, Cg, CgConfig, CgFormula, Curvature, CurvatureMode,
     Lbfgs, LbfgsConfig, LineSearch, LineSearchFailure, NonFinite, Objective, Optimizer,
     OptimizerConfig, PairPrecision, Sgd, SgdConfig, Status, StepReport, StrongWolfe,
 };
+/// The random-number traits the API takes (`Mlp::init`, the samplers):
+/// re-exported so that a user depends on `sooth-core` alone.
+pub use rand_core::{Rng, SeedableRng};
+/// The generator of every random stream of the core ([`seed_streams`]),
+/// re-exported so that a user can name, seed and store it without adding
+/// `rand_xoshiro`.
+pub use rand_xoshiro::Xoshiro256PlusPlus;
 pub use sampler::{LastBatch, Sampler, Sampling};
 pub use train::{
     BatchObjective, BufferLengths, EpochReport, EpochSteps, Peak, Selected, StopReason,

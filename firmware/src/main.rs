@@ -13,7 +13,6 @@
 mod cycles;
 #[cfg(feature = "large")]
 mod large;
-mod memory;
 
 #[cfg(any(
     all(feature = "qemu", feature = "stm32f411"),
@@ -30,14 +29,12 @@ use defmt_rtt as _;
 #[cfg(any(feature = "qemu", feature = "stm32l475"))]
 use defmt_semihosting as _;
 
-use core::sync::atomic::{AtomicBool, Ordering};
 #[cfg(not(feature = "large"))]
 use cortex_m_rt::entry;
-use cortex_m_rt::{ExceptionFrame, exception};
-use cortex_m_semihosting::debug;
 use sooth_core::{EpochReport, Error, PackedDataset, Packing};
 #[cfg(not(feature = "large"))]
 use sooth_core::{SavedModel, TrainBuffers};
+use sooth_firmware::{exit, report_memory};
 use sooth_reference::{self as reference, digits};
 #[cfg(not(feature = "large"))]
 use sooth_reference::{RunStorage, Start};
@@ -189,24 +186,6 @@ fn log_final(name: &str, outcome: &reference::Outcome) {
     );
 }
 
-/// Logs the RAM use (statics and the stack's deepest point over all runs);
-/// ends the run with failure if the stack overwrote the statics.
-fn report_memory() {
-    let ram = memory::ram_use();
-    defmt::info!(
-        "ram static_bytes={=u32} stack_peak_bytes={=u32} total_bytes={=u32} stack_room_bytes={=u32}",
-        ram.statics,
-        ram.stack_peak,
-        ram.statics + ram.stack_peak,
-        ram.stack_room,
-    );
-    if ram.stack_peak >= ram.stack_room {
-        // The paint is gone down to the statics: the stack overwrote them.
-        defmt::error!("stack overflow: the stack reached the statics; the results above are void");
-        exit(false);
-    }
-}
-
 fn log_epoch(report: &EpochReport) {
     defmt::info!(
         "epoch={=u32} mean_batch_loss={=f64} test_accuracy={=f64} test_correct={=u32} test_total={=u32} test_loss={=f64} evaluations={=u64} gradients={=u64} recoveries={=u32}",
@@ -220,46 +199,4 @@ fn log_epoch(report: &EpochReport) {
         report.gradients,
         report.recoveries,
     );
-}
-
-/// Ends the run: semihosting exit (QEMU's status; `probe-rs run` also
-/// handles it on a board), with success or failure.
-fn exit(success: bool) -> ! {
-    debug::exit(if success {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    // Reached only without a host to take the exit call.
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    // A panic while logging one (e.g. a fault inside the logger) exits at once.
-    static PANICKING: AtomicBool = AtomicBool::new(false);
-    if PANICKING.swap(true, Ordering::Relaxed) {
-        exit(false)
-    }
-    match (info.message().as_str(), info.location()) {
-        (Some(message), Some(at)) => {
-            defmt::error!(
-                "panic at {=str}:{=u32}: {=str}",
-                at.file(),
-                at.line(),
-                message
-            )
-        }
-        (None, Some(at)) => defmt::error!("panic at {=str}:{=u32}", at.file(), at.line()),
-        _ => defmt::error!("panic"),
-    }
-    exit(false)
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    defmt::error!("HardFault at pc {=u32:#010x}", frame.pc());
-    exit(false)
 }

@@ -3,6 +3,7 @@
 
 #![deny(missing_docs)]
 
+pub mod adapt;
 pub mod atomic;
 pub mod cli;
 pub mod data;

@@ -235,15 +235,18 @@ where
     D: Dataset + ?Sized,
     T: Dataset + ?Sized,
 {
-    run_shape(SHAPE, spec, epochs, start, buffers, train, test, on_epoch)
+    run_seeded(
+        SHAPE, spec, SEED, epochs, start, buffers, train, test, on_epoch,
+    )
 }
 
 /// [`run_from`] for a network of another shape (same inputs, classes and
-/// activation).
+/// activation) and another seed.
 #[allow(clippy::too_many_arguments)]
-fn run_shape<D, T>(
+fn run_seeded<D, T>(
     shape: Shape,
     spec: &ReferenceRun,
+    seed: u64,
     epochs: u32,
     start: Start,
     buffers: TrainBuffers<'_>,
@@ -256,7 +259,7 @@ where
     T: Dataset + ?Sized,
 {
     let mlp = Mlp::new(shape, ACTIVATION);
-    let (mut init_rng, sampler_rng) = seed_streams(SEED);
+    let (mut init_rng, sampler_rng) = seed_streams(seed);
     if start == Start::Seeded {
         mlp.init(buffers.params, ACTIVATION.default_init(), &mut init_rng)?;
     }
@@ -279,6 +282,8 @@ where
         }),
     }
 }
+
+pub mod adapt;
 
 /// The second firmware run: the largest hidden layer (64-H-10) that
 /// minibatch L-BFGS (m = 5, batch 32, as in [`RUNS`]) trains within 96 KiB
@@ -330,9 +335,10 @@ pub mod large {
         D: Dataset + ?Sized,
         T: Dataset + ?Sized,
     {
-        run_shape(
+        run_seeded(
             SHAPE,
             &RUN,
+            SEED,
             EPOCHS,
             Start::Seeded,
             buffers,

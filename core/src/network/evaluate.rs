@@ -3,7 +3,7 @@
 use super::forward::Head;
 use super::loss::NEGLIGIBLE_EXPONENT;
 use super::{BLOCK, Mlp};
-use crate::data::{Dataset, check_compatible};
+use crate::data::{TryDataset, check_compatible};
 use crate::error::{Buffer, Error, check_len};
 use crate::kernels::softmax_rows;
 
@@ -31,17 +31,18 @@ impl Evaluation {
 }
 
 impl Mlp {
-    /// Mean loss (without the L2 term) and accuracy over the whole of `data`,
-    /// in index order.
-    pub fn evaluate<D: Dataset + ?Sized>(
+    /// Mean loss (without the L2 term) and accuracy over the whole of `data`
+    /// (any [`Dataset`](crate::Dataset), or a [`TryDataset`] whose reads may
+    /// fail: its error comes back), in index order.
+    pub fn evaluate<D: TryDataset + ?Sized>(
         &self,
         params: &[f32],
         data: &D,
         work: &mut [f32],
-    ) -> Result<Evaluation, Error> {
+    ) -> Result<Evaluation, D::Error> {
         self.check_buffers(params, work)?;
         check_compatible(data, self.shape.inputs(), self.shape.outputs())?;
-        let n = data.len();
+        let n = data.sample_count();
         let mut loss = 0.0f64;
         let mut correct = 0u32;
         let mut indices = [0u32; BLOCK];

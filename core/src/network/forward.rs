@@ -5,7 +5,7 @@
 use super::evaluate::argmax;
 use super::loss::cross_entropy;
 use super::{BLOCK, LOSS_GROUP, Mlp};
-use crate::data::Dataset;
+use crate::data::TryDataset;
 use crate::error::Error;
 use crate::kernels::affine_many;
 
@@ -23,8 +23,9 @@ pub(super) enum Head {
 impl Mlp {
     /// Fetches `block` into the workspace, runs the forward pass and the
     /// output head. Adds the losses to `total` ([`LOSS_GROUP`] samples' sum
-    /// at a time, in order) and returns the number of correct predictions.
-    pub(super) fn block_forward<D: Dataset + ?Sized>(
+    /// at a time, in order) and returns the number of correct predictions;
+    /// a failed read is the data set's error.
+    pub(super) fn block_forward<D: TryDataset + ?Sized>(
         &self,
         params: &[f32],
         data: &D,
@@ -32,25 +33,27 @@ impl Mlp {
         work: &mut [f32],
         head: Head,
         total: &mut f64,
-    ) -> Result<u32, Error> {
+    ) -> Result<u32, D::Error> {
         let inputs = self.shape.inputs();
         let classes = self.shape.outputs();
         let mut labels = [0usize; BLOCK];
         for (s, &index) in block.iter().enumerate() {
             let index = index as usize;
-            if index >= data.len() {
+            if index >= data.sample_count() {
                 return Err(Error::IndexOutOfRange {
                     index,
-                    len: data.len(),
-                });
+                    len: data.sample_count(),
+                }
+                .into());
             }
-            let label = data.fetch(index, &mut work[s * inputs..(s + 1) * inputs]);
+            let label = data.try_fetch(index, &mut work[s * inputs..(s + 1) * inputs])?;
             if label >= classes {
                 return Err(Error::LabelOutOfRange {
                     index,
                     label,
                     classes,
-                });
+                }
+                .into());
             }
             labels[s] = label;
         }

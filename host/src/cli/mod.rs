@@ -2,6 +2,7 @@
 //! own module; the flags several commands share (data, model, optimizer,
 //! training) are the argument groups here.
 
+pub mod adapt;
 pub mod eval;
 pub mod export;
 pub mod output;
@@ -62,6 +63,9 @@ pub enum Command {
     Tune(Box<tune::TuneArgs>),
     /// Write a saved model's predictions and class probabilities for a data file.
     Predict(predict::PredictArgs),
+    /// Replay the firmware's adapt program: a host-trained model learning
+    /// online from a shifted stream (L-BFGS and SGD).
+    Adapt(adapt::AdaptArgs),
 }
 
 /// Exit status of a sweep, tune or report that finished, but in which some
@@ -129,6 +133,7 @@ pub fn main() -> i32 {
         Command::Report(args) => report::run(args),
         Command::Tune(args) => tune::run(*args),
         Command::Predict(args) => predict::run(args).map(done),
+        Command::Adapt(args) => adapt::run(args).map(done),
     };
     match outcome {
         Ok(finished) => finished.exit_code(),
