@@ -24,8 +24,8 @@
 //! for the undefined numbers, as each result type documents. Nothing here panics on input.
 
 pub mod anova;
-pub mod equivalence;
 pub mod effect;
+pub mod equivalence;
 mod error;
 pub mod nonparametric;
 pub mod paired;
