@@ -118,20 +118,7 @@ impl Rule {
     /// [`StatsError::OutOfRange`] for a margin that is not positive and
     /// finite, or alpha outside (0, 0.5).
     pub fn new(margin: f64, alpha: f64) -> Result<Self, StatsError> {
-        if !(margin.is_finite() && margin > 0.0) {
-            return Err(StatsError::OutOfRange {
-                what: "equivalence margin".to_string(),
-                value: margin,
-                expected: "positive and finite",
-            });
-        }
-        if !(alpha > 0.0 && alpha < 0.5) {
-            return Err(StatsError::OutOfRange {
-                what: "alpha".to_string(),
-                value: alpha,
-                expected: "between 0 and 0.5",
-            });
-        }
+        crate::stats::equivalence::check_settings(margin, alpha)?;
         Ok(Self { margin, alpha })
     }
 

@@ -34,6 +34,29 @@ pub struct Tost {
     pub ci: (f64, f64),
 }
 
+/// Checks an equivalence test's settings: a margin that is positive and
+/// finite, and alpha in (0, 0.5).
+///
+/// # Errors
+/// [`StatsError::OutOfRange`] naming the setting that is not.
+pub fn check_settings(margin: f64, alpha: f64) -> Result<(), StatsError> {
+    if !(margin.is_finite() && margin > 0.0) {
+        return Err(StatsError::OutOfRange {
+            what: "equivalence margin".to_string(),
+            value: margin,
+            expected: "positive and finite",
+        });
+    }
+    if !(alpha > 0.0 && alpha < 0.5) {
+        return Err(StatsError::OutOfRange {
+            what: "alpha".to_string(),
+            value: alpha,
+            expected: "between 0 and 0.5",
+        });
+    }
+    Ok(())
+}
+
 /// Welch TOST of `other` against `reference` with the equivalence `margin` (same unit as the
 /// data, > 0), at level `alpha` for the interval, as statsmodels'
 /// `ttost_ind(other, reference, -margin, margin, usevar='unequal')` (and as SciPy's
@@ -53,20 +76,7 @@ pub fn welch_tost(
     margin: f64,
     alpha: f64,
 ) -> Result<Tost, StatsError> {
-    if !(margin.is_finite() && margin > 0.0) {
-        return Err(StatsError::OutOfRange {
-            what: "equivalence margin".to_string(),
-            value: margin,
-            expected: "positive and finite",
-        });
-    }
-    if !(alpha > 0.0 && alpha < 0.5) {
-        return Err(StatsError::OutOfRange {
-            what: "alpha".to_string(),
-            value: alpha,
-            expected: "between 0 and 0.5",
-        });
-    }
+    check_settings(margin, alpha)?;
     check_groups(
         &[
             Group::new("reference", reference.to_vec()),
