@@ -1,7 +1,7 @@
 //! Standard output and standard error for the commands, without panics.
 //!
 //! `println!` panics when stdout is a closed pipe or a full disk. The
-//! commands print through [`outln!`] and [`out!`] instead, which return an
+//! commands print through `outln!` and `out!` instead, which return an
 //! error the command passes up with `?`:
 //! - a closed pipe (`sooth report dir | head -1`) ends the command at once,
 //!   quietly, with exit status [`EXIT_BROKEN_PIPE`] (141 = 128 + SIGPIPE, what
@@ -9,7 +9,7 @@
 //! - any other write error (`> /dev/full`) is reported on stderr as
 //!   `error: writing to standard output: ...` with exit status 1.
 //!
-//! Messages on stderr go through [`errln!`], which ignores write errors:
+//! Messages on stderr go through `errln!`, which ignores write errors:
 //! there is nowhere left to report them.
 
 use std::fmt;
